@@ -1,0 +1,66 @@
+"""jqgen: quantum and quantum-inspired generative modeling in JAX."""
+
+from ._checks import checked
+from .bits import all_bitstrings, bits_to_index, index_to_bits
+from .mps import (
+    MPS,
+    MPSBornMachine,
+    bond_dims,
+    canonicalize,
+    entanglement_entropies,
+    from_dense,
+    from_tensors,
+    left_canonical,
+    log_amplitude_sq,
+    log_norm,
+    log_prob,
+    norm,
+    normalize,
+    probs,
+    product_mps,
+    random_mps,
+    right_canonical,
+    sample,
+    sample_and_log_prob,
+    schmidt_values,
+    to_dense,
+)
+from .protocol import GenerativeModel
+from .train import FitResult, NonFiniteLossError, TrainState, fit, make_train_step, mean_nll
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "FitResult",
+    "GenerativeModel",
+    "NonFiniteLossError",
+    "TrainState",
+    "fit",
+    "make_train_step",
+    "mean_nll",
+    "MPS",
+    "MPSBornMachine",
+    "all_bitstrings",
+    "bits_to_index",
+    "bond_dims",
+    "canonicalize",
+    "checked",
+    "entanglement_entropies",
+    "from_dense",
+    "from_tensors",
+    "index_to_bits",
+    "left_canonical",
+    "log_amplitude_sq",
+    "log_norm",
+    "log_prob",
+    "norm",
+    "normalize",
+    "probs",
+    "product_mps",
+    "random_mps",
+    "right_canonical",
+    "sample",
+    "sample_and_log_prob",
+    "schmidt_values",
+    "to_dense",
+]

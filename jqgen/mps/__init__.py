@@ -1,0 +1,32 @@
+"""Matrix product state Born machines: pure-functional contraction, canonical forms,
+exact log-probabilities and perfect sampling on padded static shapes."""
+
+from ._born import log_amplitude_sq, log_prob, probs, sample, sample_and_log_prob
+from ._canonical import canonicalize, left_canonical, log_norm, norm, normalize, right_canonical
+from ._core import MPS, bond_dims, from_dense, from_tensors, product_mps, random_mps, to_dense
+from ._entropy import entanglement_entropies, schmidt_values
+from ._model import MPSBornMachine
+
+__all__ = [
+    "MPS",
+    "MPSBornMachine",
+    "bond_dims",
+    "canonicalize",
+    "entanglement_entropies",
+    "from_dense",
+    "from_tensors",
+    "left_canonical",
+    "log_amplitude_sq",
+    "log_norm",
+    "log_prob",
+    "norm",
+    "normalize",
+    "probs",
+    "product_mps",
+    "random_mps",
+    "right_canonical",
+    "sample",
+    "sample_and_log_prob",
+    "schmidt_values",
+    "to_dense",
+]

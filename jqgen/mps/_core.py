@@ -1,0 +1,254 @@
+"""The MPS pytree, its static bond structure, constructors and dense conversion.
+
+An open-boundary MPS on ``n`` binary sites is stored as one array ``tensors`` of shape
+``[n, chi_max, 2, chi_max]`` (left bond, physical, right bond)::
+
+      bond 0     bond 1           bond n-1     bond n
+    (e_0) --[A_0]--[A_1]-- ... --[A_{n-1}]-- (e_0)
+              |      |              |
+             s_0    s_1          s_{n-1}
+
+Every bond is padded to the static ``chi_max``; the boundary bonds 0 and n are contracted
+with the unit vector ``e_0``. Bond ``b`` (between sites ``b - 1`` and ``b``) has the static
+maximal dimension ``d_b = min(chi_max, 2**b, 2**(n - b))``: entries of a tensor outside
+``[:d_left, :, :d_right]`` are ignored (masked to zero) by every function. Because shapes
+depend only on ``(n, chi_max)``, every algorithm is a ``lax.scan`` over sites that compiles
+once per ``(n, chi_max, batch)``, whatever the actual (smaller) ranks are.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from .._checks import check_finite, is_concrete
+
+__all__ = [
+    "MPS",
+    "bond_dims",
+    "from_dense",
+    "from_tensors",
+    "product_mps",
+    "random_mps",
+    "to_dense",
+]
+
+MAX_DENSE_SITES = 20
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class MPS:
+    """Matrix product state with bonds padded to a static ``chi_max``.
+
+    Attributes:
+        tensors: ``[n, chi_max, 2, chi_max]`` site tensors (left bond, physical, right bond).
+
+    Build one with :func:`random_mps`, :func:`product_mps`, :func:`from_dense` or
+    :func:`from_tensors` (which validates). A batch of MPS (for ``vmap``) is an ``MPS`` whose
+    ``tensors`` carry leading batch axes.
+    """
+
+    tensors: jax.Array
+
+    @property
+    def num_sites(self) -> int:
+        return self.tensors.shape[-4]
+
+    @property
+    def chi_max(self) -> int:
+        return self.tensors.shape[-1]
+
+    @property
+    def dtype(self) -> Any:
+        return self.tensors.dtype
+
+
+def bond_dims(n: int, chi_max: int) -> tuple[int, ...]:
+    """Static maximal bond dimensions ``d_0 .. d_n`` (``d_b = min(chi_max, 2**b, 2**(n-b))``).
+
+    Example:
+        >>> import jqgen
+        >>> jqgen.bond_dims(5, 3)
+        (1, 2, 3, 3, 2, 1)
+    """
+    _check_sizes(n, chi_max)
+    return tuple(min(chi_max, 2 ** min(b, n - b)) for b in range(n + 1))
+
+
+def _check_sizes(n: Any, chi_max: Any) -> None:
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 2:
+        raise ValueError(f"n (number of sites) must be an integer >= 2, got {n!r}")
+    if not isinstance(chi_max, (int, np.integer)) or isinstance(chi_max, bool) or chi_max < 1:
+        raise ValueError(f"chi_max must be an integer >= 1, got {chi_max!r}")
+
+
+def bond_masks(n: int, chi_max: int, dtype: Any) -> np.ndarray:
+    """``[n + 1, chi_max]`` 0/1 masks of the active part of each bond (numpy constant)."""
+    dims = bond_dims(n, chi_max)
+    return (np.arange(chi_max)[None, :] < np.asarray(dims)[:, None]).astype(dtype)
+
+
+def masked(tensors: jax.Array) -> jax.Array:
+    """Zeroes the entries of ``[n, chi, 2, chi]`` tensors outside the static bond dims."""
+    n, chi = tensors.shape[0], tensors.shape[-1]
+    m = bond_masks(n, chi, np.float32)
+    mask = m[:-1, :, None, None] * m[1:, None, None, :]
+    return tensors * jnp.asarray(mask, dtype=tensors.dtype)
+
+
+def check_mps(mps: Any, name: str = "mps") -> None:
+    """Static checks of an MPS argument (type, rank, shape); values checked when concrete."""
+    if not isinstance(mps, MPS):
+        raise ValueError(f"{name} must be a jqgen.MPS, got {type(mps).__name__}")
+    t = mps.tensors
+    if getattr(t, "ndim", 0) != 4 or t.shape[2] != 2 or t.shape[1] != t.shape[3]:
+        raise ValueError(
+            f"{name}.tensors must have shape [n, chi_max, 2, chi_max] (use jax.vmap for a batch "
+            f"of MPS), got {getattr(t, 'shape', None)}"
+        )
+    _check_sizes(t.shape[0], t.shape[1])
+    if not jnp.issubdtype(t.dtype, jnp.inexact):
+        raise ValueError(f"{name}.tensors must be a float or complex array, got dtype {t.dtype}")
+    check_finite(t, f"{name}.tensors")
+
+
+def from_tensors(tensors: Any) -> MPS:
+    """Validated MPS from a ``[n, chi_max, 2, chi_max]`` array (entries outside the bond
+    dimensions of :func:`bond_dims` are zeroed).
+
+    Raises:
+        ValueError: wrong rank or shape, ``n < 2``, integer dtype, or non-finite values.
+    """
+    if not hasattr(tensors, "dtype"):
+        tensors = np.asarray(tensors)
+    if not jnp.issubdtype(tensors.dtype, jnp.inexact):
+        raise ValueError(f"tensors must be a float or complex array, got dtype {tensors.dtype}")
+    mps = MPS(jnp.asarray(tensors))
+    check_mps(mps, "tensors")
+    return MPS(masked(mps.tensors))
+
+
+def random_mps(key: jax.Array, n: int, chi_max: int, *, dtype: Any = jnp.float32) -> MPS:
+    """Random MPS: i.i.d. normal entries on every active bond block, right-canonical and
+    normalized (a valid Born machine whose probabilities are spread over many states).
+
+    Args:
+        key: PRNG key.
+        n: number of sites (>= 2).
+        chi_max: bond dimension (static padding size).
+        dtype: float32 (default), float64, complex64 or complex128.
+
+    Example:
+        >>> import jax, jqgen
+        >>> mps = jqgen.random_mps(jax.random.key(0), n=6, chi_max=4)
+        >>> mps.tensors.shape
+        (6, 4, 2, 4)
+    """
+    _check_sizes(n, chi_max)
+    dtype = jnp.dtype(dtype)
+    if jnp.issubdtype(dtype, jnp.complexfloating):
+        kr, ki = jax.random.split(key)
+        real = jnp.finfo(dtype).dtype
+        shape = (n, chi_max, 2, chi_max)
+        t = lax.complex(jax.random.normal(kr, shape, real), jax.random.normal(ki, shape, real))
+    else:
+        t = jax.random.normal(key, (n, chi_max, 2, chi_max), dtype)
+    from ._canonical import right_canonical  # local import: canonical builds on this module
+
+    return right_canonical(MPS(masked(t)))
+
+
+def product_mps(amplitudes: Any, chi_max: int = 1, *, dtype: Any = jnp.float32) -> MPS:
+    """Product state ``(x) (a_i|0> + b_i|1>)`` padded to ``chi_max``.
+
+    Args:
+        amplitudes: ``[n, 2]`` per-site amplitudes (need not be normalized).
+        chi_max: bond padding (so the state can later grow entanglement).
+        dtype: array dtype.
+
+    Example:
+        >>> import jax.numpy as jnp, jqgen
+        >>> plus = jqgen.product_mps(jnp.ones((3, 2)), chi_max=2)
+        >>> jqgen.probs(plus).tolist()
+        [0.125, 0.125, 0.125, 0.125, 0.125, 0.125, 0.125, 0.125]
+    """
+    amps = jnp.asarray(amplitudes, dtype=dtype)
+    if amps.ndim != 2 or amps.shape[1] != 2:
+        raise ValueError(f"amplitudes must have shape [n, 2], got {amps.shape}")
+    _check_sizes(amps.shape[0], chi_max)
+    check_finite(amps, "amplitudes")
+    if is_concrete(amps) and np.any(np.all(np.asarray(amps) == 0, axis=1)):
+        raise ValueError("amplitudes has a site with both amplitudes zero (the state would vanish)")
+    n = amps.shape[0]
+    t = jnp.zeros((n, chi_max, 2, chi_max), dtype).at[:, 0, :, 0].set(amps)
+    return MPS(t)
+
+
+def to_dense(mps: MPS) -> jax.Array:
+    """Contracts the MPS into its (unnormalized) ``2**n`` amplitude vector, big-endian.
+
+    Only for ``n <= 20``; used by :func:`probs` and as an independent reference in tests.
+    """
+    check_mps(mps)
+    n = mps.num_sites
+    if n > MAX_DENSE_SITES:
+        raise ValueError(f"to_dense needs n <= {MAX_DENSE_SITES} sites, got n = {n}")
+    return _to_dense(mps.tensors)
+
+
+@jax.jit
+def _to_dense(t: jax.Array) -> jax.Array:
+    t = masked(t)
+    psi = t[0, 0]  # [2, chi]
+    for k in range(1, t.shape[0]):
+        psi = jnp.einsum("pa,asb->psb", psi, t[k]).reshape(-1, t.shape[-1])
+    return psi[:, 0]
+
+
+def from_dense(psi: Any, chi_max: int | None = None, *, dtype: Any = None) -> MPS:
+    """MPS of a dense ``2**n`` amplitude vector by a chain of SVDs (left-canonical).
+
+    Exact when ``chi_max >= 2**(n // 2)`` (the default); otherwise truncated to the largest
+    ``chi_max`` singular values at every bond (the optimal truncation bond by bond).
+
+    Raises:
+        ValueError: the length is not a power of two in ``[4, 2**20]``, ``chi_max < 1``,
+            non-finite entries, or (for a concrete input) the zero vector.
+    """
+    psi = jnp.asarray(psi) if dtype is None else jnp.asarray(psi, dtype=dtype)
+    size = psi.shape[0] if psi.ndim == 1 else -1
+    n = int(np.log2(size)) if size > 0 else 0
+    if psi.ndim != 1 or 2**n != size or n < 2 or n > MAX_DENSE_SITES:
+        raise ValueError(
+            f"psi must be a vector of length 2**n with 2 <= n <= {MAX_DENSE_SITES}, got shape {psi.shape}"
+        )
+    if not jnp.issubdtype(psi.dtype, jnp.inexact):
+        psi = psi.astype(jnp.float32)
+    chi = 2 ** (n // 2) if chi_max is None else chi_max
+    _check_sizes(n, chi)
+    check_finite(psi, "psi")
+    if is_concrete(psi) and not np.any(np.asarray(psi)):
+        raise ValueError("psi is the zero vector")
+    return MPS(_from_dense(psi, chi))
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def _from_dense(psi: jax.Array, chi: int) -> jax.Array:
+    n = int(np.log2(psi.shape[0]))
+    dims = bond_dims(n, chi)
+    tensors = jnp.zeros((n, chi, 2, chi), psi.dtype)
+    rest = psi.reshape(1, -1)  # [d_left, 2**(n-k)]
+    for k in range(n - 1):
+        dl, dr = dims[k], dims[k + 1]
+        u, s, vh = jnp.linalg.svd(rest.reshape(dl * 2, -1), full_matrices=False)
+        u, s, vh = u[:, :dr], s[:dr], vh[:dr]
+        tensors = tensors.at[k, :dl, :, :dr].set(u.reshape(dl, 2, dr))
+        rest = s.astype(psi.dtype)[:, None] * vh
+    return tensors.at[n - 1, : dims[n - 1], :, 0].set(rest.reshape(dims[n - 1], 2))

@@ -1,0 +1,177 @@
+"""PNG plots for training runs: loss curve, sample grids and bond entanglement entropies.
+
+The figures are built with matplotlib's object-oriented API (``matplotlib.figure.Figure``
+rendered by the Agg canvas), so nothing here selects a backend, touches ``pyplot``'s global
+figure list or needs a display. matplotlib is imported only when a function is called.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any, Sequence
+
+import numpy as np
+
+__all__ = ["plot_entropies", "plot_samples", "plot_training_curve"]
+
+_ON = np.array([0.08, 0.08, 0.12])  # pixel value 1
+_OFF = np.array([1.0, 1.0, 1.0])  # pixel value 0
+_GAP = np.array([0.72, 0.78, 0.86])  # grid lines between samples
+
+
+def _figure(figsize: tuple[float, float]) -> Any:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig: Any, path: str | os.PathLike[str]) -> str:
+    path = os.fspath(path)
+    fig.savefig(path)
+    fig.clear()
+    return path
+
+
+def plot_training_curve(
+    history: Any,
+    path: str | os.PathLike[str],
+    ideal: float | None = None,
+    title: str | None = None,
+) -> str:
+    """Plots the per-step loss (mean NLL, nats) with a dashed line at ``ideal``.
+
+    Non-finite losses (e.g. the step that stopped a diverging run) are left out.
+
+    Returns:
+        ``path`` as a string.
+    """
+    h = np.asarray(history, dtype=np.float64).reshape(-1)
+    if h.size == 0:
+        raise ValueError("history is empty")
+    h = np.where(np.isfinite(h), h, np.nan)
+    steps = np.arange(1, h.size + 1)
+    fig = _figure((6.4, 5.6 if ideal is not None else 4.0))
+    if ideal is not None:
+        ax, ax_gap = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])
+    else:
+        ax, ax_gap = fig.add_subplot(), None
+    ax.plot(steps, h, lw=1.2, color="C0", label="training loss")
+    if ideal is not None:
+        ax.axhline(float(ideal), ls="--", lw=1.0, color="k", label=f"ideal = {float(ideal):.4f}")
+    finite = h[np.isfinite(h)]
+    if finite.size:
+        ax.text(0.98, 0.95, f"final {finite[-1]:.4f}", transform=ax.transAxes, ha="right", va="top")
+    ax.set_ylabel("NLL (nats)")
+    ax.set_xlim(1, max(2, h.size))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper right", bbox_to_anchor=(1.0, 0.88))
+    if title:
+        ax.set_title(title)
+    if ax_gap is not None:
+        gap = h - float(ideal)  # type: ignore[arg-type]
+        ax_gap.semilogy(steps, np.where(gap > 0, gap, np.nan), lw=1.0, color="C1")
+        ax_gap.set_ylabel("loss - ideal")
+        ax_gap.grid(alpha=0.3, which="both")
+    (ax_gap if ax_gap is not None else ax).set_xlabel("step")
+    return _save(fig, path)
+
+
+def _mosaic(samples: np.ndarray, shape: tuple[int, int], ncols: int) -> np.ndarray:
+    """RGB image of the samples on a grid, one pixel of gap between cells."""
+    num = samples.shape[0]
+    rows, cols = shape
+    ncols = max(1, min(ncols, num))
+    nrows = math.ceil(num / ncols)
+    img = np.broadcast_to(_GAP, (nrows * (rows + 1) + 1, ncols * (cols + 1) + 1, 3)).copy()
+    for k in range(num):
+        r, c = divmod(k, ncols)
+        cell = samples[k].reshape(rows, cols).astype(bool)
+        img[1 + r * (rows + 1) : 1 + r * (rows + 1) + rows, 1 + c * (cols + 1) : 1 + c * (cols + 1) + cols] = np.where(
+            cell[..., None], _ON, _OFF
+        )
+    return img
+
+
+def plot_samples(
+    samples: Any,
+    image_shape: Sequence[int] | None,
+    path: str | os.PathLike[str],
+    ncols: int = 8,
+    title: str | None = None,
+) -> str:
+    """Draws 0/1 samples ``[N, n]`` as a grid of binary images (1 = dark).
+
+    Args:
+        samples: ``[N, n]`` array of 0/1 values.
+        image_shape: ``(rows, cols)`` with ``rows * cols == n``; ``None`` draws each
+            sample as a one-row strip of ``n`` pixels.
+        path: output file.
+        ncols: images per grid row.
+        title: optional title.
+
+    Returns:
+        ``path`` as a string.
+    """
+    s = np.asarray(samples)
+    if s.ndim != 2 or s.shape[0] == 0:
+        raise ValueError(f"samples must have shape [N, n] with N >= 1, got {s.shape}")
+    if not np.all((s == 0) | (s == 1)):
+        raise ValueError("samples must contain only 0/1 values")
+    if not isinstance(ncols, int) or ncols < 1:
+        raise ValueError(f"ncols must be a positive int, got {ncols!r}")
+    n = s.shape[1]
+    shape = (1, n) if image_shape is None else tuple(int(d) for d in image_shape)
+    if len(shape) != 2 or shape[0] * shape[1] != n:
+        raise ValueError(f"image_shape {image_shape} does not match {n} bits per sample")
+    img = _mosaic(s, shape, ncols)  # type: ignore[arg-type]
+    h, w = img.shape[:2]
+    scale = min(9.0 / w, 9.0 / h, 0.3)  # inches per pixel
+    fig = _figure((max(2.5, w * scale), max(1.2, h * scale) + (0.4 if title else 0.1)))
+    ax = fig.add_subplot()
+    ax.imshow(img, interpolation="nearest", aspect="equal")
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+    return _save(fig, path)
+
+
+def plot_entropies(
+    entropies: Any,
+    path: str | os.PathLike[str],
+    title: str | None = None,
+    chi_max: int | None = None,
+) -> str:
+    """Bar plot of the bond entanglement entropies (nats), bonds ``1 .. n-1``.
+
+    The dotted line is the largest entropy any state can have at each bond,
+    ``min(b, n - b) ln 2``; with ``chi_max`` the dashed line marks ``ln chi_max``, the
+    largest an MPS of that bond dimension can reach.
+
+    Returns:
+        ``path`` as a string.
+    """
+    e = np.asarray(entropies, dtype=np.float64).reshape(-1)
+    if e.size == 0:
+        raise ValueError("entropies is empty")
+    bonds = np.arange(1, e.size + 1)
+    n = e.size + 1
+    fig = _figure((max(4.0, 0.35 * e.size + 2.0), 3.6))
+    ax = fig.add_subplot()
+    ax.bar(bonds, e, color="C0", width=0.8, label="S(bond)")
+    bound = np.minimum(bonds, n - bonds) * np.log(2.0)
+    ax.step(bonds, bound, where="mid", ls=":", color="0.4", label="max, min(b, n-b) ln 2")
+    if chi_max is not None and math.log(chi_max) < bound.max():
+        ax.axhline(math.log(chi_max), ls="--", lw=1.0, color="C3", label=f"ln chi_max = {math.log(chi_max):.3f}")
+    ax.set_xlabel("bond b (between sites b-1 and b)")
+    ax.set_ylabel("entanglement entropy (nats)")
+    ax.set_xticks(bonds if e.size <= 32 else bonds[:: math.ceil(e.size / 16)])
+    ax.set_ylim(0, max(float(np.nanmax(e)) if np.isfinite(e).any() else 0.0, float(bound.max())) * 1.15 + 1e-9)
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(loc="upper right", fontsize="small")
+    if title:
+        ax.set_title(title)
+    return _save(fig, path)
