@@ -1,6 +1,7 @@
 """jqgen: quantum and quantum-inspired generative modeling in JAX."""
 
 from ._checks import checked
+from .checkpoint import Checkpoint, checkpoint_info, load_checkpoint, save_checkpoint
 from .bits import all_bitstrings, bits_to_index, index_to_bits
 from .mps import (
     MPS,
@@ -31,6 +32,10 @@ from .train import FitResult, NonFiniteLossError, TrainState, fit, make_train_st
 __version__ = "0.1.0"
 
 __all__ = [
+    "Checkpoint",
+    "checkpoint_info",
+    "load_checkpoint",
+    "save_checkpoint",
     "FitResult",
     "GenerativeModel",
     "NonFiniteLossError",

@@ -51,7 +51,7 @@ def check_bits(bits: Any, n: int, name: str = "bits") -> jax.Array:
         if bad.any():
             where = tuple(int(i) for i in np.argwhere(bad)[0])
             raise ValueError(
-                f"{name} must contain only 0/1 values; found {arr[where]!r} at index {where}"
+                f"{name} must contain only 0/1 values; found {arr[where].item()!r} at index {where}"
             )
         return jnp.asarray(arr.astype(np.uint8))
     checkify.debug_check(jnp.all((bits == 0) | (bits == 1)), f"{name} must contain only 0/1 values")
@@ -66,7 +66,7 @@ def check_finite(tree: Any, what: str) -> None:
             arr = np.asarray(leaf)
             if np.issubdtype(arr.dtype, np.inexact) and not np.all(np.isfinite(arr)):
                 bad = tuple(int(j) for j in np.argwhere(~np.isfinite(arr))[0])
-                raise ValueError(f"{what} contains a non-finite value ({arr[bad]!r}) at index {bad}")
+                raise ValueError(f"{what} contains a non-finite value ({arr[bad].item()!r}) at index {bad}")
         return
     for leaf in leaves:
         if jnp.issubdtype(leaf.dtype, jnp.inexact):

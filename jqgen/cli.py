@@ -11,6 +11,7 @@ are still saved), 2 bad arguments or inputs (one-line message on stderr).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -121,21 +122,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-class _x64:
-    """Enables ``jax_enable_x64`` for a block when asked, restoring it afterwards (so an
-    in-process ``main`` call does not change the caller's configuration)."""
-
-    def __init__(self, enable: bool):
-        self.enable = enable
-
-    def __enter__(self) -> None:
-        self.old = bool(jax.config.jax_enable_x64)
-        if self.enable and not self.old:
-            jax.config.update("jax_enable_x64", True)
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.enable and not self.old:
-            jax.config.update("jax_enable_x64", False)
+def _x64(enable: bool) -> Any:
+    """Context enabling 64-bit dtypes when asked. Scoped (thread-local), so an in-process
+    ``main`` call leaves the caller's ``jax_enable_x64`` as it was."""
+    if not enable:
+        return contextlib.nullcontext()
+    ctx = getattr(jax, "enable_x64", None)
+    if ctx is None:  # jax < 0.7
+        from jax.experimental import enable_x64 as ctx
+    return ctx(True)
 
 
 def _slug(name: str) -> str:
@@ -165,22 +160,6 @@ def _json_safe(obj: Any) -> Any:
     return obj
 
 
-def _standard_promotion(opt: optax.GradientTransformation) -> optax.GradientTransformation:
-    """Runs an Optax transformation under standard dtype promotion: optax's Adam computes
-    ``b1 ** count`` (Python float ** int32), which fails under
-    ``jax_numpy_dtype_promotion="strict"``; the model code stays under the caller's mode."""
-
-    def init(params: Any) -> Any:
-        with jax.numpy_dtype_promotion("standard"):
-            return opt.init(params)
-
-    def update(updates: Any, state: Any, params: Any = None) -> Any:
-        with jax.numpy_dtype_promotion("standard"):
-            return opt.update(updates, state, params)
-
-    return optax.GradientTransformation(init, update)
-
-
 def _cmd_train_mps(args: argparse.Namespace) -> int:
     with _x64(args.dtype in ("float64", "complex128")):
         return _train_mps(args)
@@ -200,7 +179,7 @@ def _train_mps(args: argparse.Namespace) -> int:
 
     k_init, k_fit, k_sample = jax.random.split(jax.random.key(args.seed), 3)
     params = jax.jit(model.init)(k_init)  # one compilation instead of many eager ops
-    optimizer = _standard_promotion(optax.adam(args.lr))
+    optimizer = optax.adam(args.lr)
     chunk_times: list[float] = []
     status, error = "ok", None
     t_fit = time.perf_counter()
@@ -239,6 +218,11 @@ def _train_mps(args: argparse.Namespace) -> int:
         "status": status,
     }
     save_checkpoint(paths["checkpoint.npz"], model, params, metadata=metadata, opt_state=opt_state)
+    plot_training_curve(history, paths["training_curve.png"], ideal=ideal,
+                        title=f"MPS chi={args.chi_max} on {ds.name}")
+    plot_samples(samples, ds.image_shape, paths["samples.png"],
+                 title=f"{_NUM_PLOT_SAMPLES} samples ({in_data:.0%} in the training set)")
+    plot_entropies(entropies, paths["entropies.png"], title="bond entanglement entropies", chi_max=args.chi_max)
     wall_s = time.perf_counter() - t_start
     summary = {
         "status": status, "error": error, "hyperparameters": hparams, "dataset": ds.name,
@@ -253,11 +237,6 @@ def _train_mps(args: argparse.Namespace) -> int:
     with open(paths["summary.json"], "w") as f:
         json.dump(_json_safe(summary), f, indent=2, allow_nan=False)
         f.write("\n")
-    plot_training_curve(history, paths["training_curve.png"], ideal=ideal,
-                        title=f"MPS chi={args.chi_max} on {ds.name}")
-    plot_samples(samples, ds.image_shape, paths["samples.png"],
-                 title=f"{_NUM_PLOT_SAMPLES} samples ({in_data:.0%} in the training set)")
-    plot_entropies(entropies, paths["entropies.png"], title="bond entanglement entropies", chi_max=args.chi_max)
 
     print(f"jqgen train mps: {ds.name} ({n_data} samples x {ds.num_bits} bits), chi_max={args.chi_max}, "
           f"{args.dtype}, adam lr={args.lr:g}, {args.steps} steps, batch {batch}{' (full)' if batch == n_data else ''}")

@@ -122,7 +122,7 @@ def validate_binary(arr: Any, width: int | None = None, name: str = "data") -> n
     bad = ~((arr == 0) | (arr == 1))
     if bad.any():
         i, j = np.argwhere(bad)[0]
-        raise ValueError(f"{name} must contain only 0/1 values; sample {i}, bit {j} is {arr[i, j]!r}")
+        raise ValueError(f"{name} must contain only 0/1 values; sample {i}, bit {j} is {arr[i, j].item()!r}")
     if width is not None and arr.shape[1] != width:
         raise ValueError(f"{name} has {arr.shape[1]} bits per sample, expected {width}")
     return arr.astype(np.uint8)

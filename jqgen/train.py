@@ -57,7 +57,7 @@ class NonFiniteLossError(FloatingPointError):
 
     def __init__(self, step: int, params: Any, opt_state: Any, history: np.ndarray):
         super().__init__(
-            f"loss became non-finite ({history[-1]!r}) at step {step}; training stopped. The "
+            f"loss became non-finite ({float(history[-1])}) at step {step}; training stopped. The "
             "exception's .params hold the last parameters with a finite loss (try a smaller "
             "learning rate or gradient clipping, e.g. optax.clip_by_global_norm)."
         )
@@ -79,7 +79,9 @@ def make_train_step(
     The minibatch of ``min(batch_size, N)`` distinct samples is drawn from ``data [N, n]`` with
     ``jax.random.fold_in(key, step_index)``, so a run is a deterministic function of
     ``key``. Gradients of complex parameters are conjugated into the descent direction
-    (``jax.grad`` returns the conjugate for complex leaves). A step whose loss (or gradient) is not finite leaves ``params`` unchanged and
+    (``jax.grad`` returns the conjugate for complex leaves). The optimizer runs under
+    standard dtype promotion (Optax mixes Python floats and int32 counts), the model under
+    the caller's mode. A step whose loss (or gradient) is not finite leaves ``params`` unchanged and
     records ``bad_step``; later steps are no-ops.
     """
     def loss_fn(params: Any, batch: jax.Array) -> jax.Array:
@@ -94,7 +96,8 @@ def make_train_step(
             batch = data[jax.random.choice(k, n_data, (batch_size,), replace=False)]
         loss, grads = jax.value_and_grad(loss_fn)(state.params, batch)
         grads = jax.tree_util.tree_map(jnp.conj, grads)  # JAX's grad is conjugated for complex leaves
-        updates, new_opt = optimizer.update(grads, state.opt_state, state.params)
+        with jax.numpy_dtype_promotion("standard"):  # optax is not clean under "strict"
+            updates, new_opt = optimizer.update(grads, state.opt_state, state.params)
         new_params = optax.apply_updates(state.params, updates)
         ok = jnp.isfinite(loss) & _tree_finite(grads) & (state.bad_step < 0)
         sel = lambda a, b: jax.tree_util.tree_map(lambda x, y: jnp.where(ok, x, y), a, b)
@@ -171,7 +174,8 @@ def fit(
     chunk_size = min(chunk_size, steps)
 
     step_fn = make_train_step(model, optimizer, batch_size)
-    opt_state = optimizer.init(params)
+    with jax.numpy_dtype_promotion("standard"):
+        opt_state = optimizer.init(params)
     state = TrainState(params, opt_state, params, opt_state, jnp.int32(-1))
     loss_dtype = jax.eval_shape(step_fn, state, data, jnp.int32(0), key)[1].dtype
 

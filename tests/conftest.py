@@ -10,7 +10,14 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 jax.config.update("jax_enable_x64", True)
-jax.config.update("jax_numpy_dtype_promotion", "strict")
+
+
+@pytest.fixture(autouse=True)
+def strict_dtype_promotion():
+    """jqgen's own code runs under strict promotion (``jqgen.fit`` runs the Optax update,
+    which mixes Python floats and int32 counts, under standard promotion itself)."""
+    with jax.numpy_dtype_promotion("strict"):
+        yield
 
 settings.register_profile(
     "default",

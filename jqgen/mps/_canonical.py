@@ -162,8 +162,8 @@ def log_norm(mps: MPS) -> jax.Array:
 
     Example:
         >>> import jax.numpy as jnp, jqgen
-        >>> round(float(jqgen.log_norm(jqgen.product_mps(jnp.ones((784, 2))))), 3)  # 392 ln 2
-        271.713
+        >>> round(float(jqgen.log_norm(jqgen.product_mps(jnp.ones((784, 2))))), 2)  # 392 ln 2
+        271.71
     """
     check_mps(mps)
     return 0.5 * log_norm_sq_tensors(mps.tensors)

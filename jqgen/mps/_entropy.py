@@ -17,7 +17,8 @@ def schmidt_values(mps: MPS) -> jax.Array:
     (descending, zero-padded; each row's squares sum to 1).
 
     The state is left-canonicalized, then an SVD sweep from the right reads off the
-    singular values of the centre matrix at every bond.
+    singular values of the centre matrix at every bond. Diagnostics only: like any SVD,
+    its gradient is undefined where singular values are degenerate (zero padding included).
     """
     check_mps(mps)
     return _schmidt(mps.tensors)
@@ -47,4 +48,4 @@ def entanglement_entropies(mps: MPS) -> jax.Array:
     """
     p = schmidt_values(mps) ** 2
     p = p / jnp.sum(p, axis=-1, keepdims=True)
-    return -jnp.sum(jnp.where(p > 0, p * jnp.log(jnp.where(p > 0, p, 1)), 0), axis=-1)
+    return jnp.sum(jnp.where(p > 0, -p * jnp.log(jnp.where(p > 0, p, 1)), 0), axis=-1)

@@ -41,6 +41,13 @@ class MPSBornMachine:
 
     def __post_init__(self) -> None:
         _check_sizes(self.num_bits, self.chi_max)
+        try:
+            dtype = jnp.dtype(self.dtype)
+        except TypeError:
+            raise ValueError(f"dtype must be a float or complex dtype, got {self.dtype!r}") from None
+        if not jnp.issubdtype(dtype, jnp.inexact):
+            raise ValueError(f"dtype must be a float or complex dtype, got {dtype}")
+        object.__setattr__(self, "dtype", dtype)  # canonical form: equal dtypes hash equally
         if not self.init_noise >= 0:
             raise ValueError(f"init_noise must be >= 0, got {self.init_noise!r}")
 

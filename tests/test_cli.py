@@ -1,0 +1,171 @@
+"""The ``jqgen`` command line, run in-process through ``jqgen.cli.main``."""
+
+import json
+import math
+import os
+
+import jax
+import numpy as np
+import optax
+import pytest
+
+import jqgen
+from jqgen.checkpoint import load_checkpoint
+from jqgen.cli import main
+from jqgen.data import bars_and_stripes
+
+FILES = ["checkpoint.npz", "entropies.png", "samples.png", "summary.json", "training_curve.png"]
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """One real training run on bars-and-stripes 2x2, shared by the tests below."""
+    out = tmp_path_factory.mktemp("run")
+    argv = ["train", "mps", "--data", "bars-stripes-2x2", "--chi-max", "4", "--steps", "200", "--no-progress",
+            "--out", str(out)]
+    return out, main(argv)
+
+
+def test_train_writes_everything_and_learns(trained_run, capsys):
+    out, rc = trained_run
+    assert rc == 0
+    assert sorted(os.listdir(out)) == FILES
+    for name in FILES:
+        if name.endswith(".png"):
+            assert (out / name).read_bytes()[:8] == PNG_MAGIC
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "ok"
+    assert summary["ideal_nll"] == pytest.approx(math.log(6))
+    assert summary["train_nll"] < math.log(6) + 0.05
+    assert summary["gap"] == pytest.approx(summary["train_nll"] - summary["ideal_nll"])
+    assert summary["history_len"] == 200 and summary["num_bits"] == 4 and summary["num_data"] == 6
+    assert summary["hyperparameters"]["chi_max"] == 4 and summary["hyperparameters"]["batch_size"] == 6
+    assert len(summary["entropies"]) == 3 and all(0 <= e <= math.log(4) + 1e-6 for e in summary["entropies"])
+    assert summary["test_nll"] is None and summary["jqgen_version"] == jqgen.__version__
+    assert summary["fit_s"] > 0 and summary["wall_s"] >= summary["fit_s"]
+
+    ck = load_checkpoint(out / "checkpoint.npz", optimizer=optax.adam(0.01))
+    assert ck.model == jqgen.MPSBornMachine(num_bits=4, chi_max=4)
+    assert ck.metadata["data"] == "bars-stripes-2x2" and ck.metadata["image_shape"] == [2, 2]
+    assert ck.metadata["steps"] == 200 and ck.metadata["seed"] == 0 and ck.metadata["lr"] == 0.01
+    assert ck.metadata["nll"] == pytest.approx(summary["train_nll"])
+    assert int(ck.opt_state[0].count) == 200
+    nll = jqgen.mean_nll(ck.model, ck.params, bars_and_stripes(2, 2))
+    assert nll == pytest.approx(summary["train_nll"], abs=1e-5)
+
+
+def test_sample_from_checkpoint(trained_run, tmp_path, capsys):
+    out, rc = trained_run
+    assert rc == 0
+    png, npy = tmp_path / "s.png", tmp_path / "bits"  # the .npy name is kept exactly as given
+    assert main(["sample", str(out / "checkpoint.npz"), "--num", "8", "--out", str(png), "--npy", str(npy)]) == 0
+    assert png.read_bytes()[:8] == PNG_MAGIC
+    bits = np.load(npy)
+    assert bits.shape == (8, 4) and bits.dtype == np.uint8 and set(np.unique(bits)) <= {0, 1}
+    valid = {tuple(r) for r in bars_and_stripes(2, 2)}
+    assert sum(tuple(r) in valid for r in bits) >= 7
+    printed = capsys.readouterr().out
+    assert str(png) in printed and str(npy) in printed
+    # same seed, same samples; another seed, other samples (of a 6-pattern distribution)
+    assert main(["sample", str(out / "checkpoint.npz"), "--num", "8", "--out", str(png), "--npy", str(npy)]) == 0
+    np.testing.assert_array_equal(np.load(npy), bits)
+
+
+def test_npz_data_with_test_split_and_default_out(tmp_path, monkeypatch, capsys):
+    data = bars_and_stripes(2, 2)
+    np.savez(tmp_path / "tiny.npz", data=data[:4], data_test=data[4:])
+    monkeypatch.chdir(tmp_path)
+    rc = main(["train", "mps", "--data", "tiny.npz", "--chi-max", "2", "--steps", "30", "--batch-size", "2",
+               "--chunk-size", "7", "--no-progress"])
+    assert rc == 0
+    out = tmp_path / "runs" / "mps-tiny"
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["num_test"] == 2 and summary["test_nll"] > 0 and summary["history_len"] == 30
+    assert summary["hyperparameters"]["batch_size"] == 2 and summary["image_shape"] == [2, 2]
+    printed = capsys.readouterr().out
+    assert "test NLL" in printed and "ideal ln 4 = 1.38629" in printed and str(os.path.join("runs", "mps-tiny")) in printed
+
+
+def test_float64_run_restores_x64_setting(tmp_path, capsys):
+    before = jax.config.jax_enable_x64
+    with jax.enable_x64(False):
+        rc = main(["train", "mps", "--data", "bas-2x2", "--chi-max", "2", "--steps", "5", "--dtype", "float64",
+                   "--no-progress", "--out", str(tmp_path)])
+        assert rc == 0
+        assert not jax.config.jax_enable_x64
+        assert main(["sample", str(tmp_path / "checkpoint.npz"), "--num", "3", "--out", str(tmp_path / "s.png")]) == 0
+        assert not jax.config.jax_enable_x64
+    assert jax.config.jax_enable_x64 == before
+    with jax.enable_x64(True):
+        assert load_checkpoint(tmp_path / "checkpoint.npz").params.tensors.dtype == np.float64
+
+
+def test_non_finite_loss_saves_last_good_checkpoint(tmp_path, capsys):
+    rc = main(["train", "mps", "--data", "bas-2x2", "--chi-max", "2", "--steps", "50", "--lr", "1e30",
+               "--no-progress", "--out", str(tmp_path)])
+    assert rc == 1
+    err = capsys.readouterr().err
+    assert "non-finite" in err and "checkpoint.npz" in err
+    ck = load_checkpoint(tmp_path / "checkpoint.npz")  # loads: the saved params are finite
+    assert ck.metadata["status"] != "ok"
+    summary = json.loads((tmp_path / "summary.json").read_text())  # strict JSON (no NaN)
+    assert summary["status"] != "ok" and summary["error"]
+
+
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["train", "mps", "--data", "no-such-dataset", "--no-progress"], "no-such-dataset"),
+        (["train", "mps", "--data", "missing.npy", "--no-progress"], "not found"),
+        (["train", "mps", "--data", "bas-1x1", "--no-progress"], "n (number of sites)"),
+        (["train", "mps", "--chi-max", "0"], "--chi-max"),
+        (["train", "mps", "--steps", "-3"], "--steps"),
+        (["train", "mps", "--lr", "nan"], "--lr"),
+        (["train", "mps", "--dtype", "float16"], "--dtype"),
+        (["train", "qcbm"], "qcbm"),
+        (["train"], "required"),
+        ([], "required"),
+        (["sample", "does-not-exist.npz"], "not found"),
+        (["sample", "CORRUPT", "--num", "2"], "not a readable jqgen checkpoint"),
+        (["sample", "x.npz", "--num", "0"], "--num"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(argv, needle, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "CORRUPT").write_bytes(b"garbage" * 50)
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert needle in err and "error" in err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_version(capsys):
+    assert main(["--version"]) == 0
+    assert jqgen.__version__ in capsys.readouterr().out
+
+
+def test_plots_validate_and_write(tmp_path):
+    from jqgen.plots import plot_entropies, plot_samples, plot_training_curve
+
+    bits = bars_and_stripes(2, 3)
+    for shape, ncols in [((2, 3), 4), (None, 3), ([2, 3], 100)]:
+        p = plot_samples(bits, shape, tmp_path / "s.png", ncols=ncols, title="t")
+        assert p == str(tmp_path / "s.png") and (tmp_path / "s.png").read_bytes()[:8] == PNG_MAGIC
+    with pytest.raises(ValueError, match="image_shape"):
+        plot_samples(bits, (3, 3), tmp_path / "x.png")
+    with pytest.raises(ValueError, match="0/1"):
+        plot_samples(bits * 2, (2, 3), tmp_path / "x.png")
+    with pytest.raises(ValueError, match="shape"):
+        plot_samples(bits[:0], (2, 3), tmp_path / "x.png")
+    history = np.r_[np.linspace(3.0, 1.0, 40), np.inf, np.nan]  # a run stopped by a NaN/inf loss
+    assert plot_training_curve(history, tmp_path / "c.png").endswith("c.png")
+    assert plot_training_curve(history, tmp_path / "c2.png", ideal=0.9, title="t").endswith("c2.png")
+    assert plot_entropies([0.1, 0.5, 0.2], tmp_path / "e.png", chi_max=2).endswith("e.png")
+    assert not (tmp_path / "x.png").exists()
+    import sys
+
+    if "matplotlib.pyplot" in sys.modules:  # the plots never register figures with pyplot
+        assert sys.modules["matplotlib.pyplot"].get_fignums() == []
