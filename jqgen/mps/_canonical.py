@@ -52,49 +52,47 @@ def _safe_log_scale(x: jax.Array) -> tuple[jax.Array, jax.Array]:
 
 def _sweep_left(t: jax.Array, center: jax.Array) -> tuple[jax.Array, jax.Array]:
     """QR sweep left to right, left-canonicalizing sites ``< center`` and absorbing the
-    remainder into site ``center``. Returns tensors and the accumulated log-scale."""
+    remainder into site ``center``. Returns tensors and the accumulated log-scale.
+
+    Sites after the centre are passed through by ``lax.cond`` (no QR is computed)."""
     n, chi = t.shape[0], t.shape[-1]
     right_mask = jnp.asarray(bond_masks(n, chi, t.dtype)[1:])  # bond k+1 of site k
     eye = jnp.eye(chi, dtype=t.dtype)
+    zero = jnp.zeros((), _real(t.dtype))
+
+    def qr_step(c, a, mask):
+        m = jnp.einsum("ab,bsc->asc", c, a)
+        q, r = jnp.linalg.qr(m.reshape(2 * chi, chi))
+        r, log_r = _safe_log_scale(r * mask[:, None])
+        return (q * mask[None, :]).reshape(chi, 2, chi), r, log_r
+
+    def absorb_step(c, a, mask):
+        return jnp.einsum("ab,bsc->asc", c, a), eye, zero
+
+    def pass_step(c, a, mask):
+        return a, eye, zero
 
     def step(carry, xs):
         c, logs = carry
         a, mask, k = xs
-        m = jnp.einsum("ab,bsc->asc", c, a)
-        q, r = jnp.linalg.qr(m.reshape(2 * chi, chi))
-        q = (q * mask[None, :]).reshape(chi, 2, chi)
-        r, log_r = _safe_log_scale(r * mask[:, None])
-        before = k < center
-        new_a = jnp.where(before, q, jnp.where(k == center, m, a))
-        new_c = jnp.where(before, r, eye)
-        return (new_c, logs + jnp.where(before, log_r, 0.0)), new_a
+        branch = jnp.where(k < center, 0, jnp.where(k == center, 1, 2))
+        new_a, new_c, log_c = lax.switch(branch, (qr_step, absorb_step, pass_step), c, a, mask)
+        return (new_c, logs + log_c), new_a
 
-    init = (eye, jnp.zeros((), _real(t.dtype)))
-    (_, logs), out = lax.scan(step, init, (t, right_mask, jnp.arange(n, dtype=jnp.int32)))
+    (_, logs), out = lax.scan(step, (eye, zero), (t, right_mask, jnp.arange(n, dtype=jnp.int32)))
     return out, logs
+
+
+def _mirror(t: jax.Array) -> jax.Array:
+    """The same state with the site order reversed (bond dims are mirror-symmetric)."""
+    return jnp.flip(t, 0).transpose(0, 3, 2, 1)
 
 
 def _sweep_right(t: jax.Array, center: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """LQ sweep right to left, right-canonicalizing sites ``> center``."""
-    n, chi = t.shape[0], t.shape[-1]
-    left_mask = jnp.asarray(bond_masks(n, chi, t.dtype)[:-1])  # bond k of site k
-    eye = jnp.eye(chi, dtype=t.dtype)
-
-    def step(carry, xs):
-        c, logs = carry
-        a, mask, k = xs
-        m = jnp.einsum("asb,bc->asc", a, c)
-        q, r = jnp.linalg.qr(m.reshape(chi, 2 * chi).T)  # m = r^T q^T
-        b = (q.T * mask[:, None]).reshape(chi, 2, chi)
-        l, log_l = _safe_log_scale(r.T * mask[None, :])
-        after = k > center
-        new_a = jnp.where(after, b, jnp.where(k == center, m, a))
-        new_c = jnp.where(after, l, eye)
-        return (new_c, logs + jnp.where(after, log_l, 0.0)), new_a
-
-    init = (eye, jnp.zeros((), _real(t.dtype)))
-    (_, logs), out = lax.scan(step, init, (t, left_mask, jnp.arange(n, dtype=jnp.int32)), reverse=True)
-    return out, logs
+    """LQ sweep right to left, right-canonicalizing sites ``> center``: a left sweep of
+    the mirrored chain (a right isometry is the mirror image of a left one)."""
+    out, logs = _sweep_left(_mirror(t), t.shape[0] - 1 - center)
+    return _mirror(out), logs
 
 
 @jax.jit
@@ -140,20 +138,20 @@ def right_canonical(mps: MPS) -> MPS:
 
 @jax.jit
 def log_norm_sq_tensors(t: jax.Array) -> jax.Array:
-    """``log <psi|psi>`` by transfer matrices, renormalized by their trace at every site."""
-    n, chi = t.shape[0], t.shape[-1]
-    t = masked(t)
+    """``log <psi|psi>`` of already-masked tensors by transfer matrices, renormalized by
+    their trace at every site (callers mask once: masking twice in one program is slow)."""
+    chi = t.shape[-1]
     env = jnp.zeros((chi, chi), t.dtype).at[0, 0].set(1)
 
     def step(carry, a):
-        env, logs = carry
-        env = jnp.einsum("ab,asc,bsd->cd", env, a.conj(), a)
+        env, logs = carry  # E'[c, d] = sum_{a, b, s} conj(A[a, s, c]) E[a, b] A[b, s, d]
+        x = (env @ a.reshape(chi, 2 * chi)).reshape(2 * chi, chi)
+        env = a.conj().reshape(2 * chi, chi).T @ x
         tr = jnp.real(jnp.trace(env))
         safe = jnp.where(tr > 0, tr, jnp.ones_like(tr))
         return (env / safe.astype(env.dtype), logs + jnp.log(tr)), None
 
     (env, logs), _ = lax.scan(step, (env, jnp.zeros((), _real(t.dtype))), t)
-    del n
     return logs + jnp.log(jnp.real(env[0, 0]))
 
 
@@ -166,7 +164,7 @@ def log_norm(mps: MPS) -> jax.Array:
         271.71
     """
     check_mps(mps)
-    return 0.5 * log_norm_sq_tensors(mps.tensors)
+    return 0.5 * log_norm_sq_tensors(masked(mps.tensors))
 
 
 def norm(mps: MPS) -> jax.Array:
