@@ -27,6 +27,7 @@ from .mps import (
     to_dense,
 )
 from .protocol import GenerativeModel
+from .sweep import SweepResult, sweep_train
 from .train import FitResult, NonFiniteLossError, TrainState, fit, make_train_step, mean_nll
 
 __version__ = "0.1.0"
@@ -66,6 +67,8 @@ __all__ = [
     "right_canonical",
     "sample",
     "sample_and_log_prob",
+    "SweepResult",
+    "sweep_train",
     "schmidt_values",
     "to_dense",
 ]

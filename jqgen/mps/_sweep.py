@@ -1,0 +1,244 @@
+"""Compiled kernels of DMRG-style two-site sweep training (Han et al., PRX 8, 031012, 2018).
+
+At bond ``(k, k+1)`` the MPS is in mixed-canonical form centred there, so ``Z = |A|^2`` for
+the merged tensor ``A = A_k A_{k+1}``::
+
+    L_k(v) --[  A  ]-- R_{k+1}(v)        psi(v) = L_k(v) . A[:, v_k, v_{k+1}, :] . R_{k+1}(v)
+              |   |
+             v_k v_{k+1}
+
+``L_k(v)`` (contraction of sites ``< k`` with image ``v``) and ``R_{k+1}(v)`` (sites
+``> k+1``) are cached for every training image as unit vectors with separate log-scales:
+the gradient term ``L (x) R / psi`` is invariant under rescaling ``L`` and ``R``, so the
+784-site products that underflow in the reference implementation never appear.
+
+Design (static shapes): tensors and environments are padded to a bucket size ``chi_pad``
+(a power of two, or ``chi_max``); truncation zeroes singular values by a mask, so a whole
+half-sweep is one ``lax.scan`` over bonds that compiles once per ``(n, N, chi_pad)``. The
+driver (:mod:`jqgen.sweep`) moves to the next bucket between half-sweeps when bonds could
+outgrow the current one; a bond at most doubles per half-sweep, so a bucket of at least
+twice the current maximum never constrains the truncation. This keeps early loops (small
+bonds) cheap, which a single padding to ``chi_max`` would not (the SVD of the
+``2 chi_pad x 2 chi_pad`` merged matrix dominates a bond update), at the price of one
+compilation per bucket (about log2(chi_max) of them).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from ._core import bond_masks
+
+__all__ = ["SweepCarry", "SweepHyper", "environments", "half_sweep", "merged_nll", "pad_carry"]
+
+_PSI_FLOOR = 1e-30  # |psi| below this is clipped in 1/psi (only exact zeros reach it)
+
+
+class SweepHyper(NamedTuple):
+    """Dynamic hyperparameters of a half-sweep (traced: changing them never recompiles)."""
+
+    lr: jax.Array
+    cutoff: jax.Array
+    chi_min: jax.Array
+    chi_max: jax.Array
+
+
+class SweepCarry(NamedTuple):
+    """Sweep state: tensors, cached environments with log-scales, and bond dimensions.
+
+    Attributes:
+        tensors: ``[n, chi_pad, 2, chi_pad]``.
+        left: ``[n, N, chi_pad]``; ``left[k]`` contracts sites ``< k`` (unit vectors).
+        left_log: ``[n, N]`` log-norms removed from ``left``.
+        right: ``[n, N, chi_pad]``; ``right[k]`` contracts sites ``> k``.
+        right_log: ``[n, N]``.
+        dims: ``[n + 1]`` int32 current bond dimensions.
+    """
+
+    tensors: jax.Array
+    left: jax.Array
+    left_log: jax.Array
+    right: jax.Array
+    right_log: jax.Array
+    dims: jax.Array
+
+
+def _unit(v: jax.Array) -> tuple[jax.Array, jax.Array]:
+    nsq = jnp.sum(jnp.real(v * v.conj()), axis=-1)
+    safe = jnp.where(nsq > 0, nsq, jnp.ones_like(nsq))
+    return v / jnp.sqrt(safe).astype(v.dtype)[:, None], 0.5 * jnp.log(nsq)
+
+
+def _grow_left(l: jax.Array, a: jax.Array, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``L_{k+1} = L_k A_k[x_k]`` for all images, normalized."""
+    chi = a.shape[0]
+    w = (l @ a.reshape(chi, 2 * chi)).reshape(-1, 2, chi)
+    return _unit(jnp.where((x == 1)[:, None], w[:, 1], w[:, 0]))
+
+
+def _grow_right(r: jax.Array, a: jax.Array, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``R_{k-1} = A_k[x_k] R_k`` for all images, normalized."""
+    chi = a.shape[0]
+    w = (r @ a.transpose(2, 1, 0).reshape(chi, 2 * chi)).reshape(-1, 2, chi)
+    return _unit(jnp.where((x == 1)[:, None], w[:, 1], w[:, 0]))
+
+
+@jax.jit
+def environments(tensors: jax.Array, data: jax.Array, dims: jax.Array) -> SweepCarry:
+    """Carry for the start of a loop: all left environments of ``data [N, n]`` (the
+    right-to-left half-sweep builds the right ones as it goes; ``right[n-1] = e_0``).
+
+    Recomputed from scratch at the start of every loop, so a resumed run is bit-identical
+    to an uninterrupted one."""
+    n, chi = tensors.shape[0], tensors.shape[-1]
+    n_data = data.shape[0]
+    rdt = jnp.finfo(tensors.dtype).dtype
+    e0 = jnp.zeros((n_data, chi), tensors.dtype).at[:, 0].set(1)
+    zeros = jnp.zeros((n_data,), rdt)
+
+    def left_step(carry, xs):
+        l, lg = carry
+        a, x = xs
+        l2, g = _grow_left(l, a, x)
+        return (l2, lg + g), (l, lg)
+
+    _, (left, left_log) = lax.scan(left_step, (e0, zeros), (tensors, data.T))
+    right = jnp.zeros((n, n_data, chi), tensors.dtype).at[n - 1].set(e0)
+    right_log = jnp.zeros((n, n_data), rdt)
+    return SweepCarry(tensors, left, left_log, right, right_log, dims.astype(jnp.int32))
+
+
+def _psi(l: jax.Array, a: jax.Array, r: jax.Array, x1: jax.Array, x2: jax.Array) -> jax.Array:
+    chi = a.shape[0]
+    la = (l @ a.reshape(chi, 4 * chi)).reshape(-1, 4, chi)
+    slot = (2 * x1 + x2).astype(jnp.int32)
+    sel = jnp.take_along_axis(la, slot[:, None, None], axis=1)[:, 0]
+    return jnp.sum(sel * r, axis=-1)
+
+
+def merged_nll(l, l_log, a, r, r_log, x1, x2) -> jax.Array:
+    """Mean NLL of the images at a bond whose merged tensor ``a`` has unit norm."""
+    psi = _psi(l, a, r, x1, x2)
+    return -jnp.mean(2 * (l_log + r_log) + jnp.log(jnp.real(psi * psi.conj())))
+
+
+def two_site_gradient(l, a, r, x1, x2) -> jax.Array:
+    """Descent direction ``g = (1/B) sum_v conj(L (x) e_v (x) R) / conj(psi(v)) - A``; for a
+    unit-norm ``A`` this is ``-1/2`` times the gradient of the mean NLL (Han et al. Eq. 7)."""
+    chi = a.shape[0]
+    psi = _psi(l, a, r, x1, x2)
+    psi = jnp.where(jnp.abs(psi) < _PSI_FLOOR, _PSI_FLOOR, psi)
+    w = r.conj() / psi.conj()[:, None]  # [B, chi]
+    slot = (2 * x1 + x2).astype(jnp.int32)
+    onehot = jax.nn.one_hot(slot, 4, dtype=a.dtype)
+    m = (onehot[:, :, None] * w[:, None, :]).reshape(-1, 4 * chi)
+    g = (l.conj().T @ m).reshape(chi, 2, 2, chi) / jnp.asarray(l.shape[0], a.dtype)
+    return g - a
+
+
+def _split(a, dims_left, dims_right, hyper, bond_cap, move_right):
+    """SVD of the merged tensor with truncation; returns the two site tensors and the rank."""
+    chi = a.shape[0]
+    u, s, vh = jnp.linalg.svd(a.reshape(2 * chi, 2 * chi), full_matrices=False)
+    u, s, vh = u[:, :chi], s[:chi], vh[:chi]
+    above = jnp.sum(s >= hyper.cutoff * s[0]).astype(jnp.int32)
+    cap = jnp.minimum(jnp.minimum(hyper.chi_max, bond_cap), chi)
+    cap = jnp.minimum(cap, jnp.minimum(2 * dims_left, 2 * dims_right))
+    rank = jnp.clip(jnp.maximum(above, hyper.chi_min), 1, cap)
+    keep = (jnp.arange(chi) < rank).astype(s.dtype)
+    s = s * keep
+    s = s / jnp.sqrt(jnp.sum(s * s))
+    s = s.astype(a.dtype)
+    keep = keep.astype(a.dtype)
+    if move_right:
+        left_t, right_t = u * keep[None, :], s[:, None] * vh
+    else:
+        left_t, right_t = u * s[None, :], keep[:, None] * vh
+    return left_t.reshape(chi, 2, chi), right_t.reshape(chi, 2, chi), rank
+
+
+@functools.partial(jax.jit, static_argnames=("move_right", "chunk", "descent_steps", "batch_size", "normalized_grad"))
+def half_sweep(
+    carry: SweepCarry,
+    data: jax.Array,
+    key: jax.Array,
+    start: jax.Array,
+    hyper: SweepHyper,
+    *,
+    move_right: bool,
+    chunk: int,
+    descent_steps: int,
+    batch_size: int,
+    normalized_grad: bool,
+) -> tuple[SweepCarry, jax.Array]:
+    """Updates bonds ``start .. start + chunk - 1`` of a half-sweep, in sweep order: the
+    ``j``-th bond is ``(k, k+1)`` with ``k = j`` moving right (``k = 0 .. n-3``) and
+    ``k = n - 2 - j`` moving left (``k = n-2 .. 1``), as in Han et al.'s loop.
+
+    Returns the new carry and the mean NLL of all images at the last bond updated.
+    """
+    n, chi = carry.tensors.shape[0], carry.tensors.shape[-1]
+    n_data = data.shape[0]
+    n_batches = n_data // batch_size
+    bond_cap = jnp.asarray(bond_masks(n, chi, jnp.float32).sum(axis=1), jnp.int32)
+
+    def update(c: SweepCarry, j: jax.Array) -> SweepCarry:
+        k = j if move_right else n - 2 - j
+        t = c.tensors
+        l, r = c.left[k], c.right[k + 1]
+        x1, x2 = data[:, k], data[:, k + 1]
+        a = jnp.einsum("asb,btc->astc", t[k], t[k + 1])
+        kb = jax.random.fold_in(key, k)
+        perm = jax.random.permutation(kb, n_data)[: n_batches * batch_size].reshape(n_batches, batch_size)
+        first = jax.random.randint(jax.random.fold_in(kb, 1), (), 0, n_batches)
+        active = (c.dims[k] * 4 * c.dims[k + 2]).astype(jnp.finfo(a.dtype).dtype)
+
+        def descend(i, a):
+            idx = perm[(first + i) % n_batches]
+            g = two_site_gradient(l[idx], a, r[idx], x1[idx], x2[idx])
+            if normalized_grad:  # Han et al.'s capacity runs: rescale small gradients up
+                gnorm = jnp.sqrt(jnp.sum(jnp.abs(g) ** 2)) / active**0.25
+                g = jnp.where(gnorm < 1, g / jnp.where(gnorm > 0, gnorm, 1).astype(g.dtype), g)
+            a = a + (2 * hyper.lr).astype(a.dtype) * g
+            return a / jnp.sqrt(jnp.sum(jnp.abs(a) ** 2)).astype(a.dtype)
+
+        a = lax.fori_loop(0, descent_steps, descend, a)
+        left_t, right_t, rank = _split(a, c.dims[k], c.dims[k + 2], hyper, bond_cap[k + 1], move_right)
+        t = t.at[k].set(left_t).at[k + 1].set(right_t)
+        dims = c.dims.at[k + 1].set(rank)
+        if move_right:
+            nl, g = _grow_left(l, left_t, x1)
+            return c._replace(tensors=t, dims=dims, left=c.left.at[k + 1].set(nl),
+                              left_log=c.left_log.at[k + 1].set(c.left_log[k] + g))
+        nr, g = _grow_right(r, right_t, x2)
+        return c._replace(tensors=t, dims=dims, right=c.right.at[k].set(nr),
+                          right_log=c.right_log.at[k].set(c.right_log[k + 1] + g))
+
+    def body(c: SweepCarry, i: jax.Array) -> tuple[SweepCarry, None]:
+        j = start + i
+        return lax.cond(j < n - 2, update, lambda c, j: c, c, j), None
+
+    carry, _ = lax.scan(body, carry, jnp.arange(chunk, dtype=jnp.int32))
+    j_last = jnp.minimum(start + chunk - 1, n - 3)
+    k = j_last if move_right else n - 2 - j_last
+    t = carry.tensors
+    a = jnp.einsum("asb,btc->astc", t[k], t[k + 1])
+    nll = merged_nll(carry.left[k], carry.left_log[k], a, carry.right[k + 1], carry.right_log[k + 1],
+                     data[:, k], data[:, k + 1])
+    return carry, nll
+
+
+def pad_carry(carry: SweepCarry, chi: int) -> SweepCarry:
+    """Zero-pads tensors and environments to a larger bucket ``chi`` (exact)."""
+    old = carry.tensors.shape[-1]
+    p = chi - old
+    return carry._replace(
+        tensors=jnp.pad(carry.tensors, ((0, 0), (0, p), (0, 0), (0, p))),
+        left=jnp.pad(carry.left, ((0, 0), (0, 0), (0, p))),
+        right=jnp.pad(carry.right, ((0, 0), (0, 0), (0, p))),
+    )
