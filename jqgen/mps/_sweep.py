@@ -150,7 +150,7 @@ def _split(a, dims_left, dims_right, hyper, bond_cap, move_right):
     cap = jnp.minimum(jnp.minimum(hyper.chi_max, bond_cap), chi)
     cap = jnp.minimum(cap, jnp.minimum(2 * dims_left, 2 * dims_right))
     rank = jnp.clip(jnp.maximum(above, hyper.chi_min), 1, cap)
-    keep = (jnp.arange(chi) < rank).astype(s.dtype)
+    keep = (jnp.arange(chi, dtype=jnp.int32) < rank).astype(s.dtype)
     s = s * keep
     s = s / jnp.sqrt(jnp.sum(s * s))
     s = s.astype(a.dtype)
@@ -159,7 +159,12 @@ def _split(a, dims_left, dims_right, hyper, bond_cap, move_right):
         left_t, right_t = u * keep[None, :], s[:, None] * vh
     else:
         left_t, right_t = u * s[None, :], keep[:, None] * vh
-    return left_t.reshape(chi, 2, chi), right_t.reshape(chi, 2, chi), rank
+    # the SVD leaves rounding-level entries in the zero padding: clear them exactly
+    rows = (jnp.arange(chi, dtype=jnp.int32) < dims_left).astype(a.dtype)
+    cols = (jnp.arange(chi, dtype=jnp.int32) < dims_right).astype(a.dtype)
+    left_t = left_t.reshape(chi, 2, chi) * rows[:, None, None]
+    right_t = right_t.reshape(chi, 2, chi) * cols[None, None, :]
+    return left_t, right_t, rank
 
 
 @functools.partial(jax.jit, static_argnames=("move_right", "chunk", "descent_steps", "batch_size", "normalized_grad"))
