@@ -204,8 +204,11 @@ def half_sweep(
         active = (c.dims[k] * 4 * c.dims[k + 2]).astype(jnp.finfo(a.dtype).dtype)
 
         def descend(i, a):
-            idx = perm[(first + i) % n_batches]
-            g = two_site_gradient(l[idx], a, r[idx], x1[idx], x2[idx])
+            if n_batches == 1:  # full batch: no shuffling or gathers needed
+                g = two_site_gradient(l, a, r, x1, x2)
+            else:
+                idx = perm[(first + i) % n_batches]
+                g = two_site_gradient(l[idx], a, r[idx], x1[idx], x2[idx])
             if normalized_grad:  # Han et al.'s capacity runs: rescale small gradients up
                 gnorm = jnp.sqrt(jnp.sum(jnp.abs(g) ** 2)) / active**0.25
                 g = jnp.where(gnorm < 1, g / jnp.where(gnorm > 0, gnorm, 1).astype(g.dtype), g)
