@@ -1,11 +1,13 @@
 """The ``jqgen`` command line: train a model on a data set, sample from a checkpoint.
 
     jqgen train mps [--data bars-stripes-4x4] [--chi-max 32] [--steps 2000] ...
+    jqgen train mps --method sweep --data mnist.npz --chi-max 100 [--loops 20] ...
     jqgen sample runs/mps-bars-stripes-4x4/checkpoint.npz --num 16 --out samples.png
     jqgen --version
 
 Exit codes: 0 success, 1 training stopped on a non-finite loss (the last good parameters
-are still saved), 2 bad arguments or inputs (one-line message on stderr).
+are still saved), 2 bad arguments or inputs (one-line message on stderr), 130 a sweep run
+interrupted with Ctrl-C (re-running the same command resumes it).
 """
 
 from __future__ import annotations
@@ -28,13 +30,17 @@ import optax
 from .checkpoint import _needs_x64, checkpoint_info, load_checkpoint, save_checkpoint
 from .data import load_dataset
 from .mps import MPSBornMachine, entanglement_entropies
-from .plots import plot_entropies, plot_samples, plot_training_curve
+from .plots import plot_bond_dims, plot_entropies, plot_samples, plot_training_curve
 from .train import NonFiniteLossError, fit, mean_nll
 
 __all__ = ["main"]
 
 _DTYPES = ("float32", "float64", "complex64", "complex128")
 _NUM_PLOT_SAMPLES = 32
+_GRADIENT_DEFAULTS = {"steps": 2000, "lr": 0.01, "batch_size": None, "init_noise": 0.5, "chunk_size": 100}
+#: Han et al.'s MNIST "capacity" settings (their GPU code), except the number of loops.
+_SWEEP_DEFAULTS = {"loops": 20, "lr": 5e-3, "descent_steps": 1, "num_batches": 1, "cutoff": 0.0, "chi_min": 2,
+                   "normalized_grad": True, "lr_decay_on_rise": 0.2, "min_improvement": 0.002}
 
 
 def _version() -> str:
@@ -81,20 +87,54 @@ def _build_parser() -> argparse.ArgumentParser:
     mps = families.add_parser(
         "mps",
         help="MPS Born machine",
-        description="Train an MPS Born machine with Adam on the mean NLL; writes a checkpoint, "
-        "summary.json and plots to --out.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Train an MPS Born machine; writes a checkpoint, summary.json and plots to --out.\n\n"
+        "--method gradient (default): Adam on the mean NLL at a fixed bond dimension --chi-max.\n"
+        "--method sweep: two-site DMRG-style sweeps (Han et al., PRX 8, 031012, 2018); each bond\n"
+        "  takes gradient steps on the merged two-site tensor, then an SVD sets its dimension\n"
+        "  (at most --chi-max). The defaults are the authors' MNIST 'capacity' settings: full\n"
+        "  batch, 1 descent step, lr 5e-3, normalized gradients, no cutoff, lr x0.2 when a loop's\n"
+        "  NLL rises, stop when a loop improves it by less than 0.002. The run state is saved to\n"
+        "  <out>/checkpoint.npz after every loop; re-running the same command with the same --out\n"
+        "  resumes from it (bit-identical to an uninterrupted run; raise --loops to train on).\n"
+        "  Also writes bond_dims.png.",
     )
+    mps.add_argument("--method", choices=("gradient", "sweep"), default="gradient",
+                     help="training method (default: %(default)s)")
     mps.add_argument("--data", default="bars-stripes-4x4", help="bars-stripes-RxC or a .npy/.npz file (default: %(default)s)")
-    mps.add_argument("--chi-max", type=_positive_int, default=32, help="bond dimension (default: %(default)s)")
-    mps.add_argument("--steps", type=_positive_int, default=2000, help="optimizer steps (default: %(default)s)")
-    mps.add_argument("--lr", type=_float(0.0, strict=True), default=0.01, help="Adam learning rate (default: %(default)s)")
-    mps.add_argument("--batch-size", type=_positive_int, default=None, help="minibatch size (default: full batch)")
-    mps.add_argument("--init-noise", type=_float(0.0, strict=False), default=0.5, help="init perturbation (default: %(default)s)")
-    mps.add_argument("--dtype", choices=_DTYPES, default="float32", help="parameter dtype (default: %(default)s)")
+    mps.add_argument("--chi-max", type=_positive_int, default=32,
+                     help="bond dimension; with --method sweep the largest one (default: %(default)s)")
+    mps.add_argument("--lr", type=_float(0.0, strict=True), default=None,
+                     help="learning rate (default: 0.01 for Adam, 5e-3 for sweep)")
+    mps.add_argument("--dtype", choices=_DTYPES, default="float32",
+                     help="parameter dtype; sweep: float32 or float64 (default: %(default)s)")
     mps.add_argument("--seed", type=int, default=0, help="PRNG seed (default: %(default)s)")
-    mps.add_argument("--chunk-size", type=_positive_int, default=100, help="steps per compiled chunk (default: %(default)s)")
-    mps.add_argument("--out", default=None, help="output directory (default: runs/mps-<data>)")
+    mps.add_argument("--out", default=None, help="output directory (default: runs/mps-<data>, runs/mps-sweep-<data>)")
     mps.add_argument("--no-progress", action="store_true", help="no progress bar")
+    g = mps.add_argument_group("--method gradient")
+    g.add_argument("--steps", type=_positive_int, default=None, help=f"optimizer steps (default: {_GRADIENT_DEFAULTS['steps']})")
+    g.add_argument("--batch-size", type=_positive_int, default=None, help="minibatch size (default: full batch)")
+    g.add_argument("--init-noise", type=_float(0.0, strict=False), default=None,
+                   help=f"init perturbation (default: {_GRADIENT_DEFAULTS['init_noise']})")
+    g.add_argument("--chunk-size", type=_positive_int, default=None,
+                   help=f"steps per compiled chunk (default: {_GRADIENT_DEFAULTS['chunk_size']})")
+    w = mps.add_argument_group("--method sweep")
+    w.add_argument("--loops", type=_positive_int, default=None,
+                   help=f"most loops (right-to-left + left-to-right sweeps) (default: {_SWEEP_DEFAULTS['loops']})")
+    w.add_argument("--descent-steps", type=_positive_int, default=None,
+                   help=f"gradient steps per bond (default: {_SWEEP_DEFAULTS['descent_steps']})")
+    w.add_argument("--num-batches", type=_positive_int, default=None,
+                   help=f"minibatches per bond, 1 = full batch (default: {_SWEEP_DEFAULTS['num_batches']})")
+    w.add_argument("--cutoff", type=_float(0.0, strict=False), default=None,
+                   help=f"relative singular-value cutoff (default: {_SWEEP_DEFAULTS['cutoff']:g})")
+    w.add_argument("--chi-min", type=_positive_int, default=None,
+                   help=f"smallest kept bond dimension (default: {_SWEEP_DEFAULTS['chi_min']})")
+    w.add_argument("--normalized-grad", action=argparse.BooleanOptionalAction, default=None,
+                   help="rescale small gradients up to norm numel**0.25 (default: on)")
+    w.add_argument("--lr-decay-on-rise", type=_float(0.0, strict=True), default=None,
+                   help=f"multiply lr by this when a loop's NLL rises; 1 = off (default: {_SWEEP_DEFAULTS['lr_decay_on_rise']:g})")
+    w.add_argument("--min-improvement", type=_float(0.0, strict=False), default=None,
+                   help=f"stop when a loop improves the NLL by less; 0 = off (default: {_SWEEP_DEFAULTS['min_improvement']:g})")
     mps.set_defaults(func=_cmd_train_mps)
 
     s = sub.add_parser("sample", help="draw samples from a checkpoint", description="Draw samples from a checkpoint.")
@@ -160,9 +200,25 @@ def _json_safe(obj: Any) -> Any:
     return obj
 
 
+def _resolve_method_args(args: argparse.Namespace) -> None:
+    """Fills in the defaults of the chosen --method; options of the other method are errors."""
+    own, other = ((_GRADIENT_DEFAULTS, _SWEEP_DEFAULTS) if args.method == "gradient"
+                  else (_SWEEP_DEFAULTS, _GRADIENT_DEFAULTS))
+    for name in other:
+        if name not in own and getattr(args, name) is not None:
+            raise ValueError(f"--{name.replace('_', '-')} applies to --method "
+                             f"{'sweep' if args.method == 'gradient' else 'gradient'} only")
+    for name, default in own.items():
+        if getattr(args, name) is None:
+            setattr(args, name, default)
+    if args.method == "sweep" and args.dtype not in ("float32", "float64"):
+        raise ValueError(f"--method sweep supports --dtype float32 or float64, got {args.dtype}")
+
+
 def _cmd_train_mps(args: argparse.Namespace) -> int:
+    _resolve_method_args(args)
     with _x64(args.dtype in ("float64", "complex128")):
-        return _train_mps(args)
+        return _train_mps(args) if args.method == "gradient" else _train_mps_sweep(args)
 
 
 def _train_mps(args: argparse.Namespace) -> int:
@@ -201,13 +257,12 @@ def _train_mps(args: argparse.Namespace) -> int:
     samples = np.asarray(jax.jit(model.sample, static_argnums=2)(params, k_sample, _NUM_PLOT_SAMPLES))
     in_data = _fraction_in(samples, ds.data)
     entropies = [float(x) for x in np.asarray(jax.jit(entanglement_entropies)(params), np.float64)]
-    dev = jax.devices()[0]
-    device = dev.platform if dev.device_kind == dev.platform else f"{dev.platform} ({dev.device_kind})"
+    device = _device_name()
 
     hparams = {
         "family": "mps", "data": args.data, "chi_max": args.chi_max, "steps": args.steps, "lr": args.lr,
         "batch_size": batch, "init_noise": args.init_noise, "dtype": args.dtype, "seed": args.seed,
-        "chunk_size": args.chunk_size, "optimizer": "adam",
+        "chunk_size": args.chunk_size, "optimizer": "adam", "method": "gradient",
     }
     paths = {name: os.path.join(out, name) for name in
              ("checkpoint.npz", "summary.json", "training_curve.png", "samples.png", "entropies.png")}
@@ -256,6 +311,183 @@ def _train_mps(args: argparse.Namespace) -> int:
     return 0
 
 
+def _device_name() -> str:
+    dev = jax.devices()[0]
+    return dev.platform if dev.device_kind == dev.platform else f"{dev.platform} ({dev.device_kind})"
+
+
+#: Settings that must agree when a sweep run resumes from an existing checkpoint.
+_RESUME_KEYS = ("data", "chi_max", "lr", "descent_steps", "num_batches", "cutoff", "chi_min", "normalized_grad",
+                "lr_decay_on_rise", "min_improvement", "dtype", "seed")
+
+
+def _stop_rule_met(train_nll: Sequence[float], min_improvement: float | None) -> bool:
+    """Whether the last loop of a history triggered ``sweep_train``'s stop rule."""
+    if min_improvement is None or len(train_nll) < 2:
+        return False
+    return 0 <= train_nll[-2] - train_nll[-1] < min_improvement
+
+
+def _train_mps_sweep(args: argparse.Namespace) -> int:
+    from .sweep import sweep_train
+
+    t_start = time.perf_counter()
+    try:
+        ds = load_dataset(args.data)
+    except (ValueError, FileNotFoundError) as e:
+        raise type(e)(f"{e} (--data takes bars-stripes-RxC or a .npy/.npz file)") from None
+    n_data, n = ds.data.shape
+    # the checks sweep_train would make, before anything is written
+    if n < 3:
+        raise ValueError(f"--method sweep needs at least 3 bits per sample, {ds.name} has {n}")
+    if args.chi_min > args.chi_max:
+        raise ValueError(f"--chi-min ({args.chi_min}) must not exceed --chi-max ({args.chi_max})")
+    if args.num_batches > n_data:
+        raise ValueError(f"--num-batches ({args.num_batches}) exceeds the number of samples ({n_data})")
+    if args.lr_decay_on_rise > 1:
+        raise ValueError(f"--lr-decay-on-rise must be in (0, 1], got {args.lr_decay_on_rise:g}")
+    lr_decay = None if args.lr_decay_on_rise == 1 else args.lr_decay_on_rise
+    min_improvement = None if args.min_improvement == 0 else args.min_improvement
+    hparams = {
+        "family": "mps", "method": "sweep", "data": args.data, "chi_max": args.chi_max, "loops": args.loops,
+        "lr": args.lr, "descent_steps": args.descent_steps, "num_batches": args.num_batches,
+        "batch_size": n_data // args.num_batches, "cutoff": args.cutoff, "chi_min": args.chi_min,
+        "normalized_grad": args.normalized_grad, "lr_decay_on_rise": lr_decay, "min_improvement": min_improvement,
+        "dtype": args.dtype, "seed": args.seed,
+    }
+    out = args.out if args.out is not None else os.path.join("runs", f"mps-sweep-{_slug(ds.name)}")
+    paths = {name: os.path.join(out, name) for name in ("checkpoint.npz", "summary.json", "training_curve.png",
+                                                        "bond_dims.png", "samples.png", "entropies.png")}
+    ckpt = paths["checkpoint.npz"]
+    loops, resumed_from = args.loops, 0
+    if os.path.exists(ckpt):  # resume (sweep_train checks sites, chi_max and dtype itself)
+        meta = checkpoint_info(ckpt).get("metadata") or {}
+        if meta.get("kind") != "sweep":
+            raise ValueError(f"{ckpt} exists and is not a sweep checkpoint; choose another --out")
+        before = meta.get("hyperparameters") or {}
+        diff = [f"--{k.replace('_', '-')} {before[k]} (now {hparams[k]})" for k in _RESUME_KEYS
+                if k in before and before[k] != hparams[k]]
+        if diff:
+            raise ValueError(f"{ckpt} was written with other settings: {', '.join(diff)}; "
+                             f"use them to resume, or choose another --out")
+        resumed_from = int(meta.get("loop", 0))
+        if _stop_rule_met(meta.get("history", {}).get("train_nll", []), min_improvement):
+            loops = min(loops, resumed_from)  # finished by the stop rule: nothing to resume
+    os.makedirs(out, exist_ok=True)
+
+    k_train, k_sample = jax.random.split(jax.random.key(args.seed))
+    status, error = "ok", None
+    t_fit = time.perf_counter()
+    try:
+        res = sweep_train(
+            ds.data, chi_max=args.chi_max, loops=loops, key=k_train, lr=args.lr, descent_steps=args.descent_steps,
+            num_batches=args.num_batches, cutoff=args.cutoff, chi_min=args.chi_min,
+            normalized_grad=args.normalized_grad, lr_decay_on_rise=lr_decay, min_improvement=min_improvement,
+            test_data=ds.test, dtype=getattr(jnp, args.dtype), checkpoint_path=ckpt, progress=not args.no_progress,
+        )
+        model, params = res.model, res.mps
+    except KeyboardInterrupt:
+        done = (checkpoint_info(ckpt).get("metadata") or {}).get("loop", 0) if os.path.exists(ckpt) else 0
+        print(f"\njqgen: interrupted after {done} loops; re-run the same command to resume from {ckpt}",
+              file=sys.stderr)
+        return 130
+    except FloatingPointError as e:
+        status, error = "non-finite loss", str(e)
+        if not os.path.exists(ckpt):
+            print(f"jqgen: error: {error}; no loop finished, nothing was saved.", file=sys.stderr)
+            return 1
+        ck = load_checkpoint(ckpt)
+        model, params = ck.model, ck.params
+    fit_s = time.perf_counter() - t_fit
+    sweep_meta = checkpoint_info(ckpt).get("metadata") or {}  # written by sweep_train after every loop
+    history = {k: list(v) for k, v in sweep_meta["history"].items()}
+    dims = np.asarray(sweep_meta["bond_dims"], np.int64)
+    loops_done = len(history["loop"])
+
+    train_nll = mean_nll(model, params, ds.data)
+    test_nll = mean_nll(model, params, ds.test) if ds.test is not None else None
+    ideal = ds.ideal_nll
+    samples = np.asarray(jax.jit(model.sample, static_argnums=2)(params, k_sample, _NUM_PLOT_SAMPLES))
+    in_data = _fraction_in(samples, ds.data)
+    entropies = [float(x) for x in np.asarray(jax.jit(entanglement_entropies)(params), np.float64)]
+    device = _device_name()
+    if status != "ok":
+        stop_reason = "non-finite NLL"
+    elif _stop_rule_met(history["train_nll"], min_improvement):
+        stop_reason = (f"converged: loop {loops_done} improved the NLL by "
+                       f"{history['train_nll'][-2] - history['train_nll'][-1]:.2g} < {min_improvement:g}")
+    else:
+        stop_reason = f"reached --loops {args.loops}"
+
+    # the final checkpoint: sweep_train's state (so a re-run still resumes) plus the usual metadata
+    metadata = dict(sweep_meta)
+    metadata.update({
+        "method": "sweep", "data": args.data, "dataset": ds.name, "image_shape": ds.image_shape,
+        "loops": args.loops, "loops_done": loops_done, "lr": args.lr, "seed": args.seed, "nll": train_nll,
+        "test_nll": test_nll, "status": status, "stop_reason": stop_reason, "hyperparameters": hparams,
+    })
+    save_checkpoint(ckpt, model, params, metadata=metadata)
+    test_curve = history["test_nll"] if ds.test is not None else None
+    plot_training_curve(history["train_nll"], paths["training_curve.png"], ideal=ideal, test=test_curve,
+                        xlabel="loop", label="train NLL", title=f"MPS sweep, D_max={args.chi_max}, on {ds.name}")
+    plot_bond_dims(dims, paths["bond_dims.png"], chi_max=args.chi_max,
+                   title=f"bond dimensions after {loops_done} loops")
+    plot_samples(samples, ds.image_shape, paths["samples.png"],
+                 title=f"{_NUM_PLOT_SAMPLES} samples ({in_data:.0%} in the training set)")
+    plot_entropies(entropies, paths["entropies.png"], title="bond entanglement entropies", chi_max=args.chi_max)
+    seconds = history["seconds"][resumed_from:]  # the loops of this invocation
+    first_loop_s = seconds[0] if seconds else None
+    median_loop_s = float(np.median(seconds[1:])) if len(seconds) > 1 else first_loop_s
+    wall_s = time.perf_counter() - t_start
+    summary = {
+        "status": status, "error": error, "method": "sweep", "hyperparameters": hparams, "dataset": ds.name,
+        "num_data": n_data, "num_bits": n, "image_shape": ds.image_shape,
+        "num_test": None if ds.test is None else int(ds.test.shape[0]),
+        "train_nll": train_nll, "test_nll": test_nll, "ideal_nll": ideal, "gap": train_nll - ideal,
+        "loops_done": loops_done, "resumed_from_loop": resumed_from, "stop_reason": stop_reason,
+        "history": history, "bond_dims": dims.tolist(), "max_bond": int(dims.max()), "model_chi_pad": model.chi_max,
+        "samples_in_data": in_data, "entropies": entropies,
+        "fit_s": fit_s, "first_loop_s": first_loop_s, "median_loop_s": median_loop_s, "wall_s": wall_s,
+        "device": device, "jqgen_version": _version(), "jax_version": jax.__version__,
+    }
+    with open(paths["summary.json"], "w") as f:
+        json.dump(_json_safe(summary), f, indent=2, allow_nan=False)
+        f.write("\n")
+
+    opts = [f"lr={args.lr:g}", f"{args.descent_steps} descent step{'s' if args.descent_steps > 1 else ''}",
+            f"{args.num_batches} batch{'es' if args.num_batches > 1 else ''}" + (" (full)" if args.num_batches == 1 else ""),
+            f"cutoff {args.cutoff:g}"]
+    if args.normalized_grad:
+        opts.append("normalized grad")
+    if lr_decay is not None:
+        opts.append(f"lr x{lr_decay:g} on rise")
+    if min_improvement is not None:
+        opts.append(f"stop below {min_improvement:g}")
+    print(f"jqgen train mps --method sweep: {ds.name} ({n_data} samples x {n} bits), D_max={args.chi_max}, "
+          f"{args.dtype}, {', '.join(opts)}")
+    print(f"  loops      {loops_done} (--loops {args.loops}; {stop_reason})"
+          + (f", resumed from loop {resumed_from}" if resumed_from else ""))
+    print(f"  train NLL  {train_nll:.5f}   ideal {_ideal_label(ds.data, ideal)}   gap {train_nll - ideal:+.1e}")
+    if test_nll is not None:
+        print(f"  test NLL   {test_nll:.5f}   ({ds.test.shape[0]} samples)")  # type: ignore[union-attr]
+    print(f"  bonds      max {int(dims.max())}, mean {dims[1:-1].mean():.1f} (D_max {args.chi_max})")
+    print(f"  samples    {in_data:.0%} of {_NUM_PLOT_SAMPLES} lie in the training set")
+    if seconds:
+        print(f"  time       train {fit_s:.2f} s for {len(seconds)} loop{'s' if len(seconds) > 1 else ''} (first loop "
+              f"incl. compilation {first_loop_s:.2f} s, median loop {median_loop_s:.2f} s), wall {wall_s:.2f} s; "
+              f"device {device}")
+    else:
+        print(f"  time       nothing left to train (all loops in the checkpoint); wall {wall_s:.2f} s; device {device}")
+    print(f"  output     {out}")
+    for p in paths.values():
+        print(f"             {p}")
+    print("  resume     re-run with the same --out to continue from checkpoint.npz (raise --loops to train on)")
+    if error is not None:
+        print(f"jqgen: error: {error}. The last good loop was saved to {ckpt}.", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _cmd_sample(args: argparse.Namespace) -> int:
     info = checkpoint_info(args.checkpoint)
     with _x64(_needs_x64(info) is not None):
@@ -265,6 +497,9 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     shape = ck.metadata.get("image_shape")
     if shape is not None and (len(shape) != 2 or shape[0] * shape[1] != samples.shape[1]):
         shape = None
+    if shape is None and "image_shape" not in ck.metadata:  # e.g. a sweep checkpoint of a run still going
+        side = math.isqrt(samples.shape[1])
+        shape = (side, side) if side * side == samples.shape[1] else None
     note = ""
     try:
         if "data" in ck.metadata:

@@ -1,4 +1,5 @@
-"""PNG plots for training runs: loss curve, sample grids and bond entanglement entropies.
+"""PNG plots for training runs: loss curve, sample grids, bond entanglement entropies and
+bond dimensions.
 
 The figures are built with matplotlib's object-oriented API (``matplotlib.figure.Figure``
 rendered by the Agg canvas), so nothing here selects a backend, touches ``pyplot``'s global
@@ -13,7 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["plot_entropies", "plot_samples", "plot_training_curve"]
+__all__ = ["plot_bond_dims", "plot_entropies", "plot_samples", "plot_training_curve"]
 
 _ON = np.array([0.08, 0.08, 0.12])  # pixel value 1
 _OFF = np.array([1.0, 1.0, 1.0])  # pixel value 0
@@ -41,10 +42,23 @@ def plot_training_curve(
     path: str | os.PathLike[str],
     ideal: float | None = None,
     title: str | None = None,
+    test: Any = None,
+    xlabel: str = "step",
+    label: str = "training loss",
 ) -> str:
     """Plots the per-step loss (mean NLL, nats) with a dashed line at ``ideal``.
 
     Non-finite losses (e.g. the step that stopped a diverging run) are left out.
+
+    Args:
+        history: per-step (or per-loop) training loss.
+        path: output file.
+        ideal: lowest achievable loss (dashed line, and a lower panel with the gap).
+        title: optional title.
+        test: optional held-out loss with the same length as ``history`` (e.g. the test NLL
+            of each sweep loop), drawn as a second curve.
+        xlabel: label of the x axis ("step", "loop", ...).
+        label: legend entry of ``history``.
 
     Returns:
         ``path`` as a string.
@@ -53,18 +67,32 @@ def plot_training_curve(
     if h.size == 0:
         raise ValueError("history is empty")
     h = np.where(np.isfinite(h), h, np.nan)
+    ht = None
+    if test is not None:
+        ht = np.asarray(test, dtype=np.float64).reshape(-1)
+        if ht.size != h.size:
+            raise ValueError(f"test has {ht.size} entries, history {h.size}")
+        ht = np.where(np.isfinite(ht), ht, np.nan)
+        if not np.isfinite(ht).any():
+            ht = None
     steps = np.arange(1, h.size + 1)
     fig = _figure((6.4, 5.6 if ideal is not None else 4.0))
     if ideal is not None:
         ax, ax_gap = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])
     else:
         ax, ax_gap = fig.add_subplot(), None
-    ax.plot(steps, h, lw=1.2, color="C0", label="training loss")
+    marker = "o" if h.size <= 50 else None
+    ax.plot(steps, h, lw=1.2, color="C0", label=label, marker=marker, ms=3)
+    if ht is not None:
+        ax.plot(steps, ht, lw=1.2, color="C2", label="test NLL", marker=marker, ms=3)
     if ideal is not None:
         ax.axhline(float(ideal), ls="--", lw=1.0, color="k", label=f"ideal = {float(ideal):.4f}")
     finite = h[np.isfinite(h)]
     if finite.size:
-        ax.text(0.98, 0.95, f"final {finite[-1]:.4f}", transform=ax.transAxes, ha="right", va="top")
+        text = f"final {finite[-1]:.4f}"
+        if ht is not None and np.isfinite(ht[-1]):
+            text += f" (test {ht[-1]:.4f})"
+        ax.text(0.98, 0.95, text, transform=ax.transAxes, ha="right", va="top")
     ax.set_ylabel("NLL (nats)")
     ax.set_xlim(1, max(2, h.size))
     ax.grid(alpha=0.3)
@@ -74,9 +102,17 @@ def plot_training_curve(
     if ax_gap is not None:
         gap = h - float(ideal)  # type: ignore[arg-type]
         ax_gap.semilogy(steps, np.where(gap > 0, gap, np.nan), lw=1.0, color="C1")
+        if ht is not None:
+            gap_t = ht - float(ideal)  # type: ignore[arg-type]
+            ax_gap.semilogy(steps, np.where(gap_t > 0, gap_t, np.nan), lw=1.0, color="C2")
         ax_gap.set_ylabel("loss - ideal")
         ax_gap.grid(alpha=0.3, which="both")
-    (ax_gap if ax_gap is not None else ax).set_xlabel("step")
+    from matplotlib.ticker import MaxNLocator
+
+    for a in (ax, ax_gap):
+        if a is not None:
+            a.xaxis.set_major_locator(MaxNLocator(integer=True))
+    (ax_gap if ax_gap is not None else ax).set_xlabel(xlabel)
     return _save(fig, path)
 
 
@@ -171,6 +207,65 @@ def plot_entropies(
     ax.set_xticks(bonds if e.size <= 32 else bonds[:: math.ceil(e.size / 16)])
     ax.set_ylim(0, max(float(np.nanmax(e)) if np.isfinite(e).any() else 0.0, float(bound.max())) * 1.15 + 1e-9)
     ax.grid(alpha=0.3, axis="y")
+    ax.legend(loc="upper right", fontsize="small")
+    if title:
+        ax.set_title(title)
+    return _save(fig, path)
+
+
+def plot_bond_dims(
+    bond_dims: Any,
+    path: str | os.PathLike[str],
+    chi_max: int | None = None,
+    title: str | None = None,
+) -> str:
+    """Bond dimension against bond index ``1 .. n-1`` (e.g. after sweep training, where the
+    SVD truncation chooses each bond's dimension).
+
+    Args:
+        bond_dims: ``[n + 1]`` bond dimensions including the two boundary bonds (as
+            returned by :func:`jqgen.sweep_train`), or ``[n - 1]`` inner bonds.
+        path: output file.
+        chi_max: if given, a dashed line at the largest allowed bond dimension.
+        title: optional title.
+
+    The dotted line is the largest bond dimension a state of ``n`` bits can need,
+    ``2 ** min(b, n - b)``.
+
+    Returns:
+        ``path`` as a string.
+    """
+    d = np.asarray(bond_dims, dtype=np.float64).reshape(-1)
+    if d.size >= 3 and d[0] == 1 and d[-1] == 1:
+        d = d[1:-1]
+    if d.size == 0:
+        raise ValueError("bond_dims is empty")
+    bonds = np.arange(1, d.size + 1)
+    n = d.size + 1
+    fig = _figure((max(4.0, min(10.0, 0.35 * d.size + 2.0)), 3.6))
+    ax = fig.add_subplot()
+    if d.size <= 64:
+        ax.bar(bonds, d, color="C0", width=0.8, label="bond dimension")
+    else:
+        ax.step(bonds, d, where="mid", lw=1.0, color="C0", label="bond dimension")
+    top = float(np.nanmax(d)) if np.isfinite(d).any() else 1.0
+    bound = np.exp2(np.minimum(bonds, n - bonds).astype(np.float64))
+    if chi_max is not None:
+        bound = np.minimum(bound, 2.0 * chi_max)  # keep the axis readable for long chains
+    if np.any(bound < (chi_max if chi_max is not None else np.inf)):
+        ax.step(bonds, bound, where="mid", ls=":", color="0.4", label="max, 2^min(b, n-b)")
+    if chi_max is not None:
+        ax.axhline(chi_max, ls="--", lw=1.0, color="C3", label=f"chi_max = {chi_max}")
+        top = max(top, float(chi_max))
+    ax.set_xlabel("bond b (between sites b-1 and b)")
+    ax.set_ylabel("bond dimension")
+    if d.size <= 32:
+        ax.set_xticks(bonds)
+    ax.set_xlim(0.5, d.size + 0.5)
+    ax.set_ylim(0, top * 1.15 + 1e-9)
+    ax.grid(alpha=0.3, axis="y")
+    ax.text(0.01, 0.97, f"max {int(np.nanmax(d))}, mean {np.nanmean(d):.1f}", transform=ax.transAxes,
+            ha="left", va="top", fontsize="small")
     ax.legend(loc="upper right", fontsize="small")
     if title:
         ax.set_title(title)

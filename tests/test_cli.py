@@ -129,6 +129,14 @@ def test_non_finite_loss_saves_last_good_checkpoint(tmp_path, capsys):
         (["sample", "does-not-exist.npz"], "not found"),
         (["sample", "CORRUPT", "--num", "2"], "not a readable jqgen checkpoint"),
         (["sample", "x.npz", "--num", "0"], "--num"),
+        (["train", "mps", "--method", "sweep", "--steps", "5"], "--steps applies to --method gradient"),
+        (["train", "mps", "--loops", "5"], "--loops applies to --method sweep"),
+        (["train", "mps", "--method", "sweep", "--dtype", "complex64"], "float32 or float64"),
+        (["train", "mps", "--method", "sweep", "--chi-max", "4", "--chi-min", "5"], "--chi-min"),
+        (["train", "mps", "--method", "sweep", "--data", "bas-2x2", "--num-batches", "7"], "--num-batches"),
+        (["train", "mps", "--method", "sweep", "--data", "bas-1x2"], "at least 3 bits"),
+        (["train", "mps", "--method", "sweep", "--lr-decay-on-rise", "2"], "--lr-decay-on-rise"),
+        (["train", "mps", "--method", "adam"], "--method"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(argv, needle, tmp_path, monkeypatch, capsys):
@@ -148,7 +156,7 @@ def test_version(capsys):
 
 
 def test_plots_validate_and_write(tmp_path):
-    from jqgen.plots import plot_entropies, plot_samples, plot_training_curve
+    from jqgen.plots import plot_bond_dims, plot_entropies, plot_samples, plot_training_curve
 
     bits = bars_and_stripes(2, 3)
     for shape, ncols in [((2, 3), 4), (None, 3), ([2, 3], 100)]:
@@ -164,8 +172,101 @@ def test_plots_validate_and_write(tmp_path):
     assert plot_training_curve(history, tmp_path / "c.png").endswith("c.png")
     assert plot_training_curve(history, tmp_path / "c2.png", ideal=0.9, title="t").endswith("c2.png")
     assert plot_entropies([0.1, 0.5, 0.2], tmp_path / "e.png", chi_max=2).endswith("e.png")
+    test = np.r_[np.linspace(3.5, 1.5, 40), np.nan, np.nan]
+    assert plot_training_curve(history, tmp_path / "c3.png", ideal=0.9, test=test, xlabel="loop").endswith("c3.png")
+    with pytest.raises(ValueError, match="test"):
+        plot_training_curve(history, tmp_path / "x.png", test=test[:3])
+    assert plot_bond_dims([1, 2, 4, 3, 2, 1], tmp_path / "b.png", chi_max=4, title="t").endswith("b.png")
+    assert plot_bond_dims(np.r_[1, np.full(200, 7), 1], tmp_path / "b2.png").endswith("b2.png")
     assert not (tmp_path / "x.png").exists()
     import sys
 
     if "matplotlib.pyplot" in sys.modules:  # the plots never register figures with pyplot
         assert sys.modules["matplotlib.pyplot"].get_fignums() == []
+
+
+SWEEP_FILES = sorted(FILES + ["bond_dims.png"])
+# Han et al.'s bars-and-stripes settings: lr 0.1, 10 descent steps, full batch, cutoff 5e-5
+SWEEP_BAS = ["train", "mps", "--method", "sweep", "--data", "bars-stripes-3x3", "--chi-max", "16", "--lr", "0.1",
+             "--descent-steps", "10", "--num-batches", "1", "--cutoff", "5e-5", "--no-normalized-grad",
+             "--lr-decay-on-rise", "1", "--min-improvement", "0", "--no-progress"]
+
+
+def test_sweep_learns_bars_and_stripes_writes_everything_and_resumes(tmp_path, capsys):
+    out = tmp_path / "sweep"
+    assert main(SWEEP_BAS + ["--loops", "2", "--out", str(out)]) == 0
+    assert sorted(os.listdir(out)) == SWEEP_FILES
+    for name in SWEEP_FILES:
+        if name.endswith(".png"):
+            assert (out / name).read_bytes()[:8] == PNG_MAGIC
+    printed = capsys.readouterr().out
+    assert "ideal ln 14 = 2.63906" in printed and "resume" in printed
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "ok" and summary["method"] == "sweep" and summary["loops_done"] == 2
+    assert summary["train_nll"] == pytest.approx(math.log(14), abs=2e-3)
+    assert summary["train_nll"] == pytest.approx(summary["history"]["train_nll"][-1], abs=1e-4)
+    assert summary["test_nll"] is None and summary["ideal_nll"] == pytest.approx(math.log(14))
+    assert summary["bond_dims"][0] == summary["bond_dims"][-1] == 1 and len(summary["bond_dims"]) == 10
+    assert 2 <= summary["max_bond"] <= 16 and summary["hyperparameters"]["cutoff"] == 5e-5
+    assert summary["first_loop_s"] > 0 and summary["wall_s"] >= summary["fit_s"]
+
+    ck = load_checkpoint(out / "checkpoint.npz")
+    assert ck.model.num_bits == 9 and ck.model.chi_max <= 16  # the final bond bucket
+    assert ck.metadata["kind"] == "sweep" and ck.metadata["loop"] == 2 and ck.metadata["image_shape"] == [3, 3]
+    assert jqgen.mean_nll(ck.model, ck.params, bars_and_stripes(3, 3)) == pytest.approx(summary["train_nll"], abs=1e-5)
+
+    # jqgen sample works on the sweep checkpoint
+    npy = tmp_path / "bits.npy"
+    assert main(["sample", str(out / "checkpoint.npz"), "--num", "16", "--out", str(tmp_path / "s.png"),
+                 "--npy", str(npy)]) == 0
+    bits = np.load(npy)
+    valid = {tuple(r) for r in bars_and_stripes(3, 3)}
+    assert bits.shape == (16, 9) and sum(tuple(r) in valid for r in bits) >= 15
+    assert "16 samples of 9 bits" in capsys.readouterr().out
+
+    # re-running with the same --out resumes: one more loop, the first two kept
+    assert main(SWEEP_BAS + ["--loops", "3", "--out", str(out)]) == 0
+    assert "resumed from loop 2" in capsys.readouterr().out
+    again = json.loads((out / "summary.json").read_text())
+    assert again["loops_done"] == 3 and again["resumed_from_loop"] == 2
+    assert again["history"]["train_nll"][:2] == summary["history"]["train_nll"]
+    # ... and refuses other settings
+    assert main(SWEEP_BAS[:-1] + ["--loops", "3", "--lr", "0.2", "--out", str(out)]) == 2
+    assert "--lr 0.1 (now 0.2)" in capsys.readouterr().err
+
+
+def test_sweep_with_test_split_stop_rule_and_default_out(tmp_path, monkeypatch, capsys):
+    data = bars_and_stripes(3, 3)
+    np.savez(tmp_path / "bas9.npz", data=data[:10], data_test=data[10:])
+    monkeypatch.chdir(tmp_path)
+    # the default (capacity) settings; the stop rule ends the run before 30 loops
+    rc = main(["train", "mps", "--method", "sweep", "--data", "bas9.npz", "--chi-max", "8", "--loops", "30",
+               "--lr", "0.05", "--no-progress"])
+    assert rc == 0
+    out = tmp_path / "runs" / "mps-sweep-bas9"
+    assert sorted(os.listdir(out)) == SWEEP_FILES
+    summary = json.loads((out / "summary.json").read_text())
+    h = summary["history"]
+    assert summary["num_test"] == 4 and summary["test_nll"] > summary["train_nll"]
+    assert len(h["test_nll"]) == summary["loops_done"] and all(v is not None for v in h["test_nll"])
+    assert summary["loops_done"] < 30 and summary["stop_reason"].startswith("converged")
+    assert 0 <= h["train_nll"][-2] - h["train_nll"][-1] < 0.002
+    hp = summary["hyperparameters"]
+    assert hp["normalized_grad"] is True and hp["num_batches"] == 1 and hp["descent_steps"] == 1
+    assert hp["cutoff"] == 0.0 and hp["lr_decay_on_rise"] == 0.2 and hp["min_improvement"] == 0.002
+    printed = capsys.readouterr().out
+    assert "test NLL" in printed and "ideal ln 10 = 2.30259" in printed
+    # a converged run re-run with the same --out does not train on
+    assert main(["train", "mps", "--method", "sweep", "--data", "bas9.npz", "--chi-max", "8", "--loops", "30",
+                 "--lr", "0.05", "--no-progress"]) == 0
+    assert json.loads((out / "summary.json").read_text())["loops_done"] == summary["loops_done"]
+    assert "nothing left to train" in capsys.readouterr().out
+
+
+def test_sweep_float64_restores_x64_setting(tmp_path, capsys):
+    with jax.enable_x64(False):
+        rc = main(SWEEP_BAS + ["--loops", "1", "--dtype", "float64", "--out", str(tmp_path)])
+        assert rc == 0 and not jax.config.jax_enable_x64
+        assert main(["sample", str(tmp_path / "checkpoint.npz"), "--num", "3", "--out", str(tmp_path / "s.png")]) == 0
+    with jax.enable_x64(True):
+        assert load_checkpoint(tmp_path / "checkpoint.npz").params.tensors.dtype == np.float64
