@@ -136,3 +136,15 @@ def test_bad_data():
         jqgen.sweep_train(np.full((4, 5), 2), chi_max=4, loops=1, key=jax.random.key(0), progress=False)
     with pytest.raises(ValueError, match="at least 3"):
         jqgen.sweep_train(np.zeros((4, 2), np.uint8), chi_max=4, loops=1, key=jax.random.key(0), progress=False)
+
+
+def test_mnist_cutoff_schedule_that_crashes_the_reference_stays_finite(shared_data):
+    """The reference code divides by psi = 0 at bond 276 in its second loop (cutoff 1e-7
+    after a first loop at 0.3); normalized environments keep every psi finite."""
+    data = np.load(f"{shared_data}/mnist28_binary_1k.npz")["data"]
+    res = jqgen.sweep_train(data, chi_max=32, loops=3, key=jax.random.key(0), lr=lambda i: 0.05 if i == 0 else 1e-3,
+                            descent_steps=10, num_batches=10,
+                            cutoff=lambda i: 0.3 if i == 0 else 1e-7, progress=False)
+    nll = np.asarray(res.history["train_nll"])
+    assert np.all(np.isfinite(nll)) and nll[-1] < nll[0]
+    assert np.isfinite(jqgen.mean_nll(res.model, res.mps, data))
