@@ -32,3 +32,16 @@ def test_mnist_images_finite_under_untrained_model(shared_data):
     assert np.all(np.isfinite(lp))
     grads = jax.grad(lambda p: -jnp.mean(model.log_prob(p, data[:50])))(params)
     assert np.all(np.isfinite(np.asarray(grads.tensors)))
+
+
+def test_tiny_site_factor_does_not_underflow_float32():
+    """A single-site amplitude of 1e-25 (probability 1e-50, below float32's range) still
+    gives a finite, exact log-probability."""
+    amps = np.ones((6, 2), np.float32)
+    amps[3] = [1.0, 1e-25]
+    mps = jqgen.product_mps(jnp.asarray(amps), chi_max=2)
+    bits = np.zeros((1, 6), np.uint8)
+    bits[0, 3] = 1
+    expected = 5 * np.log(0.5) + np.log(1e-50)
+    lp = float(jqgen.log_prob(mps, bits)[0])
+    assert abs(lp - expected) < 1e-3

@@ -22,7 +22,7 @@ from jax import lax
 
 from .._checks import check_bits
 from ._canonical import canonical_with_log_norm, log_norm_sq_tensors
-from ._core import MAX_DENSE_SITES, MPS, _to_dense, check_mps, masked
+from ._core import MAX_DENSE_SITES, MPS, _to_dense, check_mps, masked, unit_rows
 
 __all__ = ["log_amplitude_sq", "log_prob", "probs", "sample", "sample_and_log_prob"]
 
@@ -49,12 +49,11 @@ def _log_amp_sq(t: jax.Array, bits: jax.Array) -> jax.Array:
         a, x = xs
         w = _site_step(v, a)
         v = jnp.where((x == 1)[:, None], w[:, 1], w[:, 0])
-        nsq = _row_norm_sq(v)
-        safe = jnp.where(nsq > 0, nsq, jnp.ones_like(nsq))
-        return (v / jnp.sqrt(safe).astype(v.dtype)[:, None], logs + jnp.log(nsq)), None
+        v, log_nrm = unit_rows(v)
+        return (v, logs + 2 * log_nrm), None
 
     (v, logs), _ = lax.scan(step, (v0, jnp.zeros((batch,), rdt)), (t, bits.T))
-    return logs + jnp.log(jnp.real(v[:, 0] * v[:, 0].conj()))
+    return logs + 2 * jnp.log(jnp.abs(v[:, 0]))
 
 
 def _flat_bits(mps: MPS, bits: Any) -> tuple[jax.Array, tuple[int, ...]]:

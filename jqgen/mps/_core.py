@@ -103,6 +103,20 @@ def masked(tensors: jax.Array) -> jax.Array:
     return tensors * jnp.asarray(mask, dtype=tensors.dtype)
 
 
+def unit_rows(v: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Rows of ``v [batch, chi]`` scaled to unit norm, and their log-norms.
+
+    Rows are divided by their largest entry before squaring, so a row norm below
+    ``sqrt(tiny)`` (1e-19 in float32) is not lost to underflow; a zero row stays zero with
+    log-norm ``-inf``."""
+    m = jnp.max(jnp.abs(v), axis=-1)
+    m_safe = jnp.where(m > 0, m, jnp.ones_like(m))
+    w = v / m_safe.astype(v.dtype)[:, None]
+    nrm = jnp.sqrt(jnp.sum(jnp.real(w * w.conj()), axis=-1))
+    nrm_safe = jnp.where(nrm > 0, nrm, jnp.ones_like(nrm))
+    return w / nrm_safe.astype(v.dtype)[:, None], jnp.log(m) + jnp.log(nrm_safe)
+
+
 def check_mps(mps: Any, name: str = "mps") -> None:
     """Static checks of an MPS argument (type, rank, shape); values checked when concrete."""
     if not isinstance(mps, MPS):

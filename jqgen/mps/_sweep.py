@@ -32,7 +32,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from ._core import bond_masks
+from ._core import bond_masks, unit_rows
 
 __all__ = ["SweepCarry", "SweepHyper", "environments", "half_sweep", "merged_nll", "pad_carry"]
 
@@ -68,24 +68,18 @@ class SweepCarry(NamedTuple):
     dims: jax.Array
 
 
-def _unit(v: jax.Array) -> tuple[jax.Array, jax.Array]:
-    nsq = jnp.sum(jnp.real(v * v.conj()), axis=-1)
-    safe = jnp.where(nsq > 0, nsq, jnp.ones_like(nsq))
-    return v / jnp.sqrt(safe).astype(v.dtype)[:, None], 0.5 * jnp.log(nsq)
-
-
 def _grow_left(l: jax.Array, a: jax.Array, x: jax.Array) -> tuple[jax.Array, jax.Array]:
     """``L_{k+1} = L_k A_k[x_k]`` for all images, normalized."""
     chi = a.shape[0]
     w = (l @ a.reshape(chi, 2 * chi)).reshape(-1, 2, chi)
-    return _unit(jnp.where((x == 1)[:, None], w[:, 1], w[:, 0]))
+    return unit_rows(jnp.where((x == 1)[:, None], w[:, 1], w[:, 0]))
 
 
 def _grow_right(r: jax.Array, a: jax.Array, x: jax.Array) -> tuple[jax.Array, jax.Array]:
     """``R_{k-1} = A_k[x_k] R_k`` for all images, normalized."""
     chi = a.shape[0]
     w = (r @ a.transpose(2, 1, 0).reshape(chi, 2 * chi)).reshape(-1, 2, chi)
-    return _unit(jnp.where((x == 1)[:, None], w[:, 1], w[:, 0]))
+    return unit_rows(jnp.where((x == 1)[:, None], w[:, 1], w[:, 0]))
 
 
 @jax.jit
@@ -124,7 +118,7 @@ def _psi(l: jax.Array, a: jax.Array, r: jax.Array, x1: jax.Array, x2: jax.Array)
 def merged_nll(l, l_log, a, r, r_log, x1, x2) -> jax.Array:
     """Mean NLL of the images at a bond whose merged tensor ``a`` has unit norm."""
     psi = _psi(l, a, r, x1, x2)
-    return -jnp.mean(2 * (l_log + r_log) + jnp.log(jnp.real(psi * psi.conj())))
+    return -jnp.mean(2 * (l_log + r_log + jnp.log(jnp.abs(psi))))
 
 
 def two_site_gradient(l, a, r, x1, x2) -> jax.Array:
