@@ -19,10 +19,8 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -31,41 +29,13 @@ import jax
 import numpy as np
 
 import jqgen
+from _env import OtherCPU, environment
 
 FULL = dict(sample_n=100, sample_chi=32, sample_batch=10_000, lp_n=784, lp_chi=64,
             lp_batch=1_000, repeats=7, quimb_repeats=3, quimb_samples=50, quimb_amps=10)
 QUICK = dict(sample_n=20, sample_chi=8, sample_batch=1_000, lp_n=64, lp_chi=16,
              lp_batch=100, repeats=3, quimb_repeats=2, quimb_samples=10, quimb_amps=3)
 LN10 = float(np.log(10.0))
-
-
-def environment() -> dict:
-    """Device, CPU, core count, library versions and date."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
-    except OSError:
-        pass
-    dev = jax.devices()[0]
-    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-    return {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "platform": dev.platform, "device": dev.device_kind, "cpu_model": cpu,
-        "cpu_count": os.cpu_count(), "cpu_affinity": affinity, "python": platform.python_version(),
-        "loadavg_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-        "jax": jax.__version__, "jqgen": jqgen.__version__, "numpy": np.__version__,
-    }
-
-
-def _busy_cpu_s() -> float | None:
-    """Seconds of CPU time used by the whole machine so far (``/proc/stat``), or None."""
-    try:
-        with open("/proc/stat") as f:
-            ticks = [int(x) for x in f.readline().split()[1:9]]
-    except (OSError, ValueError):
-        return None
-    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # minus idle, iowait
 
 
 def _timed(fn, *args):
@@ -226,14 +196,12 @@ def main(argv=None) -> None:
     p.add_argument("--out", help="also write the JSON to this path")
     args = p.parse_args(argv)
     say = (lambda msg: None) if args.json else (lambda msg: print(msg, file=sys.stderr, flush=True))
-    busy0, own0, wall0 = _busy_cpu_s(), time.process_time(), time.perf_counter()
+    other, wall0 = OtherCPU().start(), time.perf_counter()
     res = run(QUICK if args.quick else FULL, not args.no_quimb, say)
-    busy1, own1 = _busy_cpu_s(), time.process_time()
     res["config"]["quick"] = args.quick
     res["environment"]["wall_s"] = time.perf_counter() - wall0
     # CPU seconds used by *other* processes during the run: large values mean contention
-    if busy0 is not None and busy1 is not None:
-        res["environment"]["other_processes_cpu_s"] = (busy1 - busy0) - (own1 - own0)
+    res["environment"]["other_processes_cpu_s"] = other.stop()
     text = json.dumps(res, indent=2)
     print(text)
     if args.out:

@@ -34,7 +34,8 @@ import jax
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sweep_bench import OtherCPU, environment, log  # noqa: E402
+from _env import OtherCPU, environment  # noqa: E402
+from sweep_bench import log  # noqa: E402
 
 import jqgen  # noqa: E402
 

@@ -14,8 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .checkpoint import checkpoint_info, load_checkpoint, save_checkpoint
-from .cli import _NUM_PLOT_SAMPLES, _device_name, _evaluate, _ideal_label, _json_safe, _slug, _version
-from .data import load_dataset
+from .cli import _NUM_PLOT_SAMPLES, _device_name, _evaluate, _ideal_label, _json_safe, _load_data, _slug, _version
 from .plots import plot_bond_dims, plot_entropies, plot_samples, plot_training_curve
 
 __all__ = ["train_mps_sweep"]
@@ -37,10 +36,7 @@ def train_mps_sweep(args: argparse.Namespace) -> int:
     from .sweep import sweep_train
 
     t_start = time.perf_counter()
-    try:
-        ds = load_dataset(args.data)
-    except (ValueError, FileNotFoundError) as e:
-        raise type(e)(f"{e} (--data takes bars-stripes-RxC or a .npy/.npz file)") from None
+    ds = _load_data(args.data)
     n_data, n = ds.data.shape
     # the checks sweep_train would make, before anything is written
     if n < 3:

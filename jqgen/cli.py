@@ -225,12 +225,16 @@ def _cmd_train_mps(args: argparse.Namespace) -> int:
         return train_mps_sweep(args)
 
 
-def _train_mps(args: argparse.Namespace) -> int:
-    t_start = time.perf_counter()
+def _load_data(spec: str) -> Any:
     try:
-        ds = load_dataset(args.data)
+        return load_dataset(spec)
     except (ValueError, FileNotFoundError) as e:
         raise type(e)(f"{e} (--data takes bars-stripes-RxC or a .npy/.npz file)") from None
+
+
+def _train_mps(args: argparse.Namespace) -> int:
+    t_start = time.perf_counter()
+    ds = _load_data(args.data)
     model = MPSBornMachine(ds.num_bits, args.chi_max, init_noise=args.init_noise, dtype=getattr(jnp, args.dtype))
     out = args.out if args.out is not None else os.path.join("runs", f"mps-{_slug(ds.name)}")
     os.makedirs(out, exist_ok=True)
