@@ -26,9 +26,11 @@ from .mps import (
     schmidt_values,
     to_dense,
 )
+from . import qcbm
 from .protocol import GenerativeModel
+from .qcbm import QCBM
 from .sweep import SweepResult, sweep_train
-from .train import FitResult, NonFiniteLossError, TrainState, fit, make_train_step, mean_nll
+from .train import FitResult, LossFn, NonFiniteLossError, TrainState, fit, make_train_step, mean_nll
 
 __version__ = "0.1.0"
 
@@ -39,6 +41,9 @@ __all__ = [
     "save_checkpoint",
     "FitResult",
     "GenerativeModel",
+    "LossFn",
+    "QCBM",
+    "qcbm",
     "NonFiniteLossError",
     "TrainState",
     "fit",

@@ -34,6 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .mps import MPSBornMachine
+from .qcbm import QCBM
 
 __all__ = ["Checkpoint", "MODEL_FAMILIES", "checkpoint_info", "load_checkpoint", "model_from_config", "save_checkpoint"]
 
@@ -45,6 +46,7 @@ _HEADER = "__jqgen__"
 #: it is called with the config's other entries as keyword arguments.
 MODEL_FAMILIES: Mapping[str, type] = {
     "mps": MPSBornMachine,
+    "qcbm": QCBM,
 }
 
 

@@ -2,6 +2,7 @@
 
     jqgen train mps [--data bars-stripes-4x4] [--chi-max 32] [--steps 2000] ...
     jqgen train mps --method sweep --data mnist.npz --chi-max 100 [--loops 20] ...
+    jqgen train qcbm --data bars-stripes-3x3 --ansatz line --layers 10 --loss mmd [--shots N]
     jqgen sample runs/mps-bars-stripes-4x4/checkpoint.npz --num 16 --out samples.png
     jqgen --version
 
@@ -83,7 +84,7 @@ def _build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="{train,sample}")
 
     train = sub.add_parser("train", help="train a model on a data set")
-    families = train.add_subparsers(dest="family", required=True, metavar="{mps}")
+    families = train.add_subparsers(dest="family", required=True, metavar="{mps,qcbm}")
     mps = families.add_parser(
         "mps",
         help="MPS Born machine",
@@ -136,6 +137,11 @@ def _build_parser() -> argparse.ArgumentParser:
     w.add_argument("--min-improvement", type=_float(0.0, strict=False), default=None,
                    help=f"stop when a loop improves the NLL by less; 0 = off (default: {_SWEEP_DEFAULTS['min_improvement']:g})")
     mps.set_defaults(func=_cmd_train_mps)
+
+    from ._cli_qcbm import add_qcbm_parser, train_qcbm
+
+    add_qcbm_parser(families, _positive_int, _float(0.0, strict=True))
+    families.choices["qcbm"].set_defaults(func=train_qcbm)
 
     s = sub.add_parser("sample", help="draw samples from a checkpoint", description="Draw samples from a checkpoint.")
     s.add_argument("checkpoint", metavar="CKPT", help="checkpoint .npz written by 'jqgen train'")

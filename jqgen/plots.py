@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["plot_bond_dims", "plot_entropies", "plot_samples", "plot_training_curve"]
+__all__ = ["plot_bond_dims", "plot_distribution", "plot_entropies", "plot_samples", "plot_training_curve"]
 
 _ON = np.array([0.08, 0.08, 0.12])  # pixel value 1
 _OFF = np.array([1.0, 1.0, 1.0])  # pixel value 0
@@ -45,6 +45,7 @@ def plot_training_curve(
     test: Any = None,
     xlabel: str = "step",
     label: str = "training loss",
+    ylabel: str = "NLL (nats)",
 ) -> str:
     """Plots the per-step loss (mean NLL, nats) with a dashed line at ``ideal``.
 
@@ -59,6 +60,7 @@ def plot_training_curve(
             of each sweep loop), drawn as a second curve.
         xlabel: label of the x axis ("step", "loop", ...).
         label: legend entry of ``history``.
+        ylabel: label of the y axis.
 
     Returns:
         ``path`` as a string.
@@ -93,7 +95,7 @@ def plot_training_curve(
         if ht is not None and np.isfinite(ht[-1]):
             text += f" (test {ht[-1]:.4f})"
         ax.text(0.98, 0.95, text, transform=ax.transAxes, ha="right", va="top")
-    ax.set_ylabel("NLL (nats)")
+    ax.set_ylabel(ylabel)
     ax.set_xlim(1, max(2, h.size))
     ax.grid(alpha=0.3)
     ax.legend(loc="upper right", bbox_to_anchor=(1.0, 0.88))
@@ -267,6 +269,50 @@ def plot_bond_dims(
     ax.text(0.01, 0.97, f"max {int(np.nanmax(d))}, mean {np.nanmean(d):.1f}", transform=ax.transAxes,
             ha="left", va="top", fontsize="small")
     ax.legend(loc="upper right", fontsize="small")
+    if title:
+        ax.set_title(title)
+    return _save(fig, path)
+
+
+def plot_distribution(
+    model_probs: Any,
+    data_probs: Any,
+    path: str | os.PathLike[str],
+    top: int = 40,
+    title: str | None = None,
+) -> str:
+    """Bar chart of the model's and the data's probabilities on the ``top`` most likely
+    bitstrings (by either distribution), labelled by their index.
+
+    Args:
+        model_probs: ``[2**n]`` model distribution.
+        data_probs: ``[2**n]`` data distribution.
+        path: output file.
+        top: number of bitstrings shown.
+        title: optional title.
+
+    Returns:
+        ``path`` as a string.
+    """
+    pm = np.asarray(model_probs, np.float64).reshape(-1)
+    pd = np.asarray(data_probs, np.float64).reshape(-1)
+    if pm.shape != pd.shape or pm.size < 2:
+        raise ValueError(f"model_probs and data_probs must be equal-length vectors, got {pm.shape} and {pd.shape}")
+    if not isinstance(top, int) or top < 1:
+        raise ValueError(f"top must be a positive int, got {top!r}")
+    idx = np.argsort(-np.maximum(pm, pd), kind="stable")[: min(top, pm.size)]
+    idx = np.sort(idx)
+    x = np.arange(idx.size)
+    fig = _figure((max(6.4, 0.18 * idx.size + 2), 3.6))
+    ax = fig.add_subplot()
+    ax.bar(x - 0.2, pd[idx], width=0.4, color="C7", label="data")
+    ax.bar(x + 0.2, pm[idx], width=0.4, color="C0", label="model")
+    ax.set_xticks(x, [str(i) for i in idx], rotation=90, fontsize=7)
+    ax.set_xlabel("bitstring (big-endian index)")
+    ax.set_ylabel("probability")
+    ax.legend()
+    other = 1.0 - pm[idx].sum()
+    ax.text(0.01, 0.97, f"model mass elsewhere: {other:.3f}", transform=ax.transAxes, va="top")
     if title:
         ax.set_title(title)
     return _save(fig, path)

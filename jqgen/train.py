@@ -21,7 +21,11 @@ from jax import lax
 from ._checks import check_bits, check_finite
 from .protocol import GenerativeModel
 
-__all__ = ["FitResult", "NonFiniteLossError", "TrainState", "fit", "make_train_step", "mean_nll"]
+__all__ = ["FitResult", "LossFn", "NonFiniteLossError", "TrainState", "fit", "make_train_step", "mean_nll"]
+
+
+#: ``(params, batch, key) -> (loss, grads)``: a custom objective for :func:`fit`.
+LossFn = Callable[[Any, jax.Array, jax.Array], tuple[jax.Array, Any]]
 
 
 class TrainState(NamedTuple):
@@ -44,7 +48,7 @@ class TrainState(NamedTuple):
 
 class FitResult(NamedTuple):
     """What :func:`fit` returns: final ``params`` and ``opt_state``, and ``history``, the
-    minibatch loss (mean NLL, nats) of every step as a numpy array ``[steps]``."""
+    minibatch loss (mean NLL in nats, or the custom ``loss``) of every step as a numpy array ``[steps]``."""
 
     params: Any
     opt_state: Any
@@ -73,8 +77,14 @@ def make_train_step(
     model: GenerativeModel,
     optimizer: optax.GradientTransformation,
     batch_size: int,
+    loss: LossFn | None = None,
 ) -> Callable[[TrainState, jax.Array, jax.Array, jax.Array], tuple[TrainState, jax.Array]]:
     """Pure training step ``(state, data, step_index, key) -> (state, loss)``.
+
+    ``loss`` is ``None`` (mean NLL of the minibatch, differentiated by ``jax.grad``) or a
+    callable ``(params, batch, key) -> (loss, grads)`` returning descent-direction gradients
+    (e.g. :func:`jqgen.qcbm.make_loss`: MMD/KL, exact or from shots, parameter-shift); it
+    gets a fresh key every step.
 
     The minibatch of ``min(batch_size, N)`` distinct samples is drawn from ``data [N, n]`` with
     ``jax.random.fold_in(key, step_index)``, so a run is a deterministic function of
@@ -94,12 +104,15 @@ def make_train_step(
             batch = data
         else:
             batch = data[jax.random.choice(k, n_data, (batch_size,), replace=False)]
-        loss, grads = jax.value_and_grad(loss_fn)(state.params, batch)
-        grads = jax.tree_util.tree_map(jnp.conj, grads)  # JAX's grad is conjugated for complex leaves
+        if loss is None:
+            value, grads = jax.value_and_grad(loss_fn)(state.params, batch)
+            grads = jax.tree_util.tree_map(jnp.conj, grads)  # JAX's grad is conjugated for complex leaves
+        else:
+            value, grads = loss(state.params, batch, jax.random.fold_in(k, 1))
         with jax.numpy_dtype_promotion("standard"):  # optax is not clean under "strict"
             updates, new_opt = optimizer.update(grads, state.opt_state, state.params)
         new_params = optax.apply_updates(state.params, updates)
-        ok = jnp.isfinite(loss) & _tree_finite(grads) & (state.bad_step < 0)
+        ok = jnp.isfinite(value) & _tree_finite(grads) & (state.bad_step < 0)
         sel = lambda a, b: jax.tree_util.tree_map(lambda x, y: jnp.where(ok, x, y), a, b)
         new = TrainState(
             params=sel(new_params, state.params),
@@ -108,7 +121,7 @@ def make_train_step(
             good_opt_state=sel(state.opt_state, state.good_opt_state),
             bad_step=jnp.where(ok | (state.bad_step >= 0), state.bad_step, i.astype(jnp.int32)),
         )
-        return new, loss
+        return new, value
 
     return step
 
@@ -126,8 +139,9 @@ def fit(
     progress: bool = True,
     desc: str = "train",
     callback: Callable[[int, Any, Any, np.ndarray], None] | None = None,
+    loss: LossFn | None = None,
 ) -> FitResult:
-    """Minimizes the mean NLL of ``data`` under ``model`` with ``optimizer``.
+    """Minimizes the mean NLL of ``data`` under ``model`` (or another ``loss``) with ``optimizer``.
 
     Args:
         model: any :class:`jqgen.GenerativeModel`.
@@ -142,6 +156,8 @@ def fit(
         desc: progress bar label.
         callback: ``callback(steps_done, params, opt_state, history)`` after every chunk
             (e.g. to checkpoint).
+        loss: ``None`` for the mean NLL by autodiff, or ``(params, batch, key) -> (loss,
+            grads)`` (see :func:`make_train_step`), e.g. :func:`jqgen.qcbm.make_loss`.
 
     Returns:
         :class:`FitResult` with the final parameters and the per-step loss history.
@@ -173,7 +189,7 @@ def fit(
     check_finite(params, "initial params")
     chunk_size = min(chunk_size, steps)
 
-    step_fn = make_train_step(model, optimizer, batch_size)
+    step_fn = make_train_step(model, optimizer, batch_size, loss)
     with jax.numpy_dtype_promotion("standard"):
         opt_state = optimizer.init(params)
     state = TrainState(params, opt_state, params, opt_state, jnp.int32(-1))
@@ -206,7 +222,7 @@ def fit(
                 raise NonFiniteLossError(bad, state.good_params, state.good_opt_state, hist)
             if bar is not None:
                 bar.update(done - start)
-                bar.set_postfix(nll=f"{float(np.mean(history[-1])):.4f}")
+                bar.set_postfix({"nll" if loss is None else "loss": f"{float(np.mean(history[-1])):.4g}"})
             if callback is not None:
                 callback(done, state.params, state.opt_state, np.concatenate(history))
     finally:

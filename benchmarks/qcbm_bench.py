@@ -1,0 +1,150 @@
+"""QCBM speed: jqgen against the same circuit written with TensorCircuit, in one run.
+
+Circuit (issue 4): Liu & Wang's ansatz with a CNOT line, 4 blocks, i.e. RX RZ on every
+qubit, then 4 x (CNOT line; RZ RX RZ on every qubit). It contains the issue's "4 layers of
+RX/RZ plus a CNOT line" plus one more rotation layer and RZ per qubit. Measured:
+``jit(value_and_grad(KL(target || p)))`` with a fixed random target, compile time
+(lower + compile) apart from the median step time (``block_until_ready``):
+
+* ``tc_plain``: the circuit as one ``tc.Circuit`` of named gates, unrolled in Python;
+* ``tc_scan``: TensorCircuit with ``lax.scan`` over blocks (``QCBM(engine="tensorcircuit")``);
+* ``jqgen``: jqgen's fused executor (``QCBM()``, the default).
+
+Also: jqgen step time at n = 16 and 20 (TensorCircuit's scan path beside it), ``vmap`` of 64
+models at n = 10 against one model, and sampling throughput at n = 20.
+
+    python benchmarks/qcbm_bench.py --json results/qcbm_bench_cpu.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _env  # noqa: E402
+
+import jqgen  # noqa: E402
+from jqgen.qcbm import QCBM, LiuWang, kl_divergence  # noqa: E402
+from jqgen.qcbm._tc import _apply, _dtype, tensorcircuit  # noqa: E402
+
+
+def timed(fn, args, repeats: int, min_time: float = 1.0) -> dict:
+    """Compile time and the median of ``repeats`` step times (at least ``min_time`` s total)."""
+    t0 = time.perf_counter()
+    compiled = jax.jit(fn).lower(*args).compile()
+    compile_s = time.perf_counter() - t0
+    jax.block_until_ready(compiled(*args))  # warm-up
+    times = []
+    start = time.perf_counter()
+    while len(times) < repeats or time.perf_counter() - start < min_time:
+        t = time.perf_counter()
+        jax.block_until_ready(compiled(*args))
+        times.append(time.perf_counter() - t)
+        if len(times) > 20 * repeats:
+            break
+    return {"compile_s": round(compile_s, 3), "step_ms": round(1e3 * statistics.median(times), 4), "repeats": len(times)}
+
+
+def target(n: int) -> jax.Array:
+    return jnp.asarray(np.random.default_rng(0).dirichlet(np.ones(2**n)), jnp.float32)
+
+
+def loss_fns(n: int, layers: int):
+    ansatz = LiuWang(n, layers)
+    t = target(n)
+    fused, tcscan = QCBM(ansatz), QCBM(ansatz, engine="tensorcircuit")
+
+    def kl_of(model):
+        return jax.value_and_grad(lambda p: kl_divergence(t, model.probs(p)))
+
+    def plain(p):
+        tc = tensorcircuit()
+        with _dtype(jnp.float32):
+            c = tc.Circuit(n)
+            for op in jqgen.qcbm.ops(ansatz, p):
+                _apply(c, op)
+            psi = c.state()
+        return kl_divergence(t, jnp.real(psi) ** 2 + jnp.imag(psi) ** 2)
+
+    return fused.init(jax.random.key(0)), {"jqgen": kl_of(fused), "tc_scan": kl_of(tcscan), "tc_plain": jax.value_and_grad(plain)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--json", default=None)
+    ap.add_argument("--repeats", type=int, default=50)
+    ap.add_argument("--skip-plain", action="store_true", help="skip the slow-compiling plain TensorCircuit path")
+    args = ap.parse_args()
+    env = _env.environment()
+    other = _env.OtherCPU().start()
+    out: dict = {"benchmark": "qcbm", "circuit": "LiuWang(n, 4): RX RZ, then 4 x (CNOT line; RZ RX RZ)",
+                 "loss": "jit(value_and_grad(KL(target || p))), float32"}
+
+    params, fns = loss_fns(12, 4)
+    main_rows = {}
+    for name in ("jqgen", "tc_scan") + (() if args.skip_plain else ("tc_plain",)):
+        main_rows[name] = timed(fns[name], (params,), args.repeats)
+        print(f"n=12 {name:>8}: {main_rows[name]}", flush=True)
+    vals = {k: float(fns[k](params)[0]) for k in main_rows}
+    out["n12"] = main_rows
+    out["n12_loss_values_agree"] = vals
+    for ref in ("tc_plain", "tc_scan"):
+        if ref in main_rows:
+            out[f"n12_step_speedup_vs_{ref}"] = round(main_rows[ref]["step_ms"] / main_rows["jqgen"]["step_ms"], 2)
+            out[f"n12_compile_speedup_vs_{ref}"] = round(main_rows[ref]["compile_s"] / main_rows["jqgen"]["compile_s"], 2)
+
+    larger = {}
+    for n in (16, 20):
+        p, f = loss_fns(n, 4)
+        larger[n] = {"jqgen": timed(f["jqgen"], (p,), max(5, args.repeats // 5)),
+                     "tc_scan": timed(f["tc_scan"], (p,), max(5, args.repeats // 5))}
+        larger[n]["step_speedup_vs_tc_scan"] = round(larger[n]["tc_scan"]["step_ms"] / larger[n]["jqgen"]["step_ms"], 2)
+        print(f"n={n}: {larger[n]}", flush=True)
+    out["larger"] = larger
+
+    # vmap: 64 models at n = 10 in one program vs one model
+    model = QCBM(LiuWang(10, 4))
+    t10 = target(10)
+    vg = jax.value_and_grad(lambda p: kl_divergence(t10, model.probs(p)))
+    one = model.init(jax.random.key(0))
+    batch = jax.vmap(model.init)(jax.random.split(jax.random.key(1), 64))
+    single = timed(vg, (one,), args.repeats)
+    many = timed(jax.vmap(vg), (batch,), args.repeats)
+    out["vmap64_n10"] = {"one_model": single, "64_models": many,
+                         "cost_ratio_64_vs_1": round(many["step_ms"] / single["step_ms"], 2)}
+    print(f"vmap: {out['vmap64_n10']}", flush=True)
+
+    # sampling throughput at n = 20
+    model20 = QCBM(LiuWang(20, 4))
+    p20 = model20.init(jax.random.key(0))
+    shots = 1_000_000
+    samp = timed(lambda p, k: model20.sample(p, k, shots), (p20, jax.random.key(1)), 5)
+    cnt = timed(lambda p, k: model20.sample_counts(p, k, shots), (p20, jax.random.key(1)), 5)
+    probs_only = timed(model20.probs, (p20,), 5)
+    out["sampling_n20"] = {
+        "shots": shots, "sample_bitstrings": samp, "sample_counts": cnt, "probs_only": probs_only,
+        "bitstring_shots_per_s": round(shots / (samp["step_ms"] / 1e3)),
+        "histogram_shots_per_s": round(shots / (cnt["step_ms"] / 1e3)),
+    }
+    print(f"sampling: {out['sampling_n20']}", flush=True)
+    out["environment"] = env
+    out["other_processes_cpu_s"] = other.stop()
+    text = json.dumps(out, indent=2)
+    if args.json:
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+        with open(args.json, "w") as f:
+            f.write(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,226 @@
+"""The quantum circuit Born machine as a :class:`jqgen.GenerativeModel`.
+
+``p(x) = |<x|U(theta)|0>|^2`` for an ansatz ``U`` from :mod:`jqgen.qcbm`. Exact
+probabilities come from the statevector; :meth:`QCBM.sample` draws shots from them by
+inverse-CDF search (``O(2**n + shots * n)``), :meth:`QCBM.sample_counts` draws a whole
+histogram from sorted uniforms (``O(2**n log shots + shots)``), as a device would return
+it. A memory guard refuses statevectors that cannot fit before anything is allocated.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._checks import check_bits, check_finite, is_concrete
+from ..bits import bits_to_index, index_to_bits
+from . import _ansatz
+from ._gates import complex_dtype
+
+__all__ = ["QCBM", "available_memory", "statevector_bytes"]
+
+#: Statevector copies a training step keeps alive at once beyond the residuals (state,
+#: probabilities, CDF, gradients); the guard asks for this many statevectors of headroom.
+_WORKING_COPIES = 8
+
+
+def statevector_bytes(num_qubits: int, dtype: Any = jnp.float32) -> int:
+    """Bytes of one ``2**num_qubits`` statevector for parameters of ``dtype``."""
+    return (2**num_qubits) * jnp.dtype(complex_dtype(jnp.dtype(dtype))).itemsize
+
+
+def available_memory() -> int:
+    """Memory of JAX's default device in bytes (accelerator limit, or physical RAM on CPU)."""
+    dev = jax.devices()[0]
+    try:
+        stats = dev.memory_stats()
+    except Exception:  # noqa: BLE001 - not every backend implements memory_stats
+        stats = None
+    if stats and stats.get("bytes_limit"):
+        return int(stats["bytes_limit"])
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return 16 * 2**30
+
+
+def _format_bytes(b: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if b < 1024 or unit == "PiB":
+            return f"{b:.1f} {unit}" if unit != "B" else f"{int(b)} B"
+        b /= 1024
+    raise AssertionError  # pragma: no cover
+
+
+@dataclasses.dataclass(frozen=True)
+class QCBM:
+    """Quantum circuit Born machine over ``ansatz.num_qubits`` bits.
+
+    Attributes:
+        ansatz: a :class:`HardwareEfficient`, :class:`LiuWang` or :class:`SU4Brickwork`.
+        dtype: real dtype of the angles (float32 gives complex64 states, float64 complex128).
+        engine: ``"fused"`` (jqgen's layer kernels, the default) or ``"tensorcircuit"``
+            (TensorCircuit circuits scanned over blocks). Both give the same statevector.
+        init_scale: ``None`` draws initial angles uniformly in ``[-pi, pi)``; a float draws
+            them from ``N(0, init_scale**2)`` (small values start near the identity circuit
+            of :class:`SU4Brickwork`).
+        max_bytes: memory the guard may plan for (default: the device's memory).
+
+    Example:
+        >>> import jax, jqgen
+        >>> model = jqgen.QCBM(jqgen.qcbm.HardwareEfficient(num_qubits=4, layers=2))
+        >>> params = model.init(jax.random.key(0))
+        >>> round(float(model.probs(params).sum()), 5)
+        1.0
+        >>> model.sample(params, jax.random.key(1), 5).shape
+        (5, 4)
+        >>> batch = jax.vmap(model.init)(jax.random.split(jax.random.key(2), 8))
+        >>> jax.vmap(model.probs)(batch).shape  # eight models in one program
+        (8, 16)
+    """
+
+    ansatz: Any
+    dtype: Any = jnp.float32
+    engine: str = "fused"
+    init_scale: float | None = None
+    max_bytes: int | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.ansatz, tuple(_ansatz.ANSATZE.values())):
+            raise ValueError(f"ansatz must be one of {[c.__name__ for c in _ansatz.ANSATZE.values()]}, got {self.ansatz!r}")
+        try:
+            dtype = jnp.dtype(self.dtype)
+        except TypeError:
+            raise ValueError(f"dtype must be float32 or float64, got {self.dtype!r}") from None
+        if dtype not in (jnp.dtype(jnp.float32), jnp.dtype(jnp.float64)):
+            raise ValueError(f"dtype must be float32 or float64 (the angles are real), got {dtype}")
+        if dtype == jnp.dtype(jnp.float64) and not jax.config.jax_enable_x64:
+            raise ValueError("dtype float64 needs 64-bit JAX: set jax.config.update('jax_enable_x64', True) first")
+        object.__setattr__(self, "dtype", dtype)
+        if self.engine not in ("fused", "tensorcircuit"):
+            raise ValueError(f"engine must be 'fused' or 'tensorcircuit', got {self.engine!r}")
+        if self.init_scale is not None and not self.init_scale >= 0:
+            raise ValueError(f"init_scale must be None or >= 0, got {self.init_scale!r}")
+        self.check_memory()
+
+    @property
+    def num_bits(self) -> int:
+        return int(self.ansatz.num_qubits)
+
+    def check_memory(self) -> None:
+        """Raises ``ValueError`` when the statevector (with working copies) cannot fit."""
+        n = self.num_bits
+        need = statevector_bytes(n, self.dtype) * _WORKING_COPIES
+        have = self.max_bytes if self.max_bytes is not None else available_memory()
+        if need > have:
+            raise ValueError(
+                f"a {n}-qubit statevector needs {_format_bytes(statevector_bytes(n, self.dtype))} "
+                f"({_format_bytes(need)} with working copies) but {_format_bytes(have)} is available; "
+                f"use at most {self.max_qubits(have)} qubits, or an MPS model "
+                f"(jqgen.MPSBornMachine) for {n} bits"
+            )
+
+    def max_qubits(self, have: int | None = None) -> int:
+        have = have if have is not None else available_memory()
+        n = 1
+        while statevector_bytes(n + 1, self.dtype) * _WORKING_COPIES <= have:
+            n += 1
+        return n
+
+    # ------------------------------------------------------------------ protocol
+
+    def init(self, key: jax.Array) -> dict[str, jax.Array]:
+        return self.ansatz.init(key, self.dtype, self.init_scale)
+
+    def state(self, params: dict[str, jax.Array]) -> jax.Array:
+        """The statevector ``U(theta)|0...0>``, ``[2**n]`` complex."""
+        self.ansatz.check_params(params)
+        if is_concrete(params):
+            check_finite(params, "params")
+        if self.engine == "tensorcircuit":
+            from ._tc import tc_state
+
+            return tc_state(self.ansatz, params)
+        return self.ansatz.state(params)
+
+    def probs(self, params: dict[str, jax.Array]) -> jax.Array:
+        """Exact ``p(x)`` for all ``2**n`` bitstrings (big-endian order)."""
+        psi = self.state(params)
+        return jnp.real(psi) ** 2 + jnp.imag(psi) ** 2
+
+    def log_prob(self, params: dict[str, jax.Array], bits: Any) -> jax.Array:
+        """Exact ``log p(x)`` of ``bits [..., n]`` (``-inf`` where ``p(x) = 0``)."""
+        bits = check_bits(bits, self.num_bits)
+        p = self.probs(params)
+        return jnp.log(p[bits_to_index(bits)])
+
+    def sample(self, params: dict[str, jax.Array], key: jax.Array, num: int) -> jax.Array:
+        """``num`` independent shots, uint8 ``[num, n]``, reproducible by ``key``."""
+        _check_shots(num, "num")
+        idx = _sample_indices(self.probs(params), key, num)
+        return index_to_bits(idx, self.num_bits)
+
+    def sample_counts(self, params: dict[str, jax.Array], key: jax.Array, shots: int) -> jax.Array:
+        """A histogram of ``shots`` shots, int32 ``[2**n]`` (what a device returns)."""
+        _check_shots(shots, "shots")
+        return sample_counts(self.probs(params), key, shots)
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "family": "qcbm",
+            "ansatz": self.ansatz.config(),
+            "dtype": jnp.dtype(self.dtype).name,
+            "engine": self.engine,
+            "init_scale": self.init_scale,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "QCBM":
+        cfg = {k: v for k, v in config.items() if k != "family"}
+        cfg["ansatz"] = _ansatz.ansatz_from_config(cfg["ansatz"])
+        return cls(**cfg)
+
+
+def _check_shots(num: Any, name: str) -> None:
+    if not isinstance(num, (int, np.integer)) or isinstance(num, bool) or num <= 0:
+        raise ValueError(f"{name} must be a positive int (static under jit), got {num!r}")
+
+
+def _sample_indices(p: jax.Array, key: jax.Array, num: int) -> jax.Array:
+    cdf = jnp.cumsum(p)
+    u = jax.random.uniform(key, (num,), p.dtype) * cdf[-1]
+    return jnp.minimum(jnp.searchsorted(cdf, u, side="right"), p.shape[0] - 1)
+
+
+def sample_counts(p: jax.Array, key: jax.Array, shots: int) -> jax.Array:
+    """Multinomial histogram of ``shots`` draws from the distribution ``p [2**n]``.
+
+    Sorted uniforms come from normalized cumulative sums of exponential variables (exact,
+    no sort); counts are differences of their ranks at the CDF's breakpoints.
+    """
+    _check_shots(shots, "shots")
+    e = jax.random.exponential(key, (shots + 1,), p.dtype)
+    s = jnp.cumsum(e)
+    u = s[:-1] / s[-1]  # sorted uniforms on [0, 1)
+    cdf = jnp.cumsum(p)
+    cdf = cdf / cdf[-1]
+    ranks = jnp.searchsorted(u, cdf, side="left").astype(jnp.int32)
+    ranks = ranks.at[-1].set(shots)
+    return jnp.diff(ranks, prepend=jnp.zeros((1,), jnp.int32))
+
+
+def counts(samples: Any, num_bits: int) -> jax.Array:
+    """Histogram ``[2**num_bits]`` (int32) of bitstring samples ``[Q, num_bits]``."""
+    samples = check_bits(samples, num_bits, name="samples")
+    return jnp.bincount(bits_to_index(samples.reshape(-1, num_bits)).astype(jnp.int32), length=2**num_bits).astype(jnp.int32)
+
+
+def empirical_distribution(samples: Any, num_bits: int, dtype: Any = jnp.float32) -> jax.Array:
+    """Normalized histogram ``[2**num_bits]`` of bitstring samples (the data distribution)."""
+    c = counts(samples, num_bits).astype(dtype)
+    return c / jnp.sum(c)
