@@ -34,7 +34,6 @@ import _env  # noqa: E402
 
 import jqgen  # noqa: E402
 from jqgen.qcbm import QCBM, LiuWang, kl_divergence  # noqa: E402
-from jqgen.qcbm._tc import _apply, _dtype, tensorcircuit  # noqa: E402
 
 
 def timed(fn, args, repeats: int, min_time: float = 1.0) -> dict:
@@ -67,12 +66,7 @@ def loss_fns(n: int, layers: int):
         return jax.value_and_grad(lambda p: kl_divergence(t, model.probs(p)))
 
     def plain(p):
-        tc = tensorcircuit()
-        with _dtype(jnp.float32):
-            c = tc.Circuit(n)
-            for op in jqgen.qcbm.ops(ansatz, p):
-                _apply(c, op)
-            psi = c.state()
+        psi = jqgen.qcbm.circuit_from_ops(n, jqgen.qcbm.ops(ansatz, p), jnp.float32).state()
         return kl_divergence(t, jnp.real(psi) ** 2 + jnp.imag(psi) ** 2)
 
     return fused.init(jax.random.key(0)), {"jqgen": kl_of(fused), "tc_scan": kl_of(tcscan), "tc_plain": jax.value_and_grad(plain)}

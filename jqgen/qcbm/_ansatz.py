@@ -102,6 +102,11 @@ class _Base:
         return out
 
 
+def _rx_rz_ops(angles: jax.Array) -> list[Op]:
+    """RX(angles[q, 0]) then RZ(angles[q, 1]) on every qubit ``q``."""
+    return [op for q in range(angles.shape[0]) for op in (Op("rx", (q,), angles[q, 0]), Op("rz", (q,), angles[q, 1]))]
+
+
 def _topology_edges(n: int, topology: str) -> tuple[tuple[int, int], ...]:
     if topology == "line":
         return tuple((i, i + 1) for i in range(n - 1))
@@ -160,14 +165,11 @@ class HardwareEfficient(_Base):
         return G.apply_1q_layer(phi, jnp.broadcast_to(h, (n, 2, 2)))
 
     def first_ops(self, params: dict[str, jax.Array]) -> list[Op]:
-        f = params["first"]
-        return [op for q in range(self.num_qubits) for op in (Op("rx", (q,), f[q, 0]), Op("rz", (q,), f[q, 1]))]
+        return _rx_rz_ops(params["first"])
 
     def block_ops(self, p: dict[str, jax.Array]) -> list[Op]:
         ops = [Op("rxx", e, p["xx"][k]) for k, e in enumerate(self.edges)]
-        for q in range(self.num_qubits):
-            ops += [Op("rx", (q,), p["rot"][q, 0]), Op("rz", (q,), p["rot"][q, 1])]
-        return ops
+        return ops + _rx_rz_ops(p["rot"])
 
     def block_params(self, params: dict[str, jax.Array]) -> dict[str, jax.Array]:
         return {"xx": params["xx"], "rot": params["rot"]}
@@ -219,8 +221,7 @@ class LiuWang(_Base):
         return psi
 
     def first_ops(self, params: dict[str, jax.Array]) -> list[Op]:
-        f = params["first"]
-        return [op for q in range(self.num_qubits) for op in (Op("rx", (q,), f[q, 0]), Op("rz", (q,), f[q, 1]))]
+        return _rx_rz_ops(params["first"])
 
     def block_ops(self, p: dict[str, jax.Array]) -> list[Op]:
         ops = [Op("cnot", e) for e in self.edges]

@@ -48,7 +48,7 @@ def distribution_loss(name: str, *, sigmas: Sequence[float] = DEFAULT_SIGMAS, ep
     raise ValueError(f"loss must be one of {LOSSES}, got {name!r}")
 
 
-def _estimate(model: QCBM, p: jax.Array, key: jax.Array, shots: int | None) -> jax.Array:
+def _estimate(p: jax.Array, key: jax.Array, shots: int | None) -> jax.Array:
     if shots is None:
         return p
     return sample_counts(p, key, shots).astype(p.dtype) / shots
@@ -87,7 +87,7 @@ def parameter_shift_grad(
 
     def one(theta: jax.Array, k: jax.Array) -> jax.Array:
         p = model.probs(unravel(theta))
-        return jnp.dot(_estimate(model, p, k, shots), dloss_dp)
+        return jnp.dot(_estimate(p, k, shots), dloss_dp)
 
     per_state = 2 ** model.num_bits * 16
     batch = max(1, min(2 * num, _SHIFT_BATCH_BYTES // per_state))
@@ -145,8 +145,8 @@ def make_loss(
             return jax.value_and_grad(lambda th: f(model.probs(th), target))(params)
         k_value, k_grad, k_shift = jax.random.split(key, 3)
         p = model.probs(params)
-        value = f(_estimate(model, p, k_value, shots), target)
-        p_for_grad = _estimate(model, p, k_grad, shots)  # independent of the shifted shots
+        value = f(_estimate(p, k_value, shots), target)
+        p_for_grad = _estimate(p, k_grad, shots)  # independent of the shifted shots
         g = jax.grad(lambda q: f(q, target))(p_for_grad)
         return value, parameter_shift_grad(model, params, g, shots=shots, key=k_shift)
 
