@@ -26,15 +26,43 @@ from .mps import (
     schmidt_values,
     to_dense,
 )
-from . import qcbm
+from . import metrics, qcbm, spaces, synthetic
+from .data import Dataset, load_dataset
+from .evaluation import evaluate, format_report
+from .metrics import generalization_metrics, pack_bits, precision_recall, quality_metrics, total_variation
+from .spaces import BarsAndStripesSpace, Cardinality, Enumerated, QuadraticCost, random_quadratic_cost
+from .synthetic import cardinality_cost_dataset, cardinality_dataset, gaussian_mixture, gaussian_mixture_dataset
 from .protocol import GenerativeModel
 from .qcbm import QCBM
 from .sweep import SweepResult, sweep_train
-from .train import FitResult, LossFn, NonFiniteLossError, TrainState, fit, make_train_step, mean_nll
+from .train import (FitResult, LossFn, NonFiniteLossError, TrainState, batched_log_prob, fit, make_train_step,
+                    mean_nll)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BarsAndStripesSpace",
+    "Cardinality",
+    "Dataset",
+    "Enumerated",
+    "QuadraticCost",
+    "batched_log_prob",
+    "cardinality_cost_dataset",
+    "cardinality_dataset",
+    "evaluate",
+    "format_report",
+    "gaussian_mixture",
+    "gaussian_mixture_dataset",
+    "generalization_metrics",
+    "load_dataset",
+    "metrics",
+    "pack_bits",
+    "precision_recall",
+    "quality_metrics",
+    "random_quadratic_cost",
+    "spaces",
+    "synthetic",
+    "total_variation",
     "Checkpoint",
     "checkpoint_info",
     "load_checkpoint",

@@ -1,9 +1,10 @@
-"""The ``jqgen`` command line: train a model on a data set, sample from a checkpoint.
+"""The ``jqgen`` command line: train a model on a data set, sample and evaluate a checkpoint.
 
     jqgen train mps [--data bars-stripes-4x4] [--chi-max 32] [--steps 2000] ...
     jqgen train mps --method sweep --data mnist.npz --chi-max 100 [--loops 20] ...
     jqgen train qcbm --data bars-stripes-3x3 --ansatz line --layers 10 --loss mmd [--shots N]
     jqgen sample runs/mps-bars-stripes-4x4/checkpoint.npz --num 16 --out samples.png
+    jqgen evaluate runs/qcbm-line-cardinality-12-6-0.3-s0/checkpoint.npz --samples 10000
     jqgen --version
 
 Exit codes: 0 success, 1 training stopped on a non-finite loss (the last good parameters
@@ -81,7 +82,7 @@ def _float(lo: float, strict: bool) -> Any:
 def _build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="jqgen", description="Quantum and quantum-inspired generative models in JAX.")
     p.add_argument("--version", action="version", version=f"jqgen {_version()} (jax {jax.__version__})")
-    sub = p.add_subparsers(dest="command", required=True, metavar="{train,sample}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{train,sample,evaluate}")
 
     train = sub.add_parser("train", help="train a model on a data set")
     families = train.add_subparsers(dest="family", required=True, metavar="{mps,qcbm}")
@@ -150,6 +151,10 @@ def _build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default="samples.png", help="PNG grid of the samples (default: %(default)s)")
     s.add_argument("--npy", default=None, metavar="FILE", help="also save the bits, uint8 [num, n], as .npy")
     s.set_defaults(func=_cmd_sample)
+
+    from ._cli_evaluate import add_evaluate_parser
+
+    add_evaluate_parser(sub, _positive_int)
     return p
 
 
@@ -180,7 +185,8 @@ def _x64(enable: bool) -> Any:
 
 
 def _slug(name: str) -> str:
-    base = os.path.splitext(os.path.basename(name.rstrip("/\\")))[0] if os.sep in name or "." in name else name
+    is_file = os.sep in name or name.endswith((".npy", ".npz"))
+    base = os.path.splitext(os.path.basename(name.rstrip("/\\")))[0] if is_file else name
     return re.sub(r"[^A-Za-z0-9._-]+", "-", base).strip("-") or "data"
 
 
@@ -191,8 +197,9 @@ def _ideal_label(data: np.ndarray, ideal: float) -> str:
 
 
 def _fraction_in(samples: np.ndarray, data: np.ndarray) -> float:
-    seen = {row.tobytes() for row in np.asarray(data, np.uint8)}
-    return sum(row.tobytes() in seen for row in np.asarray(samples, np.uint8)) / samples.shape[0]
+    from .metrics import pack_bits
+
+    return float(np.isin(pack_bits(np.asarray(samples, np.uint8)), pack_bits(np.asarray(data, np.uint8))).mean())
 
 
 def _json_safe(obj: Any) -> Any:

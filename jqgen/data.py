@@ -25,12 +25,20 @@ class Dataset(NamedTuple):
         image_shape: ``(rows, cols)`` with ``rows * cols == n`` when the samples are images,
             else ``None``.
         test: optional held-out ``uint8 [M, n]`` samples.
+        space: optional solution space (:mod:`jqgen.spaces`): the valid bitstrings, for the
+            generalization metrics.
+        cost: optional vectorized cost ``bits [N, n] -> [N]`` (lower is better), for the
+            quality-based metrics.
+        target: optional exact ``[2**n]`` distribution the data were drawn from.
     """
 
     name: str
     data: np.ndarray
     image_shape: tuple[int, int] | None = None
     test: np.ndarray | None = None
+    space: Any = None
+    cost: Any = None
+    target: np.ndarray | None = None
 
     @property
     def num_bits(self) -> int:
@@ -129,19 +137,48 @@ def validate_binary(arr: Any, width: int | None = None, name: str = "data") -> n
 
 
 _BAS = re.compile(r"^(?:bars-stripes|bas)-(\d+)x(\d+)$")
+_CARD = re.compile(r"^cardinality-(cost-)?(\d+)-(\d+)-([0-9.eE+-]+?)(?:-s(\d+))?$")
+_GAUSS = re.compile(r"^gaussian-mixture-(\d+)(?:-s(\d+))?$")
 
 
 def load_dataset(spec: str, key: str | None = None) -> Dataset:
     """Resolves a data-set name or path.
 
-    ``"bars-stripes-RxC"`` (or ``"bas-RxC"``) generates bars-and-stripes on an R x C grid;
-    anything else is a ``.npy``/``.npz`` path (with ``key`` choosing the array; an ``.npz``
+    Names (built in memory, seeded; see :mod:`jqgen.synthetic`):
+
+    * ``"bars-stripes-RxC"`` (or ``"bas-RxC"``): bars-and-stripes on an R x C grid;
+    * ``"cardinality-N-K-EPS[-sSEED]"``: a fraction EPS of the N-bit strings of weight K;
+    * ``"cardinality-cost-N-K-EPS[-sSEED]"``: the same with a synthetic cost, re-weighted;
+    * ``"gaussian-mixture-N[-sSEED]"``: 10,000 draws of Liu & Wang's two-peak mixture.
+
+    Anything else is a ``.npy``/``.npz`` path (with ``key`` choosing the array; an ``.npz``
     with a ``data_test`` array also yields a test set). Square widths are treated as images.
+
+    Example:
+        >>> from jqgen.data import load_dataset
+        >>> ds = load_dataset("cardinality-8-4-0.5-s3")
+        >>> ds.name, ds.data.shape, ds.space.size
+        ('cardinality-8-4-0.5-s3', (35, 8), 70)
     """
+    from .spaces import BarsAndStripesSpace
+    from . import synthetic
+
     m = _BAS.match(spec)
     if m:
         r, c = int(m.group(1)), int(m.group(2))
-        return Dataset(f"bars-stripes-{r}x{c}", bars_and_stripes(r, c), (r, c))
+        return Dataset(f"bars-stripes-{r}x{c}", bars_and_stripes(r, c), (r, c), space=BarsAndStripesSpace(r, c))
+    m = _CARD.match(spec)
+    if m:
+        n, k, seed = int(m.group(2)), int(m.group(3)), int(m.group(5) or 0)
+        try:
+            eps = float(m.group(4))
+        except ValueError:
+            raise ValueError(f"bad eps {m.group(4)!r} in data-set name {spec!r}") from None
+        build = synthetic.cardinality_cost_dataset if m.group(1) else synthetic.cardinality_dataset
+        return build(n, k, eps, seed)
+    m = _GAUSS.match(spec)
+    if m:
+        return synthetic.gaussian_mixture_dataset(int(m.group(1)), seed=int(m.group(2) or 0))
     data = load_binary(spec, key=key)
     test = None
     if spec.endswith(".npz"):

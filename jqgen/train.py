@@ -21,7 +21,7 @@ from jax import lax
 from ._checks import check_bits, check_finite
 from .protocol import GenerativeModel
 
-__all__ = ["FitResult", "LossFn", "NonFiniteLossError", "TrainState", "fit", "make_train_step", "mean_nll"]
+__all__ = ["FitResult", "LossFn", "NonFiniteLossError", "TrainState", "fit", "make_train_step", "mean_nll", "batched_log_prob"]
 
 
 #: ``(params, batch, key) -> (loss, grads)``: a custom objective for :func:`fit`.
@@ -239,9 +239,9 @@ def _progress_bar(total: int, desc: str, enabled: bool) -> Any:
     return tqdm(total=total, desc=desc, unit="step", dynamic_ncols=True)
 
 
-def mean_nll(model: GenerativeModel, params: Any, data: Any, batch_size: int = 1024) -> float:
-    """Mean negative log-likelihood (nats) of ``data`` under the model, in fixed-size
-    batches (one compilation; the last batch is padded and masked)."""
+def batched_log_prob(model: GenerativeModel, params: Any, data: Any, batch_size: int = 1024) -> np.ndarray:
+    """``float64 [N]`` log-probabilities of ``data`` under the model, in fixed-size batches
+    (one compilation; the last batch is padded and masked)."""
     data = check_bits(data, model.num_bits, name="data")
     n_data = data.shape[0]
     if n_data == 0:
@@ -250,9 +250,11 @@ def mean_nll(model: GenerativeModel, params: Any, data: Any, batch_size: int = 1
     n_batches = math.ceil(n_data / batch_size)
     padded = jnp.zeros((n_batches * batch_size, data.shape[1]), jnp.uint8).at[:n_data].set(data)
     lp_fn = jax.jit(model.log_prob)
-    total = 0.0
-    for b in range(n_batches):
-        lp = np.asarray(lp_fn(params, padded[b * batch_size : (b + 1) * batch_size]), np.float64)
-        valid = min(batch_size, n_data - b * batch_size)
-        total += float(lp[:valid].sum())
-    return -total / n_data
+    out = [np.asarray(lp_fn(params, padded[b * batch_size : (b + 1) * batch_size]), np.float64) for b in range(n_batches)]
+    return np.concatenate(out)[:n_data]
+
+
+def mean_nll(model: GenerativeModel, params: Any, data: Any, batch_size: int = 1024) -> float:
+    """Mean negative log-likelihood (nats) of ``data`` under the model, in fixed-size
+    batches (one compilation; the last batch is padded and masked)."""
+    return -float(batched_log_prob(model, params, data, batch_size).mean())
