@@ -10,14 +10,19 @@ static-shape design (bond buckets, one compilation per bucket).
 The driver runs half-sweeps in compiled chunks of bonds, shows a progress bar (loop,
 bond, NLL, max bond dimension), records the train (and test) NLL after every loop, and
 checkpoints every loop: killed and resumed with the same checkpoint path it continues to
-the bit-identical result.
+the bit-identical result. The checkpoint records the run's settings (hyperparameters, PRNG
+key, a fingerprint of the data, the learning rates and cutoffs used so far), so a resume
+with other settings is refused, and why the run stopped, so resuming a run that the stop
+rule ended returns its result without training further.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import time
+import warnings
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -65,7 +70,7 @@ def sweep_train(
     *,
     chi_max: int,
     loops: int,
-    key: jax.Array,
+    key: jax.Array | None = None,
     lr: float | Callable[[int], float] = 1e-3,
     descent_steps: int = 10,
     num_batches: int = 20,
@@ -88,7 +93,8 @@ def sweep_train(
         data: ``[N, n]`` 0/1 training samples (``n >= 3``).
         chi_max: maximal bond dimension ``D_max``.
         loops: number of loops (each: right-to-left then left-to-right).
-        key: PRNG key (initial MPS and minibatch order).
+        key: PRNG key (initial MPS and minibatch order). Needed unless the run resumes from
+            an existing ``checkpoint_path``, whose key is then used.
         lr: learning rate, or a schedule ``lr(loop) -> float`` (any Optax schedule works,
             evaluated at the loop index).
         descent_steps: gradient steps per bond.
@@ -105,7 +111,14 @@ def sweep_train(
         test_data: optional held-out samples; their NLL is recorded every loop.
         dtype: float32 (default) or float64.
         checkpoint_path: if given, the run state is saved there after every loop, and a run
-            started with an existing checkpoint resumes from it.
+            started with an existing checkpoint resumes from it. The checkpoint holds the
+            settings the result depends on: ``chi_max``, ``chi_min``, ``init_bond``,
+            ``descent_steps``, ``num_batches``, ``normalized_grad``, ``lr_decay_on_rise``,
+            ``min_improvement``, ``dtype``, the key, the data (shape and SHA-256), and the
+            ``lr`` and ``cutoff`` values of the loops done; a resume whose settings differ
+            raises ``ValueError``. A checkpoint of a run that ``min_improvement`` stopped
+            is finished: resuming it returns the same result at once. ``loops`` may
+            differ (raise it to train on).
         chunk: bonds per compiled call (the progress bar updates between calls).
         progress: show a tqdm progress bar.
         callback: ``callback(loop, history)`` after every loop.
@@ -115,7 +128,8 @@ def sweep_train(
 
     Raises:
         ValueError: bad data or hyperparameters (``cutoff < 0``, ``chi_min > chi_max``,
-            ``lr <= 0``, ...).
+            ``lr <= 0``, ...), no ``key`` for a new run, or a checkpoint written with other
+            settings.
 
     Example:
         >>> import jax, jqgen
@@ -146,19 +160,42 @@ def sweep_train(
     test = None if test_data is None else np.asarray(check_bits(test_data, n, "test_data"))
     rdt = jnp.finfo(dtype).dtype
 
-    init_key, key = jax.random.split(key)
-    state = _initial_state(init_key, n, init_bond, chi_max, dtype)
-    if checkpoint_path is not None and os.path.exists(checkpoint_path):
-        state = _load_state(checkpoint_path, n, chi_max, dtype)
+    settings = {
+        "chi_max": chi_max, "chi_min": chi_min, "init_bond": init_bond, "descent_steps": descent_steps,
+        "num_batches": num_batches, "normalized_grad": bool(normalized_grad),
+        "lr_decay_on_rise": None if lr_decay_on_rise is None else float(lr_decay_on_rise),
+        "min_improvement": None if min_improvement is None else float(min_improvement),
+        "dtype": dtype.name, "data": {"shape": list(data.shape), "sha256": hashlib.sha256(data.tobytes()).hexdigest()},
+        "lr": _describe(lr), "cutoff": _describe(cutoff),
+    }
+    if key is not None:
+        _check("key", hasattr(key, "dtype") and (jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
+                                                  or key.dtype == jnp.uint32), key, "a jax PRNG key")
+    schedules: dict[str, list[float]] = {"lr": [], "cutoff": []}  # values used in the loops done
+    stopped_by = None
+    resume = checkpoint_path is not None and os.path.exists(checkpoint_path)
+    if resume:  # checks the settings; restores the key when none is given
+        state, key, schedules, stopped_by = _load_state(checkpoint_path, n, chi_max, dtype, settings, key,
+                                                        {"lr": lr_at, "cutoff": cut_at})
+    elif key is None:
+        raise ValueError("key (a jax PRNG key) is required, unless the run resumes from an existing checkpoint_path")
+    init_key, sweep_key = jax.random.split(key)
+    if not resume:
+        state = _initial_state(init_key, n, init_bond, chi_max, dtype)
+    key_record = _key_record(key)
     tensors, dims, loop0, lr_scale, history = state
+    if stopped_by is not None:  # the stop rule ended this run: nothing left to do
+        return SweepResult(MPSBornMachine(n, tensors.shape[-1], dtype=dtype), MPS(tensors), np.asarray(dims), history)
+    key = sweep_key
     data_j = jnp.asarray(data)
     batch_size = n_data // num_batches
     bar = _bar(progress, loops, loop0, n)
     try:
         for loop in range(loop0, loops):
             t0 = time.perf_counter()
-            loop_lr = float(lr_at(loop)) * lr_scale
-            hyper = SweepHyper(jnp.asarray(loop_lr, rdt), jnp.asarray(float(cut_at(loop)), rdt),
+            base_lr, loop_cut = float(lr_at(loop)), float(cut_at(loop))
+            loop_lr = base_lr * lr_scale
+            hyper = SweepHyper(jnp.asarray(loop_lr, rdt), jnp.asarray(loop_cut, rdt),
                                jnp.int32(chi_min), jnp.int32(chi_max))
             carry = None
             for half, move_right in enumerate((False, True)):
@@ -180,20 +217,29 @@ def sweep_train(
                                         nll=f"{float(nll):.3f}", max_bond=int(dims.max()))
             tensors = carry.tensors
             train_nll = float(nll)
+            fallbacks = int(carry.svd_fallbacks)
+            if fallbacks:
+                warnings.warn(f"loop {loop + 1}: {fallbacks} bond SVD(s) failed with jax's default algorithm "
+                              "(GPU Jacobi not converged) and were recomputed with the QR algorithm", RuntimeWarning,
+                              stacklevel=2)
             if not math.isfinite(train_nll):
                 raise FloatingPointError(f"train NLL became {train_nll} in loop {loop + 1}")
-            test_nll = float(-jnp.mean(_log_prob_jit(MPS(tensors), jnp.asarray(test)))) if test is not None else math.nan
+            test_nll = _test_nll(tensors, test) if test is not None else math.nan
             prev = history["train_nll"][-1] if history["train_nll"] else math.inf
             for k_, v_ in (("loop", loop + 1), ("train_nll", train_nll), ("test_nll", test_nll),
                            ("max_bond", int(dims.max())), ("lr", loop_lr), ("seconds", time.perf_counter() - t0)):
                 history[k_].append(v_)
             if lr_decay_on_rise is not None and train_nll > prev:
                 lr_scale *= lr_decay_on_rise
+            schedules["lr"].append(base_lr)
+            schedules["cutoff"].append(loop_cut)
+            stop = min_improvement is not None and 0 <= prev - train_nll < min_improvement
             if checkpoint_path is not None:
-                _save_state(checkpoint_path, tensors, dims, loop + 1, lr_scale, history)
+                _save_state(checkpoint_path, tensors, dims, loop + 1, lr_scale, history, settings=settings,
+                            key=key_record, schedules=schedules, stopped_by="min_improvement" if stop else None)
             if callback is not None:
                 callback(loop + 1, history)
-            if min_improvement is not None and 0 <= prev - train_nll < min_improvement:
+            if stop:
                 break
     finally:
         if bar is not None:
@@ -203,6 +249,11 @@ def sweep_train(
 
 
 _log_prob_jit = jax.jit(log_prob)
+
+
+def _test_nll(tensors: jax.Array, test: np.ndarray) -> float:
+    with jax.default_matmul_precision("highest"):  # no TF32 on GPUs
+        return float(-jnp.mean(_log_prob_jit(MPS(tensors), jnp.asarray(test))))
 
 
 def _pad_spec(old: int, new: int) -> tuple[tuple[int, int], ...]:
@@ -217,21 +268,66 @@ def _initial_state(key, n, init_bond, chi_max, dtype):
     return mps.tensors, np.asarray(bond_dims(n, bond), np.int32), 0, 1.0, history
 
 
-def _save_state(path, tensors, dims, loop, lr_scale, history) -> None:
+def _describe(x: Any) -> Any:
+    """JSON description of a constant or a schedule (schedules are compared by their values)."""
+    if callable(x):
+        return f"schedule {getattr(x, '__qualname__', type(x).__name__)}"
+    return float(x)
+
+
+def _key_record(key: jax.Array) -> dict[str, Any]:
+    """``{"impl", "data"}`` of a typed or raw (``uint32``) PRNG key; a raw key counts as the
+    default implementation's typed key (the same random bits)."""
+    if not jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+        key = jax.random.wrap_key_data(jnp.asarray(key, jnp.uint32))
+    return {"impl": str(jax.random.key_impl(key)), "data": np.asarray(jax.random.key_data(key)).tolist()}
+
+
+def _save_state(path, tensors, dims, loop, lr_scale, history, *, settings, key, schedules, stopped_by) -> None:
     n, chi = tensors.shape[0], tensors.shape[-1]
-    meta = {"kind": "sweep", "loop": loop, "lr_scale": lr_scale, "bond_dims": dims.tolist(), "history": history}
+    meta = {"kind": "sweep", "loop": loop, "lr_scale": lr_scale, "bond_dims": dims.tolist(), "history": history,
+            "sweep_settings": settings, "key": key, "lr_values": schedules["lr"],
+            "cutoff_values": schedules["cutoff"], "stopped_by": stopped_by}
     save_checkpoint(path, MPSBornMachine(n, chi, dtype=tensors.dtype), MPS(tensors), metadata=meta)
 
 
-def _load_state(path, n, chi_max, dtype):
+def _load_state(path, n, chi_max, dtype, settings, key, schedules):
+    """State, key, schedule values and stop reason of a checkpoint, after checking that it
+    was written with ``settings``, ``key`` (unless None) and the same schedule values."""
     ck = load_checkpoint(path)
     meta = ck.metadata
-    if meta.get("kind") != "sweep" or ck.model.num_bits != n or ck.model.chi_max > chi_max:
+    if meta.get("kind") != "sweep":
+        raise ValueError(f"{path} is not a sweep checkpoint")
+    loop0 = int(meta["loop"])
+    saved = meta.get("sweep_settings")
+    if saved is not None:  # checkpoints of older versions hold no settings
+        diff = [(k, saved.get(k), v) for k, v in settings.items() if k not in ("lr", "cutoff") and saved.get(k) != v]
+        for name, f in schedules.items():
+            before = [float(x) for x in meta.get(f"{name}_values", [])]
+            now = [float(f(i)) for i in range(len(before))]
+            if before != now:
+                diff.append((f"{name} (values in loops 1..{len(before)})", before, now))
+        if key is not None and meta.get("key") is not None and _key_record(key) != meta["key"]:
+            diff.append(("key", meta["key"], _key_record(key)))
+        if diff:
+            what = "; ".join(f"{k}: {a!r} in the checkpoint, {b!r} in this run" for k, a, b in diff)
+            raise ValueError(f"{path} was written by a run with other settings ({what}); resume with the same "
+                             f"settings, or use another checkpoint_path")
+    if ck.model.num_bits != n or ck.model.chi_max > chi_max:
         raise ValueError(f"{path} is not a sweep checkpoint for {n} sites and chi_max <= {chi_max}")
     if jnp.dtype(ck.model.dtype) != jnp.dtype(dtype):
         raise ValueError(f"{path} holds {ck.model.dtype} tensors, the run asks for {jnp.dtype(dtype)}")
+    if key is None:
+        rec = meta.get("key")
+        if rec is None:
+            raise ValueError(f"{path} holds no PRNG key (written by an older version): pass key to resume")
+        key = jax.random.wrap_key_data(jnp.asarray(rec["data"], jnp.uint32), impl=rec["impl"])
     history = {k: list(v) for k, v in meta["history"].items()}
-    return ck.params.tensors, np.asarray(meta["bond_dims"], np.int32), int(meta["loop"]), float(meta["lr_scale"]), history
+    # the values of the loops done (older checkpoints lack them: taken from this run's settings)
+    values = {name: [float(x) for x in meta[f"{name}_values"]] if f"{name}_values" in meta
+              else [float(f(i)) for i in range(loop0)] for name, f in schedules.items()}
+    state = (ck.params.tensors, np.asarray(meta["bond_dims"], np.int32), loop0, float(meta["lr_scale"]), history)
+    return state, key, values, meta.get("stopped_by")
 
 
 def _bar(enabled: bool, loops: int, loop0: int, n: int) -> Any:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import jqgen
+from jqgen.checkpoint import load_checkpoint, save_checkpoint
 from jqgen.data import bars_and_stripes
 from jqgen.mps._sweep import environments, merged_nll, two_site_gradient
 
@@ -113,10 +114,123 @@ def test_kill_and_resume_is_bit_identical(tmp_path):
 
     with pytest.raises(Killed):
         jqgen.sweep_train(data, loops=4, checkpoint_path=path, callback=kill_after_two, **kw)
+    meta = load_checkpoint(path).metadata
+    assert meta["loop"] == 2 and meta["stopped_by"] is None
+    assert meta["key"] == {"impl": "threefry2x32", "data": [0, 3]}
+    assert meta["sweep_settings"]["descent_steps"] == 3 and meta["sweep_settings"]["data"]["shape"] == [30, 10]
+    assert meta["lr_values"] == [0.02, 0.02] and meta["cutoff_values"] == [1e-3, 1e-3]
     resumed = jqgen.sweep_train(data, loops=4, checkpoint_path=path, **kw)
     np.testing.assert_array_equal(np.asarray(resumed.mps.tensors), np.asarray(full.mps.tensors))
     assert resumed.history["train_nll"] == full.history["train_nll"]
     np.testing.assert_array_equal(resumed.bond_dims, full.bond_dims)
+
+    # the key is restored from the checkpoint when none is given
+    path2 = tmp_path / "run2.npz"
+    with pytest.raises(Killed):
+        jqgen.sweep_train(data, loops=4, checkpoint_path=path2, callback=kill_after_two, **kw)
+    no_key = {k: v for k, v in kw.items() if k != "key"}
+    restored = jqgen.sweep_train(data, loops=4, checkpoint_path=path2, **no_key)
+    np.testing.assert_array_equal(np.asarray(restored.mps.tensors), np.asarray(full.mps.tensors))
+    assert restored.history["train_nll"] == full.history["train_nll"]
+
+    # a checkpoint of an older version (no settings, key or schedule values) still resumes
+    path3 = tmp_path / "run3.npz"
+    with pytest.raises(Killed):
+        jqgen.sweep_train(data, loops=4, checkpoint_path=path3, callback=kill_after_two, **kw)
+    ck = load_checkpoint(path3)
+    old = {k: v for k, v in ck.metadata.items()
+           if k not in ("sweep_settings", "key", "lr_values", "cutoff_values", "stopped_by")}
+    save_checkpoint(path3, ck.model, ck.params, metadata=old)
+    with pytest.raises(ValueError, match="no PRNG key"):
+        jqgen.sweep_train(data, loops=4, checkpoint_path=path3, **no_key)
+    legacy = jqgen.sweep_train(data, loops=4, checkpoint_path=path3, **kw)
+    np.testing.assert_array_equal(np.asarray(legacy.mps.tensors), np.asarray(full.mps.tensors))
+
+
+def test_a_new_run_needs_a_key(tmp_path):
+    with pytest.raises(ValueError, match="key"):
+        jqgen.sweep_train(bars_and_stripes(2, 2), chi_max=4, loops=1, num_batches=1, progress=False)
+    with pytest.raises(ValueError, match="key"):
+        jqgen.sweep_train(bars_and_stripes(2, 2), chi_max=4, loops=1, num_batches=1, progress=False,
+                          checkpoint_path=tmp_path / "none.npz")
+    with pytest.raises(ValueError, match="key"):
+        jqgen.sweep_train(bars_and_stripes(2, 2), chi_max=4, loops=1, num_batches=1, progress=False, key=0)
+
+
+_RESUME_KW = dict(chi_max=4, key=jax.random.key(5), lr=0.02, descent_steps=2, num_batches=2, cutoff=1e-3,
+                  chi_min=1, progress=False)
+
+
+@pytest.fixture(scope="module")
+def one_loop_checkpoint(tmp_path_factory):
+    data = _random_data(6, 12, 7)
+    path = tmp_path_factory.mktemp("resume") / "run.npz"
+    jqgen.sweep_train(data, loops=1, checkpoint_path=path, **_RESUME_KW)
+    return data, path
+
+
+@pytest.mark.parametrize(
+    "change,match",
+    [({"lr": 0.03}, r"lr \(values"), ({"lr": lambda i: 0.02 * 0.5**i}, None),
+     ({"descent_steps": 3}, "descent_steps"), ({"num_batches": 3}, "num_batches"),
+     ({"cutoff": 1e-4}, r"cutoff \(values"), ({"chi_min": 2}, "chi_min"), ({"chi_max": 5}, "chi_max"),
+     ({"init_bond": 3}, "init_bond"), ({"normalized_grad": True}, "normalized_grad"),
+     ({"lr_decay_on_rise": 0.5}, "lr_decay_on_rise"), ({"min_improvement": 0.1}, "min_improvement"),
+     ({"dtype": jnp.float64}, "dtype"), ({"key": jax.random.key(6)}, r"key: \{"),
+     ({"key": jax.random.key(5, impl="rbg")}, r"key: \{"), ("data", "data")],
+)
+def test_resume_with_other_settings_is_refused(one_loop_checkpoint, change, match):
+    data, path = one_loop_checkpoint
+    before = path.read_bytes()
+    if change == "data":
+        data, change = data.copy(), {}
+        data[3, 2] ^= 1
+    kw = {**_RESUME_KW, **change}
+    if match is None:  # a schedule that agrees with the constant in loop 1 resumes
+        jqgen.sweep_train(data, loops=1, checkpoint_path=path, **kw)
+    else:
+        with pytest.raises(ValueError, match=match) as info:
+            jqgen.sweep_train(data, loops=2, checkpoint_path=path, **kw)
+        assert "other settings" in str(info.value) and str(info.value).count(" in this run") == 1
+    assert path.read_bytes() == before  # nothing was trained or written
+
+
+def test_resuming_a_run_the_stop_rule_ended_returns_its_result(tmp_path):
+    data = _random_data(8, 40, 4)
+    kw = dict(chi_max=16, key=jax.random.key(1), lr=2e-3, descent_steps=1, num_batches=1, cutoff=0.0,
+              dtype=jnp.float64, progress=False, min_improvement=1e9,  # every decrease is too small
+              test_data=_random_data(8, 10, 9))
+    path = tmp_path / "run.npz"
+    first = jqgen.sweep_train(data, loops=6, checkpoint_path=path, **kw)
+    assert first.history["loop"] == [1, 2]  # loop 2 improved by less than min_improvement
+    assert load_checkpoint(path).metadata["stopped_by"] == "min_improvement"
+    before = path.read_bytes()
+    calls = []
+    again = jqgen.sweep_train(data, loops=6, checkpoint_path=path, callback=lambda *a: calls.append(a), **kw)
+    assert calls == [] and path.read_bytes() == before
+    assert again.history == first.history and again.model == first.model
+    np.testing.assert_array_equal(np.asarray(again.mps.tensors), np.asarray(first.mps.tensors))
+    np.testing.assert_array_equal(again.bond_dims, first.bond_dims)
+
+
+def test_failed_svd_falls_back_to_the_qr_algorithm(monkeypatch):
+    from jqgen.mps import _sweep
+
+    if _sweep._SVD_FALLBACK is None:
+        pytest.skip("this jax has no selectable SVD algorithm")
+    m = jax.random.normal(jax.random.key(0), (6, 6), jnp.float64)
+    u, s, vh, fell_back = jax.jit(_sweep._svd)(m)
+    assert int(fell_back) == 0
+    np.testing.assert_allclose(np.asarray((u * s) @ vh), np.asarray(m), atol=1e-12)
+    svd = jnp.linalg.svd
+
+    def failing_svd(x, **kw):  # what jax returns when the GPU's Jacobi SVD does not converge
+        return tuple(jnp.full_like(y, jnp.nan) for y in svd(x, **kw))
+
+    monkeypatch.setattr(jnp.linalg, "svd", failing_svd)
+    u, s, vh, fell_back = jax.jit(lambda x: _sweep._svd(x))(m)  # a new function: traced anew
+    assert int(fell_back) == 1
+    np.testing.assert_allclose(np.asarray((u * s) @ vh), np.asarray(m), atol=1e-12)
 
 
 @pytest.mark.parametrize(

@@ -37,6 +37,13 @@ from ._core import bond_masks, unit_rows
 __all__ = ["SweepCarry", "SweepHyper", "environments", "half_sweep", "merged_nll", "pad_carry"]
 
 _PSI_FLOOR = 1e-30  # |psi| below this is clipped in 1/psi (only exact zeros reach it)
+#: Full float32 matrix products: XLA's DEFAULT precision lets GPUs use TF32 (10-bit
+#: mantissa), which spoils the gradient ``<L (x) R / psi> - A`` (a difference of nearly
+#: equal terms). No effect on CPU.
+_HI = lax.Precision.HIGHEST
+#: Fallback SVD when the default one fails (jax fills a failed SVD with NaN: on GPU the
+#: default is cuSOLVER's Jacobi ``gesvdj``, which can stop without converging).
+_SVD_FALLBACK = getattr(getattr(lax.linalg, "SvdAlgorithm", None), "QR", None)
 
 
 class SweepHyper(NamedTuple):
@@ -58,6 +65,8 @@ class SweepCarry(NamedTuple):
         right: ``[n, N, chi_pad]``; ``right[k]`` contracts sites ``> k``.
         right_log: ``[n, N]``.
         dims: ``[n + 1]`` int32 current bond dimensions.
+        svd_fallbacks: int32 count of bond SVDs that the default algorithm failed (NaN)
+            and that were recomputed with the QR algorithm (GPU Jacobi non-convergence).
     """
 
     tensors: jax.Array
@@ -66,19 +75,20 @@ class SweepCarry(NamedTuple):
     right: jax.Array
     right_log: jax.Array
     dims: jax.Array
+    svd_fallbacks: jax.Array | int = 0
 
 
 def _grow_left(l: jax.Array, a: jax.Array, x: jax.Array) -> tuple[jax.Array, jax.Array]:
     """``L_{k+1} = L_k A_k[x_k]`` for all images, normalized."""
     chi = a.shape[0]
-    w = (l @ a.reshape(chi, 2 * chi)).reshape(-1, 2, chi)
+    w = jnp.matmul(l, a.reshape(chi, 2 * chi), precision=_HI).reshape(-1, 2, chi)
     return unit_rows(jnp.where((x == 1)[:, None], w[:, 1], w[:, 0]))
 
 
 def _grow_right(r: jax.Array, a: jax.Array, x: jax.Array) -> tuple[jax.Array, jax.Array]:
     """``R_{k-1} = A_k[x_k] R_k`` for all images, normalized."""
     chi = a.shape[0]
-    w = (r @ a.transpose(2, 1, 0).reshape(chi, 2 * chi)).reshape(-1, 2, chi)
+    w = jnp.matmul(r, a.transpose(2, 1, 0).reshape(chi, 2 * chi), precision=_HI).reshape(-1, 2, chi)
     return unit_rows(jnp.where((x == 1)[:, None], w[:, 1], w[:, 0]))
 
 
@@ -104,12 +114,12 @@ def environments(tensors: jax.Array, data: jax.Array, dims: jax.Array) -> SweepC
     _, (left, left_log) = lax.scan(left_step, (e0, zeros), (tensors, data.T))
     right = jnp.zeros((n, n_data, chi), tensors.dtype).at[n - 1].set(e0)
     right_log = jnp.zeros((n, n_data), rdt)
-    return SweepCarry(tensors, left, left_log, right, right_log, dims.astype(jnp.int32))
+    return SweepCarry(tensors, left, left_log, right, right_log, dims.astype(jnp.int32), jnp.int32(0))
 
 
 def _psi(l: jax.Array, a: jax.Array, r: jax.Array, x1: jax.Array, x2: jax.Array) -> jax.Array:
     chi = a.shape[0]
-    la = (l @ a.reshape(chi, 4 * chi)).reshape(-1, 4, chi)
+    la = jnp.matmul(l, a.reshape(chi, 4 * chi), precision=_HI).reshape(-1, 4, chi)
     slot = (2 * x1 + x2).astype(jnp.int32)
     sel = jnp.take_along_axis(la, slot[:, None, None], axis=1)[:, 0]
     return jnp.sum(sel * r, axis=-1)
@@ -131,14 +141,30 @@ def two_site_gradient(l, a, r, x1, x2) -> jax.Array:
     slot = (2 * x1 + x2).astype(jnp.int32)
     onehot = jax.nn.one_hot(slot, 4, dtype=a.dtype)
     m = (onehot[:, :, None] * w[:, None, :]).reshape(-1, 4 * chi)
-    g = (l.conj().T @ m).reshape(chi, 2, 2, chi) / jnp.asarray(l.shape[0], a.dtype)
+    g = jnp.matmul(l.conj().T, m, precision=_HI).reshape(chi, 2, 2, chi) / jnp.asarray(l.shape[0], a.dtype)
     return g - a
 
 
+def _svd(m: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+    """Thin SVD ``(u, s, vh)`` of ``m`` and whether the fallback algorithm was used.
+
+    jax reports a failed SVD by NaN outputs; on GPU its default (cuSOLVER Jacobi for
+    sizes <= 1024) can fail to converge on these rank-deficient merged matrices, so the
+    SVD is then recomputed with the QR algorithm (never the case on CPU for finite input)."""
+    u, s, vh = jnp.linalg.svd(m, full_matrices=False)
+    if _SVD_FALLBACK is None:  # jax without selectable SVD algorithms
+        return u, s, vh, jnp.int32(0)
+    failed = ~jnp.all(jnp.isfinite(s))
+    u, s, vh = lax.cond(failed, lambda: tuple(lax.linalg.svd(m, full_matrices=False, algorithm=_SVD_FALLBACK)),
+                        lambda: (u, s, vh))
+    return u, s, vh, failed.astype(jnp.int32)
+
+
 def _split(a, dims_left, dims_right, hyper, bond_cap, move_right):
-    """SVD of the merged tensor with truncation; returns the two site tensors and the rank."""
+    """SVD of the merged tensor with truncation; returns the two site tensors, the rank and
+    whether the SVD needed the fallback algorithm."""
     chi = a.shape[0]
-    u, s, vh = jnp.linalg.svd(a.reshape(2 * chi, 2 * chi), full_matrices=False)
+    u, s, vh, fell_back = _svd(a.reshape(2 * chi, 2 * chi))
     u, s, vh = u[:, :chi], s[:chi], vh[:chi]
     above = jnp.sum(s >= hyper.cutoff * s[0]).astype(jnp.int32)
     cap = jnp.minimum(jnp.minimum(hyper.chi_max, bond_cap), chi)
@@ -158,7 +184,7 @@ def _split(a, dims_left, dims_right, hyper, bond_cap, move_right):
     cols = (jnp.arange(chi, dtype=jnp.int32) < dims_right).astype(a.dtype)
     left_t = left_t.reshape(chi, 2, chi) * rows[:, None, None]
     right_t = right_t.reshape(chi, 2, chi) * cols[None, None, :]
-    return left_t, right_t, rank
+    return left_t, right_t, rank, fell_back
 
 
 @functools.partial(jax.jit, static_argnames=("move_right", "chunk", "descent_steps", "batch_size", "normalized_grad"))
@@ -191,7 +217,7 @@ def half_sweep(
         t = c.tensors
         l, r = c.left[k], c.right[k + 1]
         x1, x2 = data[:, k], data[:, k + 1]
-        a = jnp.einsum("asb,btc->astc", t[k], t[k + 1])
+        a = jnp.einsum("asb,btc->astc", t[k], t[k + 1], precision=_HI)
         kb = jax.random.fold_in(key, k)
         perm = jax.random.permutation(kb, n_data)[: n_batches * batch_size].reshape(n_batches, batch_size)
         first = jax.random.randint(jax.random.fold_in(kb, 1), (), 0, n_batches)
@@ -210,9 +236,10 @@ def half_sweep(
             return a / jnp.sqrt(jnp.sum(jnp.abs(a) ** 2)).astype(a.dtype)
 
         a = lax.fori_loop(0, descent_steps, descend, a)
-        left_t, right_t, rank = _split(a, c.dims[k], c.dims[k + 2], hyper, bond_cap[k + 1], move_right)
+        left_t, right_t, rank, fell_back = _split(a, c.dims[k], c.dims[k + 2], hyper, bond_cap[k + 1], move_right)
         t = t.at[k].set(left_t).at[k + 1].set(right_t)
         dims = c.dims.at[k + 1].set(rank)
+        c = c._replace(svd_fallbacks=c.svd_fallbacks + fell_back)
         if move_right:
             nl, g = _grow_left(l, left_t, x1)
             return c._replace(tensors=t, dims=dims, left=c.left.at[k + 1].set(nl),
@@ -229,7 +256,7 @@ def half_sweep(
     j_last = jnp.minimum(start + chunk - 1, n - 3)
     k = j_last if move_right else n - 2 - j_last
     t = carry.tensors
-    a = jnp.einsum("asb,btc->astc", t[k], t[k + 1])
+    a = jnp.einsum("asb,btc->astc", t[k], t[k + 1], precision=_HI)
     nll = merged_nll(carry.left[k], carry.left_log[k], a, carry.right[k + 1], carry.right_log[k + 1],
                      data[:, k], data[:, k + 1])
     return carry, nll
