@@ -26,7 +26,7 @@ from .mps import (
     schmidt_values,
     to_dense,
 )
-from . import metrics, qcbm, spaces, synthetic
+from . import metrics, qcbm, spaces, synergy, synthetic
 from .data import Dataset, load_dataset
 from .evaluation import evaluate, format_report
 from .metrics import generalization_metrics, pack_bits, precision_recall, quality_metrics, total_variation
@@ -61,6 +61,7 @@ __all__ = [
     "quality_metrics",
     "random_quadratic_cost",
     "spaces",
+    "synergy",
     "synthetic",
     "total_variation",
     "Checkpoint",

@@ -1,0 +1,8 @@
+"""Synergistic pretraining: MPS -> two-qubit-gate circuit -> QCBM (Rudolph et al. 2023)."""
+
+from ._kak import kak_angles, phase_distance, su4_matrix
+from ._ran import layers_state, mps_site_list, mps_to_layers
+from ._pipeline import SynergyResult, circuit_from_mps, pretrain
+
+__all__ = ["SynergyResult", "circuit_from_mps", "kak_angles", "layers_state", "mps_site_list", "mps_to_layers",
+           "phase_distance", "pretrain", "su4_matrix"]

@@ -1,0 +1,205 @@
+"""The synergistic-pretraining pipeline: train an MPS, map it into a circuit, extend, train on.
+
+Rudolph, Miller, Motlagh, Chen, Acharya, Perdomo-Ortiz, "Synergistic pretraining of
+parametrized quantum circuits via tensor networks", Nat. Commun. 14, 8367 (2023):
+
+1. **wheels**: an MPS Born machine of bond dimension ``chi`` is trained on the data
+   (``jqgen.fit``, Adam on the NLL);
+2. **mapping**: Ran's method (:func:`mps_to_layers`) turns it into ``layers_from_mps``
+   staircase layers of two-qubit unitaries, each converted to 15 KAK angles
+   (:func:`kak_angles`), so the mapped circuit is an ordinary parameter set of
+   ``QCBM(SU4Brickwork(n, D + L, "staircase"))``;
+3. **wings**: ``extra_layers`` more SU(4) layers start near the identity (angles drawn from
+   ``N(0, init_scale^2)``), so the extended circuit starts at the mapped distribution, and the
+   circuit is trained as a QCBM (exact KL/NLL/MMD, or shots with parameter-shift).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from ..data import validate_binary
+from ..mps import MPSBornMachine
+from ..qcbm import QCBM, SU4Brickwork, make_loss
+from ..train import fit
+from ._kak import kak_angles
+from ._ran import mps_to_layers
+
+__all__ = ["SynergyResult", "circuit_from_mps", "pretrain"]
+
+
+class SynergyResult(NamedTuple):
+    """What :func:`pretrain` returns.
+
+    Attributes:
+        mps_model, mps_params: the trained MPS stage.
+        model, params: the QCBM (``SU4Brickwork`` staircase) after circuit training.
+        mapped_params: the circuit parameters right after mapping and extension.
+        fidelities: ``|<psi_MPS|circuit>|^2`` after each mapped layer.
+        mps_history: per-step loss of the MPS stage (KL(data || MPS) = NLL - H(data) when the
+            batch is the full data set).
+        circuit_history: per-step loss of the circuit stage (the chosen ``loss``).
+    """
+
+    mps_model: MPSBornMachine
+    mps_params: Any
+    model: QCBM
+    params: Any
+    mapped_params: Any
+    fidelities: list[float]
+    mps_history: np.ndarray
+    circuit_history: np.ndarray
+
+
+def _check_int(name: str, v: Any, lo: int) -> int:
+    if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < lo:
+        raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
+    return int(v)
+
+
+def circuit_from_mps(mps: Any, layers_from_mps: int, extra_layers: int = 0, *, key: jax.Array | None = None,
+                     init_scale: float = 1e-2, dtype: Any = jnp.float32, chi_max: int | None = None,
+                     refine_steps: int = 0, refine_lr: float = 0.01) -> tuple[QCBM, dict[str, jax.Array], list[float]]:
+    """Maps an MPS into a QCBM parameter set (Ran's layers in KAK form, plus near-identity layers).
+
+    Args:
+        mps: a jqgen :class:`~jqgen.MPS` (e.g. a trained ``MPSBornMachine``'s params).
+        layers_from_mps: ``D >= 1`` staircase layers found by Ran's method.
+        extra_layers: ``L >= 0`` layers appended after them, angles ``N(0, init_scale^2)``.
+        key: PRNG key of the extra layers' angles (required when ``extra_layers > 0``).
+        init_scale: standard deviation of the extra layers' angles.
+        dtype: float32 or float64 angles.
+        chi_max: bond cap while disentangling (see :func:`mps_to_layers`).
+        refine_steps: Adam steps maximizing ``|<psi_MPS|circuit>|^2`` over the mapped angles
+            (before extension), from the dense MPS state (``n <= 20``); 0 = Ran's layers as
+            found. A refinement appends its final fidelity to ``fidelities``.
+        refine_lr: its learning rate.
+
+    Returns:
+        ``(model, params, fidelities)`` with ``model = QCBM(SU4Brickwork(n, D + L, "staircase"))``.
+
+    Example:
+        >>> import jax, jqgen
+        >>> from jqgen.synergy import circuit_from_mps
+        >>> mps = jqgen.random_mps(jax.random.key(0), 6, 2)
+        >>> model, params, fid = circuit_from_mps(mps, 1)
+        >>> params["gates"].shape, fid[0] > 1 - 1e-5
+        ((1, 5, 15), True)
+    """
+    d = _check_int("layers_from_mps", layers_from_mps, 1)
+    ell = _check_int("extra_layers", extra_layers, 0)
+    if not init_scale >= 0:
+        raise ValueError(f"init_scale must be >= 0, got {init_scale}")
+    if ell > 0 and key is None:
+        raise ValueError("extra_layers > 0 needs a key for their initial angles")
+    n = int(mps.tensors.shape[0])
+    model = QCBM(SU4Brickwork(n, d + ell, "staircase"), dtype=dtype, init_scale=init_scale)
+    gates, fidelities = mps_to_layers(mps, d, chi_max=chi_max)
+    angles = np.stack([[kak_angles(g) for g in layer] for layer in gates]).astype(np.float64)
+    mapped = jnp.asarray(angles, model.dtype)
+    if _check_int("refine_steps", refine_steps, 0):
+        mapped, fid = _refine(mps, SU4Brickwork(n, d, "staircase"), mapped, refine_steps, refine_lr)
+        fidelities = list(fidelities) + [fid]
+    if ell:
+        extra = init_scale * jax.random.normal(key, (ell, n - 1, 15), model.dtype)
+        mapped = jnp.concatenate([mapped, extra])
+    return model, {"gates": mapped}, fidelities
+
+
+def _refine(mps: Any, ansatz: SU4Brickwork, gates: jax.Array, steps: int, lr: float) -> tuple[jax.Array, float]:
+    from ..mps import to_dense
+
+    if ansatz.num_qubits > 20:
+        raise ValueError(f"refine_steps needs the dense MPS state; n = {ansatz.num_qubits} > 20")
+    psi = jnp.asarray(to_dense(mps)).astype(jnp.complex128 if gates.dtype == jnp.float64 else jnp.complex64)
+    psi = psi / jnp.linalg.norm(psi).astype(psi.dtype)
+
+    def infidelity(g: jax.Array) -> jax.Array:
+        return 1 - jnp.abs(jnp.vdot(psi, ansatz.state({"gates": g}))) ** 2
+
+    opt = optax.adam(lr)
+
+    @jax.jit
+    def run(g: jax.Array) -> tuple[jax.Array, jax.Array]:
+        def step(carry, _):
+            g, s = carry
+            loss, grad = jax.value_and_grad(infidelity)(g)
+            upd, s = opt.update(grad, s, g)
+            return (optax.apply_updates(g, upd), s), loss
+
+        (g, _), _ = jax.lax.scan(step, (g, opt.init(g)), None, length=steps)
+        return g, infidelity(g)
+
+    with jax.numpy_dtype_promotion("standard"):  # optax is not strict-promotion clean
+        g, loss = run(gates)
+    return g, float(1.0 - loss)
+
+
+def pretrain(data: Any, *, chi: int, layers_from_mps: int, extra_layers: int, key: jax.Array,
+             mps_steps: int = 1000, mps_lr: float = 0.01, circuit_steps: int = 500, circuit_lr: float = 0.01,
+             loss: str = "kl", shots: int | None = None, init_scale: float = 1e-2, dtype: Any = jnp.float32,
+             progress: bool = False) -> SynergyResult:
+    """MPS stage, mapping, extension and circuit stage in one call.
+
+    Args:
+        data: ``[N, n]`` 0/1 training samples (``n >= 2``).
+        chi: bond dimension of the MPS stage (``>= 2``).
+        layers_from_mps: circuit layers mapped from the MPS (``>= 1``).
+        extra_layers: near-identity layers appended (``>= 0``).
+        key: PRNG key (MPS init and minibatches, extra angles, circuit stage).
+        mps_steps, mps_lr: Adam steps and learning rate of the MPS stage (full batch, NLL).
+        circuit_steps, circuit_lr: Adam steps and learning rate of the circuit stage.
+        loss: circuit loss, ``"kl"``, ``"nll"`` or ``"mmd"`` (see :func:`jqgen.qcbm.make_loss`).
+        shots: ``None`` for exact probabilities, else shots per circuit (parameter-shift).
+        init_scale: angle scale of the extra layers.
+        dtype: float32 or float64.
+        progress: progress bars.
+
+    Returns:
+        A :class:`SynergyResult`.
+
+    Raises:
+        ValueError: bad data, ``chi < 2``, ``layers_from_mps < 1``, ``extra_layers < 0``,
+            non-positive steps or learning rates, or a statevector that does not fit.
+
+    Example:
+        >>> import jax, jqgen
+        >>> from jqgen.data import bars_and_stripes
+        >>> r = jqgen.synergy.pretrain(bars_and_stripes(2, 3), chi=2, layers_from_mps=1, extra_layers=1,
+        ...                            key=jax.random.key(0), mps_steps=50, circuit_steps=20)
+        >>> r.params["gates"].shape, len(r.circuit_history)
+        ((2, 5, 15), 20)
+    """
+    data = validate_binary(data, name="data")
+    n = data.shape[1]
+    if n < 2:
+        raise ValueError(f"synergistic pretraining needs at least 2 qubits, got {n}")
+    chi = _check_int("chi", chi, 2)
+    _check_int("layers_from_mps", layers_from_mps, 1)
+    _check_int("extra_layers", extra_layers, 0)
+    _check_int("mps_steps", mps_steps, 1)
+    _check_int("circuit_steps", circuit_steps, 1)
+    for name, v in (("mps_lr", mps_lr), ("circuit_lr", circuit_lr)):
+        if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+            raise ValueError(f"{name} must be a positive number, got {v!r}")
+    # build (and memory-check) the circuit model before spending time on the MPS stage
+    QCBM(SU4Brickwork(n, layers_from_mps + extra_layers, "staircase"), dtype=dtype)
+    k_mps, k_fit, k_extra, k_circ = jax.random.split(key, 4)
+    mps_model = MPSBornMachine(n, chi, dtype=dtype)
+    res = fit(mps_model, mps_model.init(k_mps), data, optax.adam(mps_lr), key=k_fit, steps=mps_steps,
+              progress=progress, desc=f"MPS chi={chi}")
+    _, counts = np.unique(data, axis=0, return_counts=True)
+    p = counts / counts.sum()
+    entropy = float(-(p * np.log(p)).sum())
+    model, mapped, fidelities = circuit_from_mps(res.params, layers_from_mps, extra_layers, key=k_extra,
+                                                 init_scale=init_scale, dtype=dtype)
+    circ = fit(model, mapped, data, optax.adam(circuit_lr), key=k_circ, steps=circuit_steps, progress=progress,
+               desc=f"circuit D={layers_from_mps}+{extra_layers}", loss=make_loss(model, loss, shots=shots))
+    return SynergyResult(mps_model, res.params, model, circ.params, mapped, fidelities,
+                         np.asarray(res.history) - entropy, np.asarray(circ.history))
