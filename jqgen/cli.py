@@ -3,6 +3,7 @@
     jqgen train mps [--data bars-stripes-4x4] [--chi-max 32] [--steps 2000] ...
     jqgen train mps --method sweep --data mnist.npz --chi-max 100 [--loops 20] ...
     jqgen train qcbm --data bars-stripes-3x3 --ansatz line --layers 10 --loss mmd [--shots N]
+    jqgen train synergy --data bars-stripes-4x3 --chi 4 --extra-layers 4
     jqgen sample runs/mps-bars-stripes-4x4/checkpoint.npz --num 16 --out samples.png
     jqgen evaluate runs/qcbm-line-cardinality-12-6-0.3-s0/checkpoint.npz --samples 10000
     jqgen --version
@@ -85,7 +86,7 @@ def _build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="{train,sample,evaluate}")
 
     train = sub.add_parser("train", help="train a model on a data set")
-    families = train.add_subparsers(dest="family", required=True, metavar="{mps,qcbm}")
+    families = train.add_subparsers(dest="family", required=True, metavar="{mps,qcbm,synergy}")
     mps = families.add_parser(
         "mps",
         help="MPS Born machine",
@@ -143,6 +144,10 @@ def _build_parser() -> argparse.ArgumentParser:
 
     add_qcbm_parser(families, _positive_int, _float(0.0, strict=True))
     families.choices["qcbm"].set_defaults(func=train_qcbm)
+
+    from ._cli_synergy import add_synergy_parser
+
+    add_synergy_parser(families, _positive_int, _float(0.0, strict=True))
 
     s = sub.add_parser("sample", help="draw samples from a checkpoint", description="Draw samples from a checkpoint.")
     s.add_argument("checkpoint", metavar="CKPT", help="checkpoint .npz written by 'jqgen train'")

@@ -316,3 +316,41 @@ def plot_distribution(
     if title:
         ax.set_title(title)
     return _save(fig, path)
+
+
+def plot_stages(stages: Sequence[tuple[str, Any]], path: str | os.PathLike[str], ylabel: str = "KL(data || model)",
+                title: str | None = None, log: bool = True) -> str:
+    """Per-step losses of consecutive training stages on one step axis (e.g. MPS, then circuit),
+    with a dotted line at each stage boundary.
+
+    Args:
+        stages: ``(label, history)`` pairs, in order.
+        path: output file.
+        ylabel: y-axis label.
+        title: optional title.
+        log: logarithmic y axis (positive values only are drawn).
+
+    Returns:
+        ``path`` as a string.
+    """
+    if not stages:
+        raise ValueError("stages is empty")
+    fig = _figure((6.4, 3.8))
+    ax = fig.add_subplot()
+    start = 0
+    for i, (label, h) in enumerate(stages):
+        h = np.asarray(h, np.float64).reshape(-1)
+        x = start + np.arange(h.size)
+        ok = np.isfinite(h) & ((h > 0) if log else True)
+        ax.plot(x[ok], h[ok], color=f"C{i}", label=label)
+        start += h.size
+        if i < len(stages) - 1:
+            ax.axvline(start - 0.5, color="0.5", ls=":")
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel(ylabel)
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    return _save(fig, path)

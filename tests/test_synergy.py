@@ -165,3 +165,19 @@ def test_pretrain_pipeline_continues_from_the_mps():
     assert r.circuit_history[-1] <= r.circuit_history[0] + 1e-9
     p = np.asarray(r.model.probs(r.params))
     assert p.sum() == pytest.approx(1.0)
+
+
+def test_cli_train_synergy(tmp_path, capsys):
+    from jqgen.cli import main
+
+    out = tmp_path / "run"
+    rc = main(["train", "synergy", "--data", "bars-stripes-2x3", "--chi", "2", "--layers-from-mps", "1",
+               "--extra-layers", "1", "--mps-steps", "60", "--circuit-steps", "30", "--no-progress", "--out", str(out)])
+    assert rc == 0
+    for name in ("checkpoint.npz", "summary.json", "training_curve.png", "samples.png", "distribution.png"):
+        assert (out / name).exists(), name
+    ck = jqgen.load_checkpoint(out / "checkpoint.npz")
+    assert ck.model.ansatz.order == "staircase" and ck.params["gates"].shape == (2, 5, 15)
+    assert "fidelity of the mapped layers" in capsys.readouterr().out
+    assert main(["train", "synergy", "--data", "bars-stripes-2x3", "--chi", "1", "--out", str(out)]) == 2
+    assert "--chi must be >= 2" in capsys.readouterr().err

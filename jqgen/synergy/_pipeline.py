@@ -144,7 +144,7 @@ def _refine(mps: Any, ansatz: SU4Brickwork, gates: jax.Array, steps: int, lr: fl
 def pretrain(data: Any, *, chi: int, layers_from_mps: int, extra_layers: int, key: jax.Array,
              mps_steps: int = 1000, mps_lr: float = 0.01, circuit_steps: int = 500, circuit_lr: float = 0.01,
              loss: str = "kl", shots: int | None = None, init_scale: float = 1e-2, dtype: Any = jnp.float32,
-             progress: bool = False) -> SynergyResult:
+             refine_steps: int = 0, progress: bool = False) -> SynergyResult:
     """MPS stage, mapping, extension and circuit stage in one call.
 
     Args:
@@ -159,6 +159,7 @@ def pretrain(data: Any, *, chi: int, layers_from_mps: int, extra_layers: int, ke
         shots: ``None`` for exact probabilities, else shots per circuit (parameter-shift).
         init_scale: angle scale of the extra layers.
         dtype: float32 or float64.
+        refine_steps: see :func:`circuit_from_mps`.
         progress: progress bars.
 
     Returns:
@@ -198,7 +199,7 @@ def pretrain(data: Any, *, chi: int, layers_from_mps: int, extra_layers: int, ke
     p = counts / counts.sum()
     entropy = float(-(p * np.log(p)).sum())
     model, mapped, fidelities = circuit_from_mps(res.params, layers_from_mps, extra_layers, key=k_extra,
-                                                 init_scale=init_scale, dtype=dtype)
+                                                 init_scale=init_scale, dtype=dtype, refine_steps=refine_steps)
     circ = fit(model, mapped, data, optax.adam(circuit_lr), key=k_circ, steps=circuit_steps, progress=progress,
                desc=f"circuit D={layers_from_mps}+{extra_layers}", loss=make_loss(model, loss, shots=shots))
     return SynergyResult(mps_model, res.params, model, circ.params, mapped, fidelities,
