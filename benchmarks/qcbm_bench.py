@@ -57,10 +57,10 @@ def target(n: int) -> jax.Array:
     return jnp.asarray(np.random.default_rng(0).dirichlet(np.ones(2**n)), jnp.float32)
 
 
-def loss_fns(n: int, layers: int):
+def loss_fns(n: int, layers: int, with_tc: bool = True):
     ansatz = LiuWang(n, layers)
     t = target(n)
-    fused, tcscan = QCBM(ansatz), QCBM(ansatz, engine="tensorcircuit")
+    fused = QCBM(ansatz)
 
     def kl_of(model):
         return jax.value_and_grad(lambda p: kl_divergence(t, model.probs(p)))
@@ -69,7 +69,10 @@ def loss_fns(n: int, layers: int):
         psi = jqgen.qcbm.circuit_from_ops(n, jqgen.qcbm.ops(ansatz, p), jnp.float32).state()
         return kl_divergence(t, jnp.real(psi) ** 2 + jnp.imag(psi) ** 2)
 
-    return fused.init(jax.random.key(0)), {"jqgen": kl_of(fused), "tc_scan": kl_of(tcscan), "tc_plain": jax.value_and_grad(plain)}
+    fns = {"jqgen": kl_of(fused)}
+    if with_tc:
+        fns.update(tc_scan=kl_of(QCBM(ansatz, engine="tensorcircuit")), tc_plain=jax.value_and_grad(plain))
+    return fused.init(jax.random.key(0)), fns
 
 
 def main() -> None:
@@ -78,15 +81,17 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=50)
     ap.add_argument("--skip-plain", action="store_true", help="skip the slow-compiling plain TensorCircuit path")
     ap.add_argument("--plain-16", action="store_true", help="also time plain TensorCircuit at n = 16 (compiles ~150 s)")
+    ap.add_argument("--jqgen-only", action="store_true", help="no TensorCircuit paths (e.g. a GPU machine without it)")
     args = ap.parse_args()
+    tc = not args.jqgen_only
     env = _env.environment()
     other = _env.OtherCPU().start()
     out: dict = {"benchmark": "qcbm", "circuit": "LiuWang(n, 4): RX RZ, then 4 x (CNOT line; RZ RX RZ)",
                  "loss": "jit(value_and_grad(KL(target || p))), float32"}
 
-    params, fns = loss_fns(12, 4)
+    params, fns = loss_fns(12, 4, tc)
     main_rows = {}
-    for name in ("jqgen", "tc_scan") + (() if args.skip_plain else ("tc_plain",)):
+    for name in ("jqgen",) + ((("tc_scan",) + (() if args.skip_plain else ("tc_plain",))) if tc else ()):
         main_rows[name] = timed(fns[name], (params,), args.repeats)
         print(f"n=12 {name:>8}: {main_rows[name]}", flush=True)
     vals = {k: float(fns[k](params)[0]) for k in main_rows}
@@ -99,11 +104,12 @@ def main() -> None:
 
     larger = {}
     for n in (16, 20):
-        p, f = loss_fns(n, 4)
-        larger[n] = {"jqgen": timed(f["jqgen"], (p,), max(5, args.repeats // 5)),
-                     "tc_scan": timed(f["tc_scan"], (p,), max(5, args.repeats // 5))}
-        larger[n]["step_speedup_vs_tc_scan"] = round(larger[n]["tc_scan"]["step_ms"] / larger[n]["jqgen"]["step_ms"], 2)
-        if n == 16 and args.plain_16:
+        p, f = loss_fns(n, 4, tc)
+        larger[n] = {"jqgen": timed(f["jqgen"], (p,), max(5, args.repeats // 5))}
+        if tc:
+            larger[n]["tc_scan"] = timed(f["tc_scan"], (p,), max(5, args.repeats // 5))
+            larger[n]["step_speedup_vs_tc_scan"] = round(larger[n]["tc_scan"]["step_ms"] / larger[n]["jqgen"]["step_ms"], 2)
+        if n == 16 and args.plain_16 and tc:
             larger[n]["tc_plain"] = timed(f["tc_plain"], (p,), max(5, args.repeats // 5))
             larger[n]["step_speedup_vs_tc_plain"] = round(larger[n]["tc_plain"]["step_ms"] / larger[n]["jqgen"]["step_ms"], 2)
         print(f"n={n}: {larger[n]}", flush=True)

@@ -91,6 +91,31 @@ def test_small_lr_lowers_nll_monotonically_and_matches_exact_nll():
     assert jqgen.mean_nll(res.model, res.mps, data) == pytest.approx(nll[-1], rel=1e-10)
 
 
+@pytest.mark.parametrize("dtype, tol", [(jnp.float64, 1e-9), (jnp.float32, 2e-3)])
+def test_gram_split_matches_the_svd_split(dtype, tol):
+    # a smooth regime (full batch, small steps): with minibatches and large steps the sweep
+    # amplifies any rounding difference chaotically, whichever split is used
+    data = _random_data(10, 60, 7)
+    kw = dict(chi_max=6, loops=3, key=jax.random.key(2), lr=2e-3, descent_steps=1, num_batches=1, cutoff=0.0,
+              dtype=dtype, progress=False)
+    a = jqgen.sweep_train(data, svd="lapack", **kw)
+    b = jqgen.sweep_train(data, svd="gram", **kw)
+    assert np.allclose(a.history["train_nll"], b.history["train_nll"], rtol=tol)
+    assert list(a.bond_dims) == list(b.bond_dims)
+    # the same state (the tensors may differ by a gauge: compare amplitudes)
+    bits = jqgen.all_bitstrings(10)
+    pa = np.exp(np.asarray(jqgen.log_prob(a.mps, bits), np.float64))
+    pb = np.exp(np.asarray(jqgen.log_prob(b.mps, bits), np.float64))
+    assert np.abs(pa - pb).max() < 50 * tol * pa.max()
+    t = np.asarray(b.mps.tensors, np.float64)
+    for k in range(8):  # sites 0 .. n-3 are left-canonical after the final left-to-right half-sweep
+        d0, d1 = b.bond_dims[k], b.bond_dims[k + 1]
+        m = t[k, :d0, :, :d1].reshape(-1, d1)
+        assert np.abs(m.T @ m - np.eye(d1)).max() < 100 * tol
+    with pytest.raises(ValueError, match="svd"):
+        jqgen.sweep_train(data, svd="eigh", **kw)
+
+
 def test_bars_and_stripes_4x4_reaches_ln30_with_the_authors_settings(shared_data):
     ref = np.load(f"{shared_data}/bars_stripes_4x4.npy").reshape(30, 16).astype(np.uint8)
     res = jqgen.sweep_train(ref, chi_max=300, loops=2, key=jax.random.key(0), lr=0.1, cutoff=5e-5,
@@ -231,6 +256,24 @@ def test_failed_svd_falls_back_to_the_qr_algorithm(monkeypatch):
     u, s, vh, fell_back = jax.jit(lambda x: _sweep._svd(x))(m)  # a new function: traced anew
     assert int(fell_back) == 1
     np.testing.assert_allclose(np.asarray((u * s) @ vh), np.asarray(m), atol=1e-12)
+
+
+def test_failed_gram_eigensolver_falls_back_to_the_svd(monkeypatch):
+    from jqgen.mps import _sweep
+
+    a = jax.random.normal(jax.random.key(1), (4, 2, 2, 4), jnp.float64)
+    hyper = _sweep.SweepHyper(jnp.float64(0.01), jnp.float64(0.0), jnp.int32(2), jnp.int32(4))
+    args = (a, jnp.int32(4), jnp.int32(4), hyper, jnp.int32(8), True)
+    ref = _sweep._split(*args, "lapack")
+    ok = jax.jit(lambda *x: _sweep._split(*x, "gram"), static_argnums=5)(*args)
+    assert int(ok[3]) == 0
+    merged = lambda r: np.einsum("asb,btc->astc", np.asarray(r[0]), np.asarray(r[1]))  # noqa: E731
+    np.testing.assert_allclose(merged(ok), merged(ref), atol=1e-12)
+    eigh = jnp.linalg.eigh
+    monkeypatch.setattr(jnp.linalg, "eigh", lambda x, **kw: tuple(jnp.full_like(y, jnp.nan) for y in eigh(x, **kw)))
+    bad = jax.jit(lambda *x: _sweep._split(*x, "gram"), static_argnums=5)(*args)
+    assert int(bad[3]) == 1
+    np.testing.assert_allclose(merged(bad), merged(ref), atol=1e-12)
 
 
 @pytest.mark.parametrize(

@@ -160,25 +160,75 @@ def _svd(m: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
     return u, s, vh, failed.astype(jnp.int32)
 
 
-def _split(a, dims_left, dims_right, hyper, bond_cap, move_right):
+def _gram_factors(m: jax.Array, chi: int, move_right: bool, valid: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Truncated factors of ``m`` from the eigendecomposition of a Gram matrix (no SVD).
+
+    Moving right: ``m m^H = U diag(s^2) U^H``; returns ``(U_chi, s, U_chi^H m)``, the second
+    factor being ``diag(s) V^H`` computed without dividing by ``s``. Moving left, the mirror
+    image from ``m^H m``: ``(m V_chi, s, V_chi^H)``. ``valid`` marks the rows (moving right)
+    or columns (moving left) inside the current bond dimensions: the padded directions get
+    a negative eigenvalue, so the kept eigenvectors never leave the valid subspace (the
+    isometric factor stays an isometry after the padding is cleared). The isometric factor
+    is orthonormal to rounding; singular values below ``sqrt(eps) * s_0`` are not resolved
+    (they only decide whether noise-level directions are kept).
+    """
+    g = jnp.matmul(m, m.conj().T, precision=_HI) if move_right else jnp.matmul(m.conj().T, m, precision=_HI)
+    shift = (jnp.real(jnp.trace(g)) + 1).astype(g.dtype)
+    g = g - jnp.diag(jnp.where(valid, 0, shift).astype(g.dtype))
+    lam, e = jnp.linalg.eigh(g)
+    iso = e[:, ::-1][:, :chi]
+    s = jnp.sqrt(jnp.maximum(lam[::-1][:chi], 0))
+    if move_right:
+        return iso, s, jnp.matmul(iso.conj().T, m, precision=_HI)
+    return jnp.matmul(m, iso, precision=_HI), s, iso.conj().T
+
+
+def _split(a, dims_left, dims_right, hyper, bond_cap, move_right, svd="lapack"):
     """SVD of the merged tensor with truncation; returns the two site tensors, the rank and
-    whether the SVD needed the fallback algorithm."""
+    whether the SVD needed the fallback algorithm.
+
+    ``svd="lapack"``: a full SVD (``jnp.linalg.svd``); ``"gram"``: the eigendecomposition of
+    the Gram matrix (:func:`_gram_factors`), about 3x faster on a GPU, where the SVD
+    dominates a bond update."""
     chi = a.shape[0]
-    u, s, vh, fell_back = _svd(a.reshape(2 * chi, 2 * chi))
-    u, s, vh = u[:, :chi], s[:chi], vh[:chi]
+    m = a.reshape(2 * chi, 2 * chi)
+    if svd == "gram":
+        idx = jnp.arange(2 * chi, dtype=jnp.int32)
+        valid = (idx // 2 < dims_left) if move_right else (idx % chi < dims_right)
+        f1, s, f2 = _gram_factors(m, chi, move_right, valid)  # (U, s, diag(s) V^H) or (U diag(s), s, V^H)
+        # a failed eigensolver (NaN, e.g. a non-converged GPU Jacobi) falls back to the SVD
+        failed = ~(jnp.all(jnp.isfinite(s)) & jnp.all(jnp.isfinite(f1)) & jnp.all(jnp.isfinite(f2)))
+
+        def by_svd():
+            u, sv, vh, _ = _svd(m)
+            u, sv, vh = u[:, :chi], sv[:chi], vh[:chi]
+            return (u, sv, sv[:, None] * vh) if move_right else (u * sv[None, :], sv, vh)
+
+        f1, s, f2 = lax.cond(failed, by_svd, lambda: (f1, s, f2))
+        fell_back = failed.astype(jnp.int32)
+    else:
+        u, s, vh, fell_back = _svd(m)
+        u, s, vh = u[:, :chi], s[:chi], vh[:chi]
     above = jnp.sum(s >= hyper.cutoff * s[0]).astype(jnp.int32)
     cap = jnp.minimum(jnp.minimum(hyper.chi_max, bond_cap), chi)
     cap = jnp.minimum(cap, jnp.minimum(2 * dims_left, 2 * dims_right))
     rank = jnp.clip(jnp.maximum(above, hyper.chi_min), 1, cap)
     keep = (jnp.arange(chi, dtype=jnp.int32) < rank).astype(s.dtype)
-    s = s * keep
-    s = s / jnp.sqrt(jnp.sum(s * s))
-    s = s.astype(a.dtype)
-    keep = keep.astype(a.dtype)
-    if move_right:
-        left_t, right_t = u * keep[None, :], s[:, None] * vh
+    if svd == "gram":
+        scale = (1 / jnp.sqrt(jnp.sum((s * keep) ** 2))).astype(a.dtype)  # the kept part has unit norm
+        keep = keep.astype(a.dtype)
+        if move_right:
+            left_t, right_t = f1 * keep[None, :], (keep * scale)[:, None] * f2
+        else:
+            left_t, right_t = f1 * (keep * scale)[None, :], keep[:, None] * f2
     else:
-        left_t, right_t = u * s[None, :], keep[:, None] * vh
+        s = s * keep
+        s = (s / jnp.sqrt(jnp.sum(s * s))).astype(a.dtype)
+        keep = keep.astype(a.dtype)
+        if move_right:
+            left_t, right_t = u * keep[None, :], s[:, None] * vh
+        else:
+            left_t, right_t = u * s[None, :], keep[:, None] * vh
     # the SVD leaves rounding-level entries in the zero padding: clear them exactly
     rows = (jnp.arange(chi, dtype=jnp.int32) < dims_left).astype(a.dtype)
     cols = (jnp.arange(chi, dtype=jnp.int32) < dims_right).astype(a.dtype)
@@ -187,7 +237,8 @@ def _split(a, dims_left, dims_right, hyper, bond_cap, move_right):
     return left_t, right_t, rank, fell_back
 
 
-@functools.partial(jax.jit, static_argnames=("move_right", "chunk", "descent_steps", "batch_size", "normalized_grad"))
+@functools.partial(jax.jit, static_argnames=("move_right", "chunk", "descent_steps", "batch_size", "normalized_grad",
+                                             "svd"))
 def half_sweep(
     carry: SweepCarry,
     data: jax.Array,
@@ -200,6 +251,7 @@ def half_sweep(
     descent_steps: int,
     batch_size: int,
     normalized_grad: bool,
+    svd: str = "lapack",
 ) -> tuple[SweepCarry, jax.Array]:
     """Updates bonds ``start .. start + chunk - 1`` of a half-sweep, in sweep order: the
     ``j``-th bond is ``(k, k+1)`` with ``k = j`` moving right (``k = 0 .. n-3``) and
@@ -236,7 +288,7 @@ def half_sweep(
             return a / jnp.sqrt(jnp.sum(jnp.abs(a) ** 2)).astype(a.dtype)
 
         a = lax.fori_loop(0, descent_steps, descend, a)
-        left_t, right_t, rank, fell_back = _split(a, c.dims[k], c.dims[k + 2], hyper, bond_cap[k + 1], move_right)
+        left_t, right_t, rank, fell_back = _split(a, c.dims[k], c.dims[k + 2], hyper, bond_cap[k + 1], move_right, svd)
         t = t.at[k].set(left_t).at[k + 1].set(right_t)
         dims = c.dims.at[k + 1].set(rank)
         c = c._replace(svd_fallbacks=c.svd_fallbacks + fell_back)
