@@ -1,5 +1,5 @@
 """Times the factorizations a sweep bond update can use (SVD algorithms, Gram eigh, matmul) on the default device."""
-import time, json, sys, jax, jax.numpy as jnp, numpy as np
+import time, json, jax, jax.numpy as jnp, numpy as np
 from jax import lax
 out = {}
 def tm(f, a, r=30):
