@@ -126,6 +126,9 @@ def test_refinement_raises_fidelity():
     mps = jqgen.random_mps(jax.random.key(7), 8, 4, dtype=jnp.float64)
     _, _, f = circuit_from_mps(mps, 2, dtype=jnp.float64, refine_steps=200)
     assert len(f) == 3 and f[-1] > f[1]
+    exact = jqgen.random_mps(jax.random.key(8), 6, 2, dtype=jnp.float64)  # Ran's layer is already exact
+    _, _, f2 = circuit_from_mps(exact, 1, dtype=jnp.float64, refine_steps=20, refine_lr=0.05)
+    assert f2[-1] >= f2[0] - 1e-12
 
 
 def test_bad_inputs():

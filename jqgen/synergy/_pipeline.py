@@ -78,7 +78,8 @@ def circuit_from_mps(mps: Any, layers_from_mps: int, extra_layers: int = 0, *, k
         chi_max: bond cap while disentangling (see :func:`mps_to_layers`).
         refine_steps: Adam steps maximizing ``|<psi_MPS|circuit>|^2`` over the mapped angles
             (before extension), from the dense MPS state (``n <= 20``); 0 = Ran's layers as
-            found. A refinement appends its final fidelity to ``fidelities``.
+            found. The best iterate is kept (never worse than Ran's layers), and its
+            fidelity is appended to ``fidelities``.
         refine_lr: its learning rate.
 
     Returns:
@@ -126,15 +127,19 @@ def _refine(mps: Any, ansatz: SU4Brickwork, gates: jax.Array, steps: int, lr: fl
     opt = optax.adam(lr)
 
     @jax.jit
-    def run(g: jax.Array) -> tuple[jax.Array, jax.Array]:
+    def run(g0: jax.Array) -> tuple[jax.Array, jax.Array]:
         def step(carry, _):
-            g, s = carry
+            g, s, best, best_loss = carry
             loss, grad = jax.value_and_grad(infidelity)(g)
+            better = loss < best_loss  # keep the best iterate seen (``g`` before this update)
+            best, best_loss = jnp.where(better, g, best), jnp.where(better, loss, best_loss)
             upd, s = opt.update(grad, s, g)
-            return (optax.apply_updates(g, upd), s), loss
+            return (optax.apply_updates(g, upd), s, best, best_loss), None
 
-        (g, _), _ = jax.lax.scan(step, (g, opt.init(g)), None, length=steps)
-        return g, infidelity(g)
+        start = infidelity(g0)
+        (g, _, best, best_loss), _ = jax.lax.scan(step, (g0, opt.init(g0), g0, start), None, length=steps)
+        last = infidelity(g)
+        return jnp.where(last < best_loss, g, best), jnp.minimum(last, best_loss)
 
     with jax.numpy_dtype_promotion("standard"):  # optax is not strict-promotion clean
         g, loss = run(gates)
