@@ -9,6 +9,7 @@ are skipped with ``lax.cond``), updates a progress bar between chunks and stops 
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, Callable, NamedTuple
 
@@ -189,31 +190,17 @@ def fit(
     check_finite(params, "initial params")
     chunk_size = min(chunk_size, steps)
 
-    step_fn = make_train_step(model, optimizer, batch_size, loss)
+    _, run_chunk = _chunk_runner(model, optimizer, batch_size, loss, chunk_size)
     with jax.numpy_dtype_promotion("standard"):
         opt_state = optimizer.init(params)
     state = TrainState(params, opt_state, params, opt_state, jnp.int32(-1))
-    loss_dtype = jax.eval_shape(step_fn, state, data, jnp.int32(0), key)[1].dtype
-
-    @jax.jit
-    def run_chunk(state: TrainState, data: jax.Array, start: jax.Array, key: jax.Array) -> tuple[TrainState, jax.Array]:
-        def body(st: TrainState, j: jax.Array) -> tuple[TrainState, jax.Array]:
-            i = start + j
-            return lax.cond(
-                i < steps,
-                lambda s: step_fn(s, data, i, key),
-                lambda s: (s, jnp.full((), jnp.nan, loss_dtype)),
-                st,
-            )
-
-        return lax.scan(body, state, jnp.arange(chunk_size, dtype=jnp.int32))
 
     history: list[np.ndarray] = []
     bar = _progress_bar(steps, desc, progress)
     try:
         for c in range(math.ceil(steps / chunk_size)):
             start = c * chunk_size
-            state, losses = run_chunk(state, data, jnp.int32(start), key)
+            state, losses = run_chunk(state, data, jnp.int32(start), jnp.int32(steps), key)
             done = min(steps, start + chunk_size)
             history.append(np.asarray(losses)[: done - start])
             bad = int(state.bad_step)
@@ -229,6 +216,41 @@ def fit(
         if bar is not None:
             bar.close()
     return FitResult(state.params, state.opt_state, np.concatenate(history))
+
+
+def _build_chunk_runner(model: Any, optimizer: Any, batch_size: int, loss: Any, chunk_size: int) -> tuple[Any, Any]:
+    step_fn = make_train_step(model, optimizer, batch_size, loss)
+
+    @jax.jit
+    def run_chunk(state: TrainState, data: jax.Array, start: jax.Array, steps: jax.Array,
+                  key: jax.Array) -> tuple[TrainState, jax.Array]:
+        loss_dtype = jax.eval_shape(step_fn, state, data, start, key)[1].dtype
+
+        def body(st: TrainState, j: jax.Array) -> tuple[TrainState, jax.Array]:
+            i = start + j
+            return lax.cond(
+                i < steps,
+                lambda s: step_fn(s, data, i, key),
+                lambda s: (s, jnp.full((), jnp.nan, loss_dtype)),
+                st,
+            )
+
+        return lax.scan(body, state, jnp.arange(chunk_size, dtype=jnp.int32))
+
+    return step_fn, run_chunk
+
+
+_cached_chunk_runner = functools.lru_cache(maxsize=64)(_build_chunk_runner)
+
+
+def _chunk_runner(model: Any, optimizer: Any, batch_size: int, loss: Any, chunk_size: int) -> tuple[Any, Any]:
+    """The jitted chunk of :func:`fit`, shared by calls with the same model, optimizer
+    object, batch size, loss function and chunk size (so a sweep that reuses them compiles
+    once; the step count and start are traced arguments)."""
+    try:
+        return _cached_chunk_runner(model, optimizer, batch_size, loss, chunk_size)
+    except TypeError:  # an unhashable model or optimizer: build anew
+        return _build_chunk_runner(model, optimizer, batch_size, loss, chunk_size)
 
 
 def _progress_bar(total: int, desc: str, enabled: bool) -> Any:

@@ -87,3 +87,18 @@ def test_mean_nll_matches_log_prob_and_rejects_bad_args():
     for kw in ({"steps": 0}, {"steps": 3, "batch_size": 0}, {"steps": 3, "chunk_size": -1}):
         with pytest.raises(ValueError):
             jqgen.fit(model, p, data, optax.adam(0.1), key=jax.random.key(0), progress=False, **kw)
+
+
+def test_fit_reuses_its_compiled_chunk_across_calls():
+    from jqgen import train as T
+
+    data = bars_and_stripes(2, 2)
+    model = jqgen.MPSBornMachine(4, 2)
+    opt = optax.adam(0.05)
+    p0 = model.init(jax.random.key(0))
+    a = jqgen.fit(model, p0, data, opt, key=jax.random.key(1), steps=30, chunk_size=10, progress=False)
+    _, run_chunk = T._chunk_runner(model, opt, data.shape[0], None, 10)
+    size = run_chunk._cache_size()
+    b = jqgen.fit(model, p0, data, opt, key=jax.random.key(1), steps=25, chunk_size=10, progress=False)
+    assert run_chunk._cache_size() == size  # another step count: no new compilation
+    np.testing.assert_array_equal(a.history[:25], b.history)
