@@ -26,7 +26,7 @@ from .mps import (
     schmidt_values,
     to_dense,
 )
-from . import metrics, qcbm, spaces, synergy, synthetic
+from . import hardware, metrics, qcbm, spaces, synergy, synthetic
 from .data import Dataset, load_dataset
 from .evaluation import evaluate, format_report
 from .metrics import generalization_metrics, pack_bits, precision_recall, quality_metrics, total_variation
@@ -51,6 +51,7 @@ __all__ = [
     "cardinality_dataset",
     "evaluate",
     "format_report",
+    "hardware",
     "gaussian_mixture",
     "gaussian_mixture_dataset",
     "generalization_metrics",

@@ -1,0 +1,278 @@
+"""Journaled, fault-tolerant batch execution through TensorCircuit's cloud interface.
+
+:func:`run_batch` submits compiled circuits (:class:`Compiled`) to a :class:`Device`,
+journals every submission before waiting on it, polls with exponential backoff and a
+deadline, retries transient faults, and returns logical big-endian counts (see
+:mod:`._compile`). Work whose counts are already in the journal is never resubmitted; a
+journaled task without counts is polled instead of resubmitted, unless the provider cannot
+find it any more (``local`` keeps tasks only in the process that made them), in which
+case a ``failed`` record with ``lost: true`` is written and the circuit is resubmitted.
+
+Tokens are never printed, logged or journaled; :func:`redact` removes them from text,
+and every error raised here is redacted (and raised ``from None`` so that no unredacted
+chained exception text is attached).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Callable, Sequence
+
+from ._compile import Compiled
+from ._device import Device
+from ._journal import Journal, request_key
+
+__all__ = ["TRANSIENT_ERRORS", "TaskLost", "redact", "run_batch"]
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError, OSError)
+_PROVIDERS = ("tencent", "tianyan", "local", "quafu")
+_MIN_SECRET = 4
+
+
+class TaskLost(Exception):
+    """The provider does not know a journaled task id (it must be resubmitted)."""
+
+
+def _cloud() -> tuple[Any, Any]:
+    from jqgen.qcbm._tc import tensorcircuit
+
+    tensorcircuit()  # import through jqgen's accessor (keeps jax_enable_x64)
+    from tensorcircuit.cloud import abstraction, apis
+
+    return apis, abstraction
+
+
+def _secrets() -> list[str]:
+    vals = {v for k, v in os.environ.items() if "TOKEN" in k.upper() and v and len(v) >= _MIN_SECRET}
+    try:
+        apis, _ = _cloud()
+        for p in _PROVIDERS:
+            try:
+                t = apis.get_token(provider=p)
+            except Exception:  # noqa: BLE001 - a broken token store must not hide the real error
+                t = None
+            if t and len(str(t)) >= _MIN_SECRET:
+                vals.add(str(t))
+    except Exception:  # noqa: BLE001
+        pass
+    return sorted(vals, key=len, reverse=True)
+
+
+def redact(text: Any) -> str:
+    """``str(text)`` with every known token replaced by ``***``.
+
+    Tokens: values of environment variables whose name contains ``TOKEN`` and the tokens
+    TensorCircuit's ``apis.get_token`` returns for its providers (errors ignored).
+
+    Example:
+        >>> import os
+        >>> os.environ["MY_TOKEN"] = "s3cr3t-value"
+        >>> redact("auth failed for s3cr3t-value")
+        'auth failed for ***'
+        >>> del os.environ["MY_TOKEN"]
+    """
+    s = str(text)
+    for secret in _secrets():
+        s = s.replace(secret, "***")
+    return s
+
+
+def _task_id(task: Any) -> str:
+    if isinstance(task, str):
+        return task
+    tid = getattr(task, "id_", None)
+    return str(tid if tid is not None else task)
+
+
+def _default_submit(circuits: list[Any], device: Device, shots: int) -> list[Any]:
+    apis, _ = _cloud()
+    out = apis.submit_task(provider=device.provider, device=device.name, circuit=list(circuits), shots=shots)
+    return list(out) if isinstance(out, (list, tuple)) else [out]
+
+
+def _default_poll(task: Any, device: Device) -> dict[str, int] | None:
+    apis, ab = _cloud()
+    if isinstance(task, str):
+        task = apis.get_task(task, device=device.spec)
+    try:
+        state = task.status()
+    except ValueError as e:
+        if device.provider == "local" and "no task with id" in str(e):
+            raise TaskLost(_task_id(task)) from None
+        raise
+    if state == "completed":
+        return dict(task.results(blocked=False))
+    if state == "failed":
+        raise ab.TaskFailed(_task_id(task), state, str(task.details().get("err", "")))
+    return None
+
+
+def run_batch(
+    circuits: Sequence[Compiled],
+    device: Device,
+    shots: int,
+    journal: Journal,
+    tags: Sequence[Any],
+    *,
+    retries: int = 5,
+    backoff: float = 1.0,
+    max_backoff: float = 60.0,
+    deadline_s: float = 3600.0,
+    submit: Callable[[list[Any], Device, int], Any] | None = None,
+    poll: Callable[[Any, Device], dict[str, int] | None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> list[dict[str, int]]:
+    """Runs compiled circuits on ``device``; returns their logical, big-endian counts.
+
+    Args:
+        circuits: :class:`Compiled` circuits for ``device``.
+        device: where to run.
+        shots: shots per circuit (``1 <= shots <= device.max_shots``).
+        journal: the :class:`Journal`; read first (reuse), written before any wait.
+        tags: one JSON-serializable tag per circuit (e.g. ``{"step": 3, "role": "+", "k": 5}``);
+            with the circuit hash, shots and device it forms the request key.
+        retries: how many times a failing submission or task is retried (so at most
+            ``retries + 1`` attempts) before ``RuntimeError``.
+        backoff: first wait in seconds; doubles per consecutive fault or idle poll round,
+            capped at ``max_backoff``.
+        max_backoff: cap on one wait.
+        deadline_s: ``RuntimeError`` (naming the pending tasks) once this much time passed.
+        submit: ``submit(tc_circuits, device, shots) -> tasks`` (default: TensorCircuit's
+            ``apis.submit_task``); a task is a ``Task`` or a task id string.
+        poll: ``poll(task_or_id, device) -> physical counts | None`` (``None``: not done);
+            raises ``TaskFailed`` (resubmit), :class:`TaskLost` (resubmit), ``TaskUnfinished``
+            (not done) or a transient error (:data:`TRANSIENT_ERRORS`, polled again).
+        sleep: waits (injectable for tests).
+        clock: monotonic time in seconds (injectable for tests).
+
+    Raises:
+        ValueError: bad input, before anything is submitted.
+        RuntimeError: retries or deadline exhausted (message redacted, names the task).
+    """
+    _, ab = _cloud()
+    task_failed: tuple[type[BaseException], ...] = (ab.TaskFailed, TaskLost)
+    task_unfinished: tuple[type[BaseException], ...] = (ab.TaskUnfinished,)
+    submit = submit or _default_submit
+    poll = poll or _default_poll
+
+    # ---------------------------------------------------------------- validation
+    shots = device.check_shots(shots)
+    circuits = list(circuits)
+    tags = list(tags)
+    if len(tags) != len(circuits):
+        raise ValueError(f"need one tag per circuit, got {len(tags)} tags for {len(circuits)} circuits")
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise ValueError(f"retries must be an int >= 0, got {retries!r}")
+    for i, c in enumerate(circuits):
+        if not isinstance(c, Compiled):
+            raise ValueError(f"circuits[{i}] must be a Compiled circuit, got {type(c).__name__}")
+        if c.num_physical > device.num_qubits:
+            raise ValueError(f"circuits[{i}] has {c.num_physical} qubits, more than {device.spec} has ({device.num_qubits})")
+        if c.device.spec != device.spec:
+            raise ValueError(f"circuits[{i}] was compiled for {c.device.spec}, not {device.spec}")
+    keys = [request_key(c.circuit_hash, shots, device.spec, t) for c, t in zip(circuits, tags)]
+    if len(set(keys)) != len(keys):
+        raise ValueError("two circuits of the batch have the same request key: give them distinct tags")
+
+    # ------------------------------------------------------------ journal replay
+    results: list[dict[str, int] | None] = [None] * len(circuits)
+    pending: dict[int, Any] = {}  # index -> task handle (Task or id string)
+    to_submit: list[int] = []
+    for i, k in enumerate(keys):
+        e = journal.lookup(k)
+        if e is not None and e.counts is not None:
+            results[i] = dict(e.counts)
+        elif e is not None and e.task_id is not None:
+            pending[i] = e.task_id
+        else:
+            to_submit.append(i)
+
+    start = clock()
+    errors = [0] * len(circuits)
+
+    def wait(delay: float, what: str) -> None:
+        left = deadline_s - (clock() - start)
+        if left <= 0:
+            raise RuntimeError(redact(f"deadline of {deadline_s} s passed while {what}")) from None
+        sleep(min(delay, max_backoff, left))
+
+    def do_submit(idx: list[int]) -> None:
+        attempt = 0
+        while True:
+            try:
+                tasks = submit([circuits[i].tc_circuit() for i in idx], device, shots)
+                break
+            except TRANSIENT_ERRORS as e:
+                attempt += 1
+                if attempt > retries:
+                    raise RuntimeError(
+                        redact(
+                            f"submitting {len(idx)} circuit(s) to {device.spec} failed after {attempt} attempts "
+                            f"(tags {[tags[i] for i in idx]}): {type(e).__name__}: {e}"
+                        )
+                    ) from None
+                wait(backoff * 2 ** min(attempt - 1, 30), f"retrying a submission to {device.spec}")
+        if not isinstance(tasks, (list, tuple)):
+            tasks = [tasks]
+        if len(tasks) != len(idx):
+            raise RuntimeError(f"{device.spec} returned {len(tasks)} tasks for {len(idx)} circuits")
+        for i, t in zip(idx, tasks):  # journal before waiting on anything
+            c = circuits[i]
+            journal.record_submit(
+                keys[i], _task_id(t), circuit_hash=c.circuit_hash, params_hash=c.params_hash, shots=shots, device=device.spec, tag=tags[i]
+            )
+            pending[i] = t
+
+    if to_submit:
+        do_submit(to_submit)
+
+    idle = 0
+    while pending:
+        progressed = False
+        resubmit: list[int] = []
+        for i, task in list(pending.items()):
+            tid = _task_id(task)
+            try:
+                counts = poll(task, device)
+            except task_unfinished:
+                counts = None
+            except TaskLost:
+                journal.record_failed(keys[i], tid, "task not found by the provider; resubmitting", lost=True)
+                del pending[i]
+                resubmit.append(i)
+                continue
+            except task_failed as e:
+                errors[i] += 1
+                msg = redact(f"{type(e).__name__}: {e}")
+                journal.record_failed(keys[i], tid, msg)
+                del pending[i]
+                if errors[i] > retries:
+                    raise RuntimeError(redact(f"task {tid} (tag {tags[i]!r}) on {device.spec} failed; giving up after {errors[i]} faults: {msg}")) from None
+                resubmit.append(i)
+                continue
+            except TRANSIENT_ERRORS as e:
+                errors[i] += 1
+                if errors[i] > retries:
+                    raise RuntimeError(
+                        redact(f"polling task {tid} (tag {tags[i]!r}) on {device.spec} failed {errors[i]} times: {type(e).__name__}: {e}")
+                    ) from None
+                continue
+            if counts is None:
+                continue
+            logical = circuits[i].logical_counts(counts)
+            journal.record_result(keys[i], tid, logical)
+            results[i] = logical
+            del pending[i]
+            progressed = True
+        if resubmit:
+            wait(backoff * 2 ** min(max(errors[i] for i in resubmit) - 1, 30) if any(errors[i] for i in resubmit) else 0.0, "resubmitting")
+            do_submit(resubmit)
+            continue
+        if not pending:
+            break
+        idle = 0 if progressed else idle + 1
+        names = ", ".join(_task_id(t) for t in pending.values())
+        wait(backoff * 2 ** min(max(idle - 1, 0), 30), f"waiting for task(s) {names} on {device.spec}")
+    return [r if r is not None else {} for r in results]
