@@ -238,7 +238,7 @@ def _split(a, dims_left, dims_right, hyper, bond_cap, move_right, svd="lapack"):
 
 
 @functools.partial(jax.jit, static_argnames=("move_right", "chunk", "descent_steps", "batch_size", "normalized_grad",
-                                             "svd"))
+                                             "svd"), donate_argnames=("carry",))
 def half_sweep(
     carry: SweepCarry,
     data: jax.Array,
@@ -257,7 +257,8 @@ def half_sweep(
     ``j``-th bond is ``(k, k+1)`` with ``k = j`` moving right (``k = 0 .. n-3``) and
     ``k = n - 2 - j`` moving left (``k = n-2 .. 1``), as in Han et al.'s loop.
 
-    Returns the new carry and the mean NLL of all images at the last bond updated.
+    Returns the new carry and the mean NLL of all images at the last bond updated. The
+    input carry is donated (its buffers are reused for the output): do not use it afterwards.
     """
     n, chi = carry.tensors.shape[0], carry.tensors.shape[-1]
     n_data = data.shape[0]
