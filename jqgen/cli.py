@@ -83,10 +83,10 @@ def _float(lo: float, strict: bool) -> Any:
 def _build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="jqgen", description="Quantum and quantum-inspired generative models in JAX.")
     p.add_argument("--version", action="version", version=f"jqgen {_version()} (jax {jax.__version__})")
-    sub = p.add_subparsers(dest="command", required=True, metavar="{train,sample,evaluate}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{train,sample,evaluate,run}")
 
     train = sub.add_parser("train", help="train a model on a data set")
-    families = train.add_subparsers(dest="family", required=True, metavar="{mps,qcbm,synergy}")
+    families = train.add_subparsers(dest="family", required=True, metavar="{mps,qcbm,synergy,qcbm-device}")
     mps = families.add_parser(
         "mps",
         help="MPS Born machine",
@@ -149,6 +149,10 @@ def _build_parser() -> argparse.ArgumentParser:
 
     add_synergy_parser(families, _positive_int, _float(0.0, strict=True))
 
+    from ._cli_hardware import add_qcbm_device_parser
+
+    add_qcbm_device_parser(families, _positive_int, _float(0.0, strict=True))
+
     s = sub.add_parser("sample", help="draw samples from a checkpoint", description="Draw samples from a checkpoint.")
     s.add_argument("checkpoint", metavar="CKPT", help="checkpoint .npz written by 'jqgen train'")
     s.add_argument("--num", type=_positive_int, default=16, help="number of samples (default: %(default)s)")
@@ -160,6 +164,10 @@ def _build_parser() -> argparse.ArgumentParser:
     from ._cli_evaluate import add_evaluate_parser
 
     add_evaluate_parser(sub, _positive_int)
+
+    from ._cli_hardware import add_run_parser
+
+    add_run_parser(sub, _positive_int)
     return p
 
 

@@ -5,32 +5,45 @@ Foundation layer (see ``docs/hardware.md``): :class:`Device` descriptions
 device's native gates and coupling map with the logical -> physical layout kept
 (:func:`compile_qcbm`), an fsync-ed JSON-lines :class:`Journal`, and :func:`run_batch`,
 which submits, journals, polls and retries without ever resubmitting journaled work.
-qiskit (``pip install jqgen[hardware]``) is needed for compilation.
+On top: :func:`train_on_device` (shot-based loss and parameter-shift gradient, one journaled
+batch per step, resumable), readout mitigation (:func:`calibrate_readout`,
+:func:`mitigate_counts`, TensorCircuit's ``ReadoutMit``) and :func:`noisy_readout` (simulated
+readout errors for ``local``). qiskit (``pip install jqgen[hardware]``) is needed for compilation.
 """
 
 from ._compile import Compiled, bind, circuit_hash, compile_circuit, compile_qcbm, logical_counts, params_hash, to_qiskit
 from ._device import DEFAULT_NATIVE_GATES, LOCAL_DEFAULT_QUBITS, Device, parse_device
+from ._mitigation import calibrate_readout, mitigate_counts, noisy_readout
 from ._journal import Journal, JournalEntry, request_key
 from ._runner import TRANSIENT_ERRORS, TaskLost, redact, run_batch
+from ._train import CircuitTemplate, DeviceTrainResult, counts_to_probs, seeded_submit, train_on_device
 
 __all__ = [
+    "CircuitTemplate",
     "Compiled",
     "DEFAULT_NATIVE_GATES",
     "Device",
+    "DeviceTrainResult",
     "Journal",
     "JournalEntry",
     "LOCAL_DEFAULT_QUBITS",
     "TRANSIENT_ERRORS",
     "TaskLost",
     "bind",
+    "calibrate_readout",
     "circuit_hash",
     "compile_circuit",
     "compile_qcbm",
+    "counts_to_probs",
     "logical_counts",
+    "mitigate_counts",
+    "noisy_readout",
     "params_hash",
     "parse_device",
     "redact",
     "request_key",
     "run_batch",
+    "seeded_submit",
     "to_qiskit",
+    "train_on_device",
 ]
