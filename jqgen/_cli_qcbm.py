@@ -57,6 +57,9 @@ def add_qcbm_parser(families: Any, positive_int: Any, positive_float: Any) -> No
     q.add_argument("--seed", type=int, default=0, help="PRNG seed (default: %(default)s)")
     q.add_argument("--out", default=None, help="output directory (default: runs/qcbm-<ansatz>-<data>)")
     q.add_argument("--no-progress", action="store_true", help="no progress bar")
+    q.add_argument("--device", default=None, metavar="PROVIDER::DEVICE",
+                   help="train on a device (e.g. local::testing): shots and parameter-shift gradients, journaled and "
+                   "resumable; the same as 'jqgen train qcbm-device' (--shots default 1000)")
 
 
 def _ansatz(name: str, n: int, layers: int, data: np.ndarray) -> Any:
@@ -72,8 +75,25 @@ def _ansatz(name: str, n: int, layers: int, data: np.ndarray) -> Any:
 def train_qcbm(args: argparse.Namespace) -> int:
     from .cli import _x64
 
+    if args.device is not None:
+        return _train_on_device(args)
+
     with _x64(args.dtype == "float64"):
         return _train(args)
+
+
+def _train_on_device(args: argparse.Namespace) -> int:
+    from ._cli_hardware import cmd_train_qcbm_device
+
+    if args.ansatz == "su4" or args.loss == "nll" or args.optimizer != "adam":
+        raise ValueError("--device trains the line/all/star/cnot-line/chow-liu ansatze with --loss mmd or kl and "
+                         f"Adam; got --ansatz {args.ansatz} --loss {args.loss} --optimizer {args.optimizer}")
+    dev_args = argparse.Namespace(
+        data=args.data, ansatz=args.ansatz, layers=args.layers, loss=args.loss,
+        shots=args.shots if args.shots is not None else 1000, lr=args.lr, steps=args.steps, seed=args.seed,
+        device=args.device, native_gates=None, coupling="line", journal=None, out=args.out,
+        no_progress=args.no_progress)
+    return cmd_train_qcbm_device(dev_args)
 
 
 def _train(args: argparse.Namespace) -> int:

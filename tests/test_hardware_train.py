@@ -219,7 +219,6 @@ def test_cli_run_samples_a_checkpoint_on_the_local_device(bas_checkpoint, tmp_pa
 
 
 @pytest.mark.parametrize("extra,msg", [
-    (["--device", "tencent::tianji_s2"], "not built yet"),
     (["--device", "nope::x"], "unknown provider"),
     (["--device", "local::testing", "--readout-error", "1.5"], "readout-error"),
 ])
@@ -283,3 +282,15 @@ def test_train_on_device_with_readout_mitigation_estimates_the_loss_better(tmp_p
     mitigated = train_on_device(model, params, data, dev, journal_path=j, poll=poll, readout_mitigation=mit, **kw)
     assert mitigated.submitted == 0  # the noisy counts are reused; only the post-processing differs
     assert abs(mitigated.history[0] - clean) < 0.3 * abs(noisy - clean), (clean, noisy, mitigated.history[0])
+
+
+def test_cli_train_qcbm_with_device_option(tmp_path, capsys):
+    from jqgen.cli import main
+
+    out = tmp_path / "dev"
+    argv = ["train", "qcbm", "--data", "bars-stripes-2x2", "--ansatz", "all", "--layers", "1", "--loss", "kl",
+            "--steps", "2", "--device", "local::testing", "--shots", "200", "--out", str(out), "--no-progress"]
+    assert main(argv) == 0
+    assert (out / "checkpoint.npz").exists() and (out / "journal.jsonl").exists()
+    assert "budget" in capsys.readouterr().out
+    assert main(argv[:-5] + ["--loss", "nll", "--device", "local::testing", "--out", str(out)]) == 2

@@ -1,7 +1,8 @@
 """Device descriptions: provider, name, width, native gates, coupling map and shot limit.
 
-Only the offline ``local::testing`` provider is described so far (:meth:`Device.local`);
-reading a real provider's ``Device`` (``topology()``, ``native_gates()``) is not built yet.
+The offline ``local::testing`` provider is described by :meth:`Device.local`; other
+providers' devices are read from the provider (``topology()``, ``native_gates()``) by
+:func:`parse_device`.
 """
 
 from __future__ import annotations
@@ -112,10 +113,12 @@ class Device:
 def parse_device(spec: str, num_qubits: int | None = None, **kwargs: Any) -> Device:
     """A :class:`Device` from ``"provider::name"``.
 
-    Only ``local::testing`` is described offline (``num_qubits`` defaults to
-    :data:`LOCAL_DEFAULT_QUBITS`; ``kwargs`` go to :meth:`Device.local`). ``tencent`` and
-    ``tianyan`` devices need their provider's topology, which is not read yet:
-    ``NotImplementedError``. Anything else: ``ValueError``.
+    ``local::testing`` is described offline (``num_qubits`` defaults to
+    :data:`LOCAL_DEFAULT_QUBITS`; ``kwargs`` go to :meth:`Device.local`). Other providers'
+    devices are read from the provider through TensorCircuit (``Device.topology()`` and
+    ``native_gates()``; needs the network, the provider's client library and a token; not
+    exercised in CI); ``kwargs`` may set ``max_shots``. A failure raises ``ValueError``
+    with tokens redacted.
 
     Example:
         >>> parse_device("local::testing", num_qubits=5).num_qubits
@@ -131,4 +134,20 @@ def parse_device(spec: str, num_qubits: int | None = None, **kwargs: Any) -> Dev
         if name not in _LOCAL_DEVICES:
             raise ValueError(f"unknown local device {name!r}; expected one of {list(_LOCAL_DEVICES)}")
         return Device.local(LOCAL_DEFAULT_QUBITS if num_qubits is None else num_qubits, **kwargs)
-    raise NotImplementedError(f"reading the description of {spec!r} from its provider is not built yet")
+    return _remote_device(provider, name, **kwargs)
+
+
+def _remote_device(provider: str, name: str, max_shots: int = 10_000) -> Device:
+    from ._runner import _cloud, redact
+
+    try:
+        apis, _ = _cloud()
+        d = apis.get_device(provider=provider, device=name)
+        edges = sorted({tuple(sorted((int(a), int(b)))) for a, b in d.topology()})
+        gates = tuple(str(g).lower() for g in d.native_gates())
+    except Exception as e:  # noqa: BLE001 - any provider/client failure becomes one clear error
+        raise ValueError(redact(f"could not read the description of {provider}::{name} from the provider: "
+                                f"{type(e).__name__}: {e}")) from None
+    if not edges or not gates:
+        raise ValueError(f"{provider}::{name} reported no coupling map or no native gates")
+    return Device(provider, name, 1 + max(max(e) for e in edges), gates, tuple(edges), max_shots)

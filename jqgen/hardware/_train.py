@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import jax
@@ -232,6 +233,7 @@ def train_on_device(
     submit: Callable[[list[Any], Device, int], Any] | None = None,
     poll: Callable[[Any, Device], Any] | None = None,
     readout_mitigation: Any = None,
+    run_id: str | None = None,
     **run_kwargs: Any,
 ) -> DeviceTrainResult:
     """Trains a QCBM with shot-based loss and parameter-shift gradients on ``device``.
@@ -255,6 +257,9 @@ def train_on_device(
         readout_mitigation: a calibrated ``ReadoutMit`` (:func:`calibrate_readout` on
             :meth:`CircuitTemplate` 's layout qubits): every histogram is mitigated
             (:func:`mitigate_counts`) before use; the journal keeps the raw counts.
+        run_id: a label of this run in the journal's request tags (default: derived from
+            ``key``), so one journal can hold several runs, and a journal reused with another
+            key never hands this run another run's counts.
         run_kwargs: further :func:`run_batch` options (``retries``, ``backoff``, ``sleep``, ...).
     """
     from jqgen.qcbm import DEFAULT_SIGMAS, distribution_loss, empirical_distribution
@@ -292,6 +297,8 @@ def train_on_device(
 
         return wrapped
 
+    if run_id is None:
+        run_id = hashlib.sha256(np.asarray(jax.random.key_data(key)).tobytes()).hexdigest()[:16]
     shift = np.pi / 2
     eye = np.eye(num) * shift
     tgt = jnp.asarray(target, jnp.float32)
@@ -299,8 +306,8 @@ def train_on_device(
         flat = np.asarray(ravel_pytree(params)[0], np.float64)
         ph = params_hash(params)
         thetas = [flat, flat] + [flat + eye[k] for k in range(num)] + [flat - eye[k] for k in range(num)]
-        tags: list[Any] = [{"step": step, "role": "loss"}, {"step": step, "role": "dloss"}]
-        tags += [{"step": step, "k": k, "sign": 1} for k in range(num)] + [{"step": step, "k": k, "sign": -1} for k in range(num)]
+        tags: list[Any] = [{"run": run_id, "step": step, "role": "loss"}, {"run": run_id, "step": step, "role": "dloss"}]
+        tags += [{"run": run_id, "step": step, "k": k, "sign": sign} for sign in (1, -1) for k in range(num)]
         circuits = [template.bind(t, ph if i < 2 else None) for i, t in enumerate(thetas)]
         counts = run_batch(
             circuits, device, shots, journal, tags,

@@ -1,0 +1,419 @@
+"""Fault tolerance of jqgen.hardware (issue 7, "Tests"): a randomized fault-injecting
+provider wrapping ``local``, a run killed by SIGKILL in a subprocess and resumed from its
+journal, and tokens that never leak into files, output, logs or exception text.
+
+All offline (TensorCircuit's ``local::testing`` provider)."""
+
+import json
+import logging
+import os
+import random
+import subprocess
+import sys
+import textwrap
+import traceback
+import zipfile
+from collections import Counter
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import jqgen
+from jqgen.data import bars_and_stripes
+from jqgen.hardware import Device, Journal, compile_qcbm, request_key, run_batch, seeded_submit, train_on_device
+from jqgen.hardware._runner import _default_poll, _default_submit
+
+qiskit = pytest.importorskip("qiskit")
+
+# Native gates that include the ansatz's own gates, all-to-all: compilation is trivial.
+FAST = dict(native_gates=("rx", "rz", "rxx", "cx"), coupling=None)
+
+
+def _records(path):
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f.read().splitlines()]
+
+
+def _vec(counts, n):
+    return np.array([counts.get(format(i, f"0{n}b"), 0.0) for i in range(2**n)], np.float64)
+
+
+def _g_stat(counts, probs):
+    """G statistic and degrees of freedom of counts against exact probabilities (cells with
+    expected count < 5 pooled)."""
+    shots = sum(counts.values())
+    obs = _vec(counts, int(np.log2(len(probs))))
+    exp = np.asarray(probs, np.float64) * shots
+    big = exp >= 5
+    o = np.append(obs[big], obs[~big].sum())
+    e = np.append(exp[big], exp[~big].sum())
+    keep = e > 0
+    o, e = o[keep], e[keep] * (o[keep].sum() / e[keep].sum())
+    nz = o > 0
+    g = 2.0 * float(np.sum(o[nz] * np.log(o[nz] / e[nz])))
+    return g, int(keep.sum()) - 1
+
+
+def _pvalue(stats_):
+    from scipy import stats
+
+    g = sum(s[0] for s in stats_)
+    dof = sum(s[1] for s in stats_)
+    return float(stats.chi2.sf(g, dof))
+
+
+# ------------------------------------------------------------------- fault-injecting provider
+class FaultyLocal:
+    """A ``submit``/``poll`` pair wrapping the ``local`` provider that injects, from a seeded
+    ``random.Random``: network errors on submit *before* submitting (nothing happened) or
+    *after* submitting (a lost acknowledgement: the tasks exist but the caller never learns
+    their ids), slow tasks (``None`` for a few polls), failed tasks (TensorCircuit's
+    ``TaskFailed``, once per task) and connections dropped while polling."""
+
+    def __init__(self, seed, inner_submit=None, p_before=0.2, p_after=0.0, p_slow=0.3, p_failed=0.1, p_drop=0.15):
+        self.rng = random.Random(seed)
+        self.inner = inner_submit or _default_submit
+        self.p_before, self.p_after, self.p_slow, self.p_failed, self.p_drop = p_before, p_after, p_slow, p_failed, p_drop
+        self.submitted = []  # every task id the provider really created
+        self.unacknowledged = set()  # created, but the acknowledgement was "lost"
+        self.fate = {}  # task id -> remaining slow polls / "failed"
+        self.events = Counter()
+        self.delivered = {}  # task id -> physical counts returned
+
+    def submit(self, circuits, device, shots):
+        if self.rng.random() < self.p_before:
+            self.events["submit_before"] += 1
+            raise ConnectionError("connection reset by peer (before the request reached the provider)")
+        tasks = self.inner(circuits, device, shots)
+        tasks = list(tasks) if isinstance(tasks, (list, tuple)) else [tasks]
+        ids = [t if isinstance(t, str) else t.id_ for t in tasks]
+        self.submitted += ids
+        for tid in ids:
+            r = self.rng.random()
+            if r < self.p_failed:
+                self.fate[tid] = "failed"
+            elif r < self.p_failed + self.p_slow:
+                self.fate[tid] = self.rng.randint(1, 4)
+            else:
+                self.fate[tid] = 0
+        if self.rng.random() < self.p_after:
+            self.events["submit_after"] += 1
+            self.unacknowledged.update(ids)
+            raise TimeoutError("read timed out (the provider accepted the request)")
+        return tasks
+
+    def poll(self, task, device):
+        from tensorcircuit.cloud.abstraction import TaskFailed
+
+        tid = task if isinstance(task, str) else task.id_
+        assert tid not in self.unacknowledged, "the runner polled a task it cannot know"
+        if self.rng.random() < self.p_drop:
+            self.events["poll_drop"] += 1
+            raise ConnectionError("connection dropped while polling")
+        fate = self.fate[tid]
+        if fate == "failed":
+            self.fate[tid] = "dead"
+            self.events["failed"] += 1
+            raise TaskFailed(tid, "failed", "qubit calibration expired")
+        assert fate != "dead", f"the runner polled failed task {tid} again"
+        if fate > 0:
+            self.fate[tid] = fate - 1
+            self.events["slow"] += 1
+            return None
+        counts = _default_poll(task, device)
+        assert counts is not None
+        assert tid not in self.delivered, f"task {tid} collected twice"
+        self.delivered[tid] = dict(counts)
+        return counts
+
+
+def _check_no_duplicates(journal_path, provider, shots, keys=None):
+    """Journal-level: every key was submitted once plus once per ``failed`` record; task ids
+    are unique; every key has exactly one result of ``shots`` shots from its last task.
+    Provider-level: what the provider created is exactly what the journal recorded plus
+    the unacknowledged (lost-acknowledgement) submissions."""
+    recs = _records(journal_path)
+    submits, failed, results, last_task = Counter(), Counter(), {}, {}
+    for r in recs:
+        if r["type"] == "submit":
+            submits[r["key"]] += 1
+            last_task[r["key"]] = r["task_id"]
+        elif r["type"] == "failed":
+            failed[r["key"]] += 1
+            assert r["task_id"] == last_task[r["key"]]
+        elif r["type"] == "result":
+            assert r["key"] not in results, "two results for one key"
+            results[r["key"]] = r
+    for k, n in submits.items():
+        assert n == 1 + failed[k], (k, n, failed[k])
+    assert set(results) == set(submits) and (keys is None or set(keys) == set(submits))
+    for k, r in results.items():
+        assert r["task_id"] == last_task[k] and sum(r["counts"].values()) == shots
+    journaled = [r["task_id"] for r in recs if r["type"] == "submit"]
+    assert len(journaled) == len(set(journaled))
+    assert Counter(provider.submitted) == Counter(journaled) + Counter(provider.unacknowledged)
+    assert not set(journaled) & provider.unacknowledged
+    assert sum(failed.values()) == provider.events["failed"]
+    assert Journal(journal_path).budget()["tasks"] == len(journaled)
+    return recs
+
+
+@pytest.mark.parametrize("p_after,seed", [(0.0, 3), (0.4, 1)], ids=["no-lost-ack", "lost-ack"])
+def test_run_batch_through_a_faulty_provider(tmp_path, p_after, seed):
+    """Random submit failures (before, and with ``lost-ack`` also after submitting), slow
+    tasks, failed tasks and dropped connections: the batch completes, every circuit's
+    counts pass a G-test against its exact distribution (a mix-up of results between
+    circuits would not), and the journal shows no duplicate submission. A lost
+    acknowledgement makes the provider run the batch twice (documented: no idempotency
+    key), but the duplicate is never journaled, polled or counted."""
+    dev = Device.local(5)
+    model = jqgen.QCBM(jqgen.qcbm.HardwareEfficient(4, 2, "all"), dtype=jnp.float64)
+    ps = [model.init(jax.random.key(s)) for s in range(6)]
+    cs = [compile_qcbm(model, p, dev, initial_layout=[4, 2, 0, 1]) for p in ps]
+    tags = [{"i": i} for i in range(len(cs))]
+    shots = 2000
+    prov = FaultyLocal(seed, inner_submit=seeded_submit(None, 11), p_after=p_after)
+    sleeps = []
+    j = Journal(tmp_path / "j.jsonl")
+    out = run_batch(cs, dev, shots, j, tags, submit=prov.submit, poll=prov.poll, sleep=sleeps.append, retries=40, backoff=0.5)
+    assert prov.events["submit_before"] and prov.events["slow"] and prov.events["failed"] and prov.events["poll_drop"], prov.events
+    assert bool(prov.events["submit_after"]) == (p_after > 0), prov.events
+    assert sleeps and all(s > 0 for s in sleeps)
+    stats_ = []
+    for c, p, counts in zip(cs, ps, out):
+        assert sum(counts.values()) == shots and all(len(k) == 4 for k in counts)
+        stats_.append(_g_stat(counts, np.asarray(model.probs(p), np.float64)))
+    assert _pvalue(stats_) > 1e-3, stats_
+    # each circuit's counts are what the provider delivered for its (last) task
+    recs = _check_no_duplicates(j.path, prov, shots, keys=None)
+    by_key = {r["key"]: r for r in recs if r["type"] == "result"}
+    for c, tag, counts in zip(cs, tags, out):
+        r = by_key[request_key(c.circuit_hash, shots, dev.spec, tag)]
+        assert r["counts"] == counts == c.logical_counts(prov.delivered[r["task_id"]])
+    # a restart replays everything from the journal
+    again = run_batch(cs, dev, shots, Journal(j.path), tags, submit=lambda *a: pytest.fail("resubmitted"),
+                      poll=lambda *a: pytest.fail("polled"), sleep=lambda s: None)
+    assert again == out
+
+
+def test_train_on_device_through_a_faulty_provider(tmp_path):
+    """A 3-step parameter-shift run of a 4-qubit model through the faulty provider
+    (submit failures before submitting, slow, failed tasks, dropped polls): it completes,
+    every key is submitted once (+1 per failed task), and the counts of every circuit of
+    every step pass a pooled G-test against the exact distribution of that circuit
+    (parameters from the callback, shifted by +-pi/2 per the tags)."""
+    from jax.flatten_util import ravel_pytree
+
+    data = bars_and_stripes(2, 2)
+    model = jqgen.QCBM(jqgen.qcbm.HardwareEfficient(4, 1, "all"))
+    params = model.init(jax.random.key(0))
+    dev = Device.local(4, **FAST)
+    shots, steps = 400, 3
+    prov = FaultyLocal(5)
+    seen = [params]
+    res = train_on_device(
+        model, params, data, dev, shots=shots, steps=steps, optimizer=optax.adam(0.1), journal_path=tmp_path / "j.jsonl",
+        key=jax.random.key(7), loss="mmd", submit=prov.submit, poll=prov.poll, sleep=lambda s: None, retries=40,
+        callback=lambda s, p, v: seen.append(p),
+    )
+    assert prov.events["submit_before"] and prov.events["slow"] and prov.events["failed"] and prov.events["poll_drop"], prov.events
+    per_step = 2 * model.ansatz.num_params + 2
+    assert res.history.shape == (steps,) and np.all(np.isfinite(res.history))
+    recs = _check_no_duplicates(res.journal_path, prov, shots)
+    tag_of = {r["key"]: r["tag"] for r in recs if r["type"] == "submit"}
+    assert len(tag_of) == steps * per_step
+    assert res.budget["tasks"] == len(prov.submitted)
+    # ``submitted`` counts the circuits of every submit *attempt*, including attempts that
+    # failed before reaching the provider, so it can exceed the tasks really created
+    assert res.submitted >= len(prov.submitted)
+    stats_ = []
+    for r in recs:
+        if r["type"] != "result":
+            continue
+        tag = tag_of[r["key"]]
+        flat, unravel = ravel_pytree(seen[tag["step"]])
+        theta = np.asarray(flat, np.float64)
+        if "k" in tag:
+            theta[tag["k"]] += tag["sign"] * np.pi / 2
+        exact = np.asarray(model.probs(unravel(jnp.asarray(theta, flat.dtype))), np.float64)
+        stats_.append(_g_stat(r["counts"], exact / exact.sum()))
+    assert len(stats_) == steps * per_step
+    assert _pvalue(stats_) > 1e-3
+
+
+# ---------------------------------------------------------------------- SIGKILL and resume
+_SCRIPT = textwrap.dedent(
+    """
+    import json, os, signal, sys
+
+    import jax
+    import numpy as np
+    import optax
+    from jax.flatten_util import ravel_pytree
+
+    import jqgen
+    from jqgen.data import bars_and_stripes
+    from jqgen.hardware import Device, train_on_device
+
+    journal, out, kill_after = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    model = jqgen.QCBM(jqgen.qcbm.HardwareEfficient(4, 1, "all"))
+    params = model.init(jax.random.key(0))
+    dev = Device.local(4, native_gates=("rx", "rz", "rxx", "cx"), coupling=None)
+
+    def callback(step, p, loss):
+        if step + 1 == kill_after:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    res = train_on_device(model, params, bars_and_stripes(2, 2), dev, shots=200, steps=6, optimizer=optax.adam(0.1),
+                          journal_path=journal, key=jax.random.key(7), loss="mmd", callback=callback)
+    np.save(out + ".params.npy", np.asarray(ravel_pytree(res.params)[0]))
+    np.save(out + ".history.npy", res.history)
+    with open(out + ".json", "w") as f:
+        json.dump({"submitted": res.submitted, "budget": res.budget}, f)
+    """
+)
+
+
+def test_sigkilled_run_resumes_from_its_journal(tmp_path):
+    """A training run SIGKILLs itself after step 3 of 6 (after its results are journaled);
+    a second process resumes from the journal: it submits nothing the journal has counts
+    for, and ends with exactly the parameters and history of an uninterrupted run (a
+    third process, fresh journal)."""
+    script = tmp_path / "train.py"
+    script.write_text(_SCRIPT)
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONWARNINGS": "ignore"}
+
+    def start(journal, out, kill_after):
+        return subprocess.Popen([sys.executable, str(script), str(journal), str(out), str(kill_after)], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    jk, jf = tmp_path / "killed.jsonl", tmp_path / "full.jsonl"
+    killed = start(jk, tmp_path / "killed", 3)
+    full = start(jf, tmp_path / "full", 0)  # the two first runs in parallel
+    for p in (killed, full):
+        _, err = p.communicate(timeout=300)
+        p.err = err
+    assert killed.returncode == -9, killed.err
+    assert full.returncode == 0, full.err
+    assert not (tmp_path / "killed.params.npy").exists()
+    before = _records(jk)
+    done = {r["key"] for r in before if r["type"] == "result"}
+    per_step = 2 * 22 + 2
+    assert len(done) == 3 * per_step
+
+    resumed = start(jk, tmp_path / "resumed", 0)
+    _, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err
+    after = _records(jk)
+    assert after[: len(before)] == before  # append-only
+    new = after[len(before):]
+    assert not {r["key"] for r in new if r["type"] == "submit"} & done  # nothing with counts resubmitted
+    lost = {r["key"] for r in after if r["type"] == "failed" and r.get("lost")}
+    submits = Counter(r["key"] for r in after if r["type"] == "submit")
+    assert all(n <= 1 or k in lost for k, n in submits.items()), submits
+    info = json.loads((tmp_path / "resumed.json").read_text())
+    assert info["submitted"] == 3 * per_step
+    assert info["budget"] == json.loads((tmp_path / "full.json").read_text())["budget"] == {"tasks": 6 * per_step, "shots": 6 * per_step * 200}
+    np.testing.assert_array_equal(np.load(tmp_path / "resumed.params.npy"), np.load(tmp_path / "full.params.npy"))
+    np.testing.assert_array_equal(np.load(tmp_path / "resumed.history.npy"), np.load(tmp_path / "full.history.npy"))
+
+
+# -------------------------------------------------------------------------------- tokens
+SECRET = "tok-SECRET-1234"
+
+
+def _file_texts(root):
+    """(path, bytes) of every file under ``root``; the members of .npz/.zip archives are
+    read decompressed."""
+    for dirpath, _, files in os.walk(root):
+        for name in files:
+            path = os.path.join(dirpath, name)
+            with open(path, "rb") as f:
+                raw = f.read()
+            yield path, raw
+            if zipfile.is_zipfile(path):
+                with zipfile.ZipFile(path) as z:
+                    for m in z.namelist():
+                        yield f"{path}:{m}", z.read(m)
+
+
+def _exception_text(e):
+    return "".join(traceback.format_exception(type(e), e, e.__traceback__)) + repr(e) + repr(e.args)
+
+
+def test_token_never_leaks(tmp_path, monkeypatch, capsys, caplog):
+    """``TIANYAN_TOKEN`` (and TensorCircuit's ``TC_TOKEN``) set: the CLI's files (journal,
+    checkpoint, summary, counts, metrics, plots), its stdout/stderr and every log record
+    are free of the token, and so are the journal and the full traceback of errors raised
+    from submissions and tasks that fail with the token in their message."""
+    from tensorcircuit.cloud.abstraction import TaskFailed
+
+    from jqgen.cli import main
+
+    monkeypatch.setenv("TIANYAN_TOKEN", SECRET)
+    monkeypatch.setenv("TC_TOKEN", SECRET)
+    caplog.set_level(logging.DEBUG)
+    qd = tmp_path / "qd"
+    assert main(["train", "qcbm-device", "--data", "bars-stripes-2x2", "--ansatz", "all", "--layers", "1", "--steps", "2",
+                 "--shots", "100", "--native-gates", "rx,rz,rxx,cx", "--coupling", "all", "--out", str(qd)]) == 0
+    assert main(["run", str(qd / "checkpoint.npz"), "--device", "local::testing", "--shots", "300",
+                 "--out", str(tmp_path / "run")]) == 0
+    assert (tmp_path / "run" / "counts.json").exists() and (qd / "journal.jsonl").exists()
+
+    # a provider that puts the token into its error messages
+    def leaky_submit(circuits, device, shots):
+        raise ConnectionError(f"401 Unauthorized: token={SECRET} rejected")
+
+    monkeypatch.setattr("jqgen.hardware._runner._default_submit", leaky_submit)
+    assert main(["run", str(qd / "checkpoint.npz"), "--device", "local::testing", "--shots", "300", "--tag", "again",
+                 "--out", str(tmp_path / "run2")]) == 2
+    out, err = capsys.readouterr()
+    assert "jqgen: error" in err and "***" in err
+    assert SECRET not in out + err
+    monkeypatch.undo()
+    monkeypatch.setenv("TIANYAN_TOKEN", SECRET)
+
+    dev = Device.local(4, **FAST)
+    model = jqgen.QCBM(jqgen.qcbm.HardwareEfficient(4, 1, "all"))
+    c = compile_qcbm(model, model.init(jax.random.key(0)), dev)
+    j = Journal(tmp_path / "api" / "j.jsonl")
+    errors = []
+    with pytest.raises(RuntimeError) as ei:
+        run_batch([c], dev, 10, j, ["submit"], submit=leaky_submit, retries=1, sleep=lambda s: None)
+    errors.append(ei.value)
+
+    def failing_poll(task, device):
+        raise TaskFailed(str(task), "failed", f"device rejected credentials {SECRET}")
+
+    with pytest.raises(RuntimeError) as ei:
+        run_batch([c], dev, 10, j, ["poll"], poll=failing_poll, retries=1, sleep=lambda s: None)
+    errors.append(ei.value)
+
+    def dropping_poll(task, device):
+        raise ConnectionError(f"connection to https://x/?token={SECRET} dropped")
+
+    with pytest.raises(RuntimeError) as ei:
+        run_batch([c], dev, 10, j, ["drop"], poll=dropping_poll, retries=1, sleep=lambda s: None)
+    errors.append(ei.value)
+    with pytest.raises(RuntimeError) as ei:
+        train_on_device(model, model.init(jax.random.key(0)), bars_and_stripes(2, 2), dev, shots=10, steps=1,
+                        optimizer=optax.adam(0.1), journal_path=tmp_path / "api" / "t.jsonl", key=jax.random.key(0),
+                        submit=leaky_submit, retries=1, sleep=lambda s: None)
+    errors.append(ei.value)
+    for e in errors:
+        text = _exception_text(e)
+        assert SECRET not in text and "***" in text, text
+    assert any(r["type"] == "failed" for r in _records(j.path))
+
+    out, err = capsys.readouterr()
+    assert SECRET not in out + err
+    for r in caplog.records:
+        assert SECRET not in r.getMessage() and SECRET not in str(r.args)
+    assert SECRET not in caplog.text
+    files = list(_file_texts(tmp_path))
+    assert len(files) > 8
+    for path, raw in files:
+        assert SECRET.encode() not in raw, path
