@@ -294,3 +294,24 @@ def test_cli_train_qcbm_with_device_option(tmp_path, capsys):
     assert (out / "checkpoint.npz").exists() and (out / "journal.jsonl").exists()
     assert "budget" in capsys.readouterr().out
     assert main(argv[:-5] + ["--loss", "nll", "--device", "local::testing", "--out", str(out)]) == 2
+
+
+def test_cmaes_on_device_learns_and_replays_from_its_journal(tmp_path):
+    from jqgen.data import bars_and_stripes
+    from jqgen.hardware import Device, cmaes_on_device
+
+    model = jqgen.QCBM(jqgen.qcbm.HardwareEfficient(4, 1, "all"))
+    p0 = model.init(jax.random.key(0))
+    dev = Device.local(4, native_gates=("rx", "rz", "rxx", "cx", "rzz", "ry", "h", "sx", "x"), coupling=None)
+    kw = dict(shots=500, generations=20, journal_path=str(tmp_path / "j.jsonl"), key=jax.random.key(1), loss="kl",
+              sigma0=0.5, population_size=8)
+    r = cmaes_on_device(model, p0, bars_and_stripes(2, 2), dev, **kw)
+    assert r.history.shape == (20,) and r.history[-5:].min() < r.history[:3].min()
+
+    def no_submit(*_):
+        raise AssertionError("journaled work was submitted again")
+
+    again = cmaes_on_device(model, p0, bars_and_stripes(2, 2), dev, submit=no_submit, **kw)
+    np.testing.assert_array_equal(again.history, r.history)
+    with pytest.raises(ValueError, match="generations"):
+        cmaes_on_device(model, p0, bars_and_stripes(2, 2), dev, **{**kw, "generations": 0})

@@ -6,7 +6,7 @@ device's native gates and coupling map with the logical -> physical layout kept
 (:func:`compile_qcbm`), an fsync-ed JSON-lines :class:`Journal`, and :func:`run_batch`,
 which submits, journals, polls and retries without ever resubmitting journaled work.
 On top: :func:`train_on_device` (shot-based loss and parameter-shift gradient, one journaled
-batch per step, resumable), readout mitigation (:func:`calibrate_readout`,
+batch per step, resumable), :func:`cmaes_on_device` (one journaled batch per generation), readout mitigation (:func:`calibrate_readout`,
 :func:`mitigate_counts`, TensorCircuit's ``ReadoutMit``) and :func:`noisy_readout` (simulated
 readout errors for ``local``). qiskit (``pip install jqgen[hardware]``) is needed for compilation.
 """
@@ -16,6 +16,7 @@ from ._device import DEFAULT_NATIVE_GATES, LOCAL_DEFAULT_QUBITS, Device, parse_d
 from ._mitigation import calibrate_readout, mitigate_counts, noisy_readout
 from ._journal import Journal, JournalEntry, request_key
 from ._runner import TRANSIENT_ERRORS, TaskLost, redact, run_batch
+from ._cmaes_device import cmaes_on_device
 from ._train import CircuitTemplate, DeviceTrainResult, counts_to_probs, seeded_submit, train_on_device
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "bind",
     "calibrate_readout",
     "circuit_hash",
+    "cmaes_on_device",
     "compile_circuit",
     "compile_qcbm",
     "counts_to_probs",
