@@ -226,19 +226,20 @@ def test_train_on_device_through_a_faulty_provider(tmp_path):
     tag_of = {r["key"]: r["tag"] for r in recs if r["type"] == "submit"}
     assert len(tag_of) == steps * per_step
     assert res.budget["tasks"] == len(prov.submitted)
-    # ``submitted`` counts the circuits of every submit *attempt*, including attempts that
-    # failed before reaching the provider, so it can exceed the tasks really created
-    assert res.submitted >= len(prov.submitted)
+    # ``submitted`` counts the tasks the provider accepted (not failed submit attempts)
+    assert res.submitted == len(prov.submitted)
+    unravel = ravel_pytree(params)[1]
+    probs_at = jax.jit(lambda flat: model.probs(unravel(flat)))
     stats_ = []
     for r in recs:
         if r["type"] != "result":
             continue
         tag = tag_of[r["key"]]
-        flat, unravel = ravel_pytree(seen[tag["step"]])
+        flat = ravel_pytree(seen[tag["step"]])[0]
         theta = np.asarray(flat, np.float64)
         if "k" in tag:
             theta[tag["k"]] += tag["sign"] * np.pi / 2
-        exact = np.asarray(model.probs(unravel(jnp.asarray(theta, flat.dtype))), np.float64)
+        exact = np.asarray(probs_at(jnp.asarray(theta, flat.dtype)), np.float64)
         stats_.append(_g_stat(r["counts"], exact / exact.sum()))
     assert len(stats_) == steps * per_step
     assert _pvalue(stats_) > 1e-3
@@ -258,7 +259,7 @@ _SCRIPT = textwrap.dedent(
     from jqgen.data import bars_and_stripes
     from jqgen.hardware import Device, train_on_device
 
-    journal, out, kill_after = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    journal, out, kill_after, kill_at_poll = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     model = jqgen.QCBM(jqgen.qcbm.HardwareEfficient(4, 1, "all"))
     params = model.init(jax.random.key(0))
     dev = Device.local(4, native_gates=("rx", "rz", "rxx", "cx"), coupling=None)
@@ -267,8 +268,18 @@ _SCRIPT = textwrap.dedent(
         if step + 1 == kill_after:
             os.kill(os.getpid(), signal.SIGKILL)
 
+    polls = [0]
+
+    def poll(task, device):  # dies between the journaled submission and the result
+        from jqgen.hardware._runner import _default_poll
+
+        polls[0] += 1
+        if polls[0] == kill_at_poll:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return _default_poll(task, device)
+
     res = train_on_device(model, params, bars_and_stripes(2, 2), dev, shots=200, steps=6, optimizer=optax.adam(0.1),
-                          journal_path=journal, key=jax.random.key(7), loss="mmd", callback=callback)
+                          journal_path=journal, key=jax.random.key(7), loss="mmd", callback=callback, poll=poll)
     np.save(out + ".params.npy", np.asarray(ravel_pytree(res.params)[0]))
     np.save(out + ".history.npy", res.history)
     with open(out + ".json", "w") as f:
@@ -281,44 +292,59 @@ def test_sigkilled_run_resumes_from_its_journal(tmp_path):
     """A training run SIGKILLs itself after step 3 of 6 (after its results are journaled);
     a second process resumes from the journal: it submits nothing the journal has counts
     for, and ends with exactly the parameters and history of an uninterrupted run (a
-    third process, fresh journal)."""
+    third process, fresh journal). Another run is SIGKILLed in the middle of step 4 (all
+    of the step's tasks journaled, 10 of 46 results in): the resumed run resubmits only the
+    36 tasks without counts (``local`` forgets its tasks with the process: recorded as
+    lost) and completes."""
     script = tmp_path / "train.py"
     script.write_text(_SCRIPT)
     env = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONWARNINGS": "ignore"}
-
-    def start(journal, out, kill_after):
-        return subprocess.Popen([sys.executable, str(script), str(journal), str(out), str(kill_after)], env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-    jk, jf = tmp_path / "killed.jsonl", tmp_path / "full.jsonl"
-    killed = start(jk, tmp_path / "killed", 3)
-    full = start(jf, tmp_path / "full", 0)  # the two first runs in parallel
-    for p in (killed, full):
-        _, err = p.communicate(timeout=300)
-        p.err = err
-    assert killed.returncode == -9, killed.err
-    assert full.returncode == 0, full.err
-    assert not (tmp_path / "killed.params.npy").exists()
-    before = _records(jk)
-    done = {r["key"] for r in before if r["type"] == "result"}
     per_step = 2 * 22 + 2
-    assert len(done) == 3 * per_step
 
-    resumed = start(jk, tmp_path / "resumed", 0)
-    _, err = resumed.communicate(timeout=300)
-    assert resumed.returncode == 0, err
-    after = _records(jk)
-    assert after[: len(before)] == before  # append-only
-    new = after[len(before):]
-    assert not {r["key"] for r in new if r["type"] == "submit"} & done  # nothing with counts resubmitted
-    lost = {r["key"] for r in after if r["type"] == "failed" and r.get("lost")}
-    submits = Counter(r["key"] for r in after if r["type"] == "submit")
-    assert all(n <= 1 or k in lost for k, n in submits.items()), submits
-    info = json.loads((tmp_path / "resumed.json").read_text())
-    assert info["submitted"] == 3 * per_step
-    assert info["budget"] == json.loads((tmp_path / "full.json").read_text())["budget"] == {"tasks": 6 * per_step, "shots": 6 * per_step * 200}
+    def start(name, journal, kill_after=0, kill_at_poll=0):
+        return subprocess.Popen([sys.executable, str(script), str(journal), str(tmp_path / name), str(kill_after), str(kill_at_poll)],
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def finish(*procs):
+        for p in procs:
+            _, p.err = p.communicate(timeout=300)
+
+    jk, jf, jm = tmp_path / "killed.jsonl", tmp_path / "full.jsonl", tmp_path / "mid.jsonl"
+    killed, full, mid = start("killed", jk, kill_after=3), start("full", jf), start("mid", jm, kill_at_poll=3 * per_step + 11)
+    finish(killed, full, mid)
+    assert killed.returncode == -9 and mid.returncode == -9, (killed.err, mid.err)
+    assert full.returncode == 0, full.err
+    assert not (tmp_path / "killed.params.npy").exists() and not (tmp_path / "mid.params.npy").exists()
+    before, before_mid = _records(jk), _records(jm)
+    done = {r["key"] for r in before if r["type"] == "result"}
+    assert len(done) == 3 * per_step and len({r["key"] for r in before if r["type"] == "submit"}) == 3 * per_step
+    done_mid = {r["key"] for r in before_mid if r["type"] == "result"}
+    pending_mid = {r["key"] for r in before_mid if r["type"] == "submit"} - done_mid
+    assert len(done_mid) == 3 * per_step + 10 and len(pending_mid) == per_step - 10
+
+    resumed, resumed_mid = start("resumed", jk), start("resumed_mid", jm)
+    finish(resumed, resumed_mid)
+    assert resumed.returncode == 0, resumed.err
+    assert resumed_mid.returncode == 0, resumed_mid.err
+    for path, old, had_counts, pending, name in ((jk, before, done, set(), "resumed"), (jm, before_mid, done_mid, pending_mid, "resumed_mid")):
+        after = _records(path)
+        assert after[: len(old)] == old  # append-only
+        new = after[len(old):]
+        new_submits = {r["key"] for r in new if r["type"] == "submit"}
+        assert not new_submits & had_counts  # nothing that had counts was resubmitted
+        lost = {r["key"] for r in new if r["type"] == "failed" and r["lost"]}
+        assert lost == pending and pending <= new_submits
+        submits = Counter(r["key"] for r in after if r["type"] == "submit")
+        assert all(n == 1 or (n == 2 and k in lost) for k, n in submits.items()), submits
+        assert len(submits) == 6 * per_step and len({r["key"] for r in after if r["type"] == "result"}) == 6 * per_step
+        info = json.loads((tmp_path / f"{name}.json").read_text())
+        assert info["submitted"] == 6 * per_step - len(had_counts)
+        assert info["budget"] == {"tasks": 6 * per_step + len(pending), "shots": (6 * per_step + len(pending)) * 200}
+    assert json.loads((tmp_path / "full.json").read_text())["budget"]["tasks"] == 6 * per_step
     np.testing.assert_array_equal(np.load(tmp_path / "resumed.params.npy"), np.load(tmp_path / "full.params.npy"))
     np.testing.assert_array_equal(np.load(tmp_path / "resumed.history.npy"), np.load(tmp_path / "full.history.npy"))
+    # killed mid-step: the first three steps are replayed exactly (the rest uses new shots)
+    np.testing.assert_array_equal(np.load(tmp_path / "resumed_mid.history.npy")[:3], np.load(tmp_path / "full.history.npy")[:3])
 
 
 # -------------------------------------------------------------------------------- tokens
@@ -368,6 +394,14 @@ def test_token_never_leaks(tmp_path, monkeypatch, capsys, caplog):
         raise ConnectionError(f"401 Unauthorized: token={SECRET} rejected")
 
     monkeypatch.setattr("jqgen.hardware._runner._default_submit", leaky_submit)
+    import jqgen.hardware
+
+    real_run_batch = jqgen.hardware.run_batch
+
+    def quick_run_batch(*a, **kw):  # the CLI would back off for 31 s in real time
+        return real_run_batch(*a, **{**kw, "retries": 2, "sleep": lambda s: None})
+
+    monkeypatch.setattr(jqgen.hardware, "run_batch", quick_run_batch)
     assert main(["run", str(qd / "checkpoint.npz"), "--device", "local::testing", "--shots", "300", "--tag", "again",
                  "--out", str(tmp_path / "run2")]) == 2
     out, err = capsys.readouterr()

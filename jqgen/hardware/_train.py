@@ -292,8 +292,9 @@ def train_on_device(
 
     def counting(inner: Callable[[list[Any], Device, int], Any]) -> Callable[[list[Any], Device, int], Any]:
         def wrapped(circuits: list[Any], dev: Device, s: int) -> Any:
-            submitted[0] += len(circuits)
-            return inner(circuits, dev, s)
+            tasks = inner(circuits, dev, s)  # count only what the provider accepted
+            submitted[0] += len(tasks) if isinstance(tasks, (list, tuple)) else 1
+            return tasks
 
         return wrapped
 
