@@ -455,3 +455,33 @@ def test_local_provider_counts_match_exact_probabilities(tmp_path, monkeypatch):
     assert [r["type"] for r in recs] == ["submit", "failed", "submit", "result"] and recs[1]["lost"]
     text = _text(j.path) + _text(j2.path)
     assert TOKEN not in text
+
+
+def test_noisy_gates_sample_the_depolarized_density_matrix(tmp_path):
+    from jqgen.hardware import noisy_gates
+    from jqgen.hardware._runner import _default_submit
+    from jqgen.qcbm._tc import tensorcircuit
+
+    tc = tensorcircuit()
+    tc.backend.set_random_state(7)
+    dev = Device.local(3, coupling=None)
+    model = jqgen.QCBM(jqgen.qcbm.HardwareEfficient(3, 1, "line"), dtype=jnp.float64)
+    params = model.init(jax.random.key(5))
+    c = compile_qcbm(model, params, dev)
+    captured = []
+
+    def capture(circs, d, s):
+        captured.extend(circs)
+        return _default_submit(circs, d, s)
+
+    shots = 20000
+    (out,) = run_batch([c], dev, shots, Journal(tmp_path / "j.jsonl"), ["noisy"], submit=noisy_gates(0.03, 0.08, submit=capture))
+    rho = np.real(np.diag(np.asarray(captured[0].densitymatrix())))
+    phys = {format(i, "03b"): float(v) for i, v in enumerate(rho)}
+    logical = c.logical_counts(phys)
+    p_noisy = np.array([logical.get(format(i, "03b"), 0.0) for i in range(8)])
+    p_noisy = p_noisy / p_noisy.sum()
+    assert _g_test_pvalue(out, p_noisy, shots) > 1e-3
+    assert 0.5 * np.abs(p_noisy - _exact(model, params)).sum() > 0.02  # the noise is visible
+    with pytest.raises(ValueError, match="depolarizing"):
+        noisy_gates(0.9)

@@ -13,7 +13,7 @@ readout errors for ``local``). qiskit (``pip install jqgen[hardware]``) is neede
 
 from ._compile import Compiled, bind, circuit_hash, compile_circuit, compile_qcbm, logical_counts, params_hash, to_qiskit
 from ._device import DEFAULT_NATIVE_GATES, LOCAL_DEFAULT_QUBITS, Device, parse_device
-from ._mitigation import calibrate_readout, mitigate_counts, noisy_readout
+from ._mitigation import calibrate_readout, mitigate_counts, noisy_gates, noisy_readout
 from ._journal import Journal, JournalEntry, request_key
 from ._runner import TRANSIENT_ERRORS, TaskLost, redact, run_batch
 from ._cmaes_device import cmaes_on_device
@@ -39,6 +39,7 @@ __all__ = [
     "counts_to_probs",
     "logical_counts",
     "mitigate_counts",
+    "noisy_gates",
     "noisy_readout",
     "params_hash",
     "parse_device",

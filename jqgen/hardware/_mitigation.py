@@ -186,3 +186,47 @@ def noisy_readout(
         return _flip(counts, a01, a10, rng)
 
     return wrapped
+
+
+def noisy_gates(p1: float, p2: float | None = None, *,
+                submit: Callable[[list[Any], Device, int], Any] | None = None) -> Callable[[list[Any], Device, int], Any]:
+    """A ``submit`` for :func:`run_batch` that adds depolarizing gate noise (``local`` only).
+
+    Every submitted circuit becomes a TensorCircuit ``DMCircuit`` with a depolarizing
+    channel after each gate (TensorCircuit's noise models: ``depolarizingchannel`` with
+    total error ``p1`` after one-qubit gates, ``generaldepolarizingchannel`` with total
+    error ``p2`` (``p2 / 15`` per two-qubit Pauli) after two-qubit gates; ``p2`` defaults to ``p1``), which the ``local`` provider samples
+    exactly. With :func:`noisy_readout` as the ``poll`` this is a noisy offline device.
+
+    Raises:
+        ValueError: ``p1`` outside [0, 3/4] or ``p2`` outside [0, 15/16].
+    """
+    from ._runner import _default_submit
+
+    p2 = p1 if p2 is None else p2
+    if not (0 <= p1 <= 0.75 and 0 <= p2 <= 15 / 16):
+        raise ValueError(f"depolarizing probabilities must satisfy 0 <= p1 <= 3/4 and 0 <= p2 <= 15/16, got {p1}, {p2}")
+    inner = submit or _default_submit
+
+    def noisy(c: Any) -> Any:
+        from jqgen.qcbm._tc import tensorcircuit
+
+        tc = tensorcircuit()
+        from tensorcircuit.noisemodel import NoiseConf, circuit_with_noise
+
+        qir = c.to_qir()
+        dm = tc.DMCircuit.from_qir(qir, c.circuit_param)
+        conf = NoiseConf()
+        for name, arity in sorted({(g["name"], len(g["index"])) for g in qir}):
+            if arity == 1 and p1 > 0:
+                conf.add_noise(name, [tc.channels.depolarizingchannel(p1 / 3, p1 / 3, p1 / 3)])
+            elif arity == 2 and p2 > 0:
+                conf.add_noise(name, [tc.channels.generaldepolarizingchannel(p2 / 15, 2)])
+        return circuit_with_noise(dm, conf)
+
+    def wrapped(circuits: list[Any], device: Device, shots: int) -> Any:
+        if device.provider != "local":
+            raise ValueError(f"simulated gate noise applies to the local provider only, not {device.spec}")
+        return inner([noisy(c) for c in circuits], device, shots)
+
+    return wrapped
