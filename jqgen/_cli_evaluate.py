@@ -11,7 +11,7 @@ from .checkpoint import _needs_x64, checkpoint_info, load_checkpoint
 from .data import load_dataset
 from .evaluation import evaluate, format_report
 
-__all__ = ["add_evaluate_parser", "cmd_evaluate"]
+__all__ = ["add_evaluate_parser", "checkpoint_data", "cmd_evaluate"]
 
 
 def add_evaluate_parser(sub: Any, positive_int: Any) -> None:
@@ -33,14 +33,19 @@ def add_evaluate_parser(sub: Any, positive_int: Any) -> None:
     e.set_defaults(func=cmd_evaluate)
 
 
+def checkpoint_data(checkpoint: str, data: str | None) -> tuple[dict[str, Any], Any]:
+    """The checkpoint's header and the data set ``data`` (default: the one it records)."""
+    info = checkpoint_info(checkpoint)
+    spec = data if data is not None else info.get("metadata", {}).get("data")
+    if spec is None:
+        raise ValueError(f"{checkpoint} records no data set; pass --data")
+    return info, load_dataset(spec)
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .cli import _json_safe, _x64
 
-    info = checkpoint_info(args.checkpoint)
-    spec = args.data if args.data is not None else info.get("metadata", {}).get("data")
-    if spec is None:
-        raise ValueError(f"{args.checkpoint} records no data set; pass --data")
-    ds = load_dataset(spec)
+    info, ds = checkpoint_data(args.checkpoint, args.data)
     with _x64(_needs_x64(info) is not None):
         ck = load_checkpoint(args.checkpoint)
         report = evaluate(ck.model, ck.params, args.seed, ds, args.samples)

@@ -194,9 +194,9 @@ def counts_metrics(counts: dict[str, float], ds: Any, model_probs: np.ndarray | 
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .checkpoint import _needs_x64, checkpoint_info, load_checkpoint
+    from ._cli_evaluate import checkpoint_data
+    from .checkpoint import _needs_x64, load_checkpoint
     from .cli import _json_safe, _x64
-    from .data import load_dataset
     from .hardware import (
         Journal, calibrate_readout, compile_qcbm, mitigate_counts, noisy_readout, parse_device, redact, run_batch, seeded_submit,
     )
@@ -206,11 +206,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if args.readout_error is not None and not 0.0 <= args.readout_error <= 1.0:
         raise ValueError(f"--readout-error must lie in [0, 1], got {args.readout_error}")
-    info = checkpoint_info(args.checkpoint)
-    spec = args.data if args.data is not None else info.get("metadata", {}).get("data")
-    if spec is None:
-        raise ValueError(f"{args.checkpoint} records no data set; pass --data")
-    ds = load_dataset(spec)
+    info, ds = checkpoint_data(args.checkpoint, args.data)
     with _x64(_needs_x64(info) is not None):
         ck = load_checkpoint(args.checkpoint)
         model, params = ck.model, ck.params

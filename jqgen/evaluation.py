@@ -122,7 +122,7 @@ def evaluate(model: GenerativeModel, params: Any, key: Any, dataset: Dataset, nu
         dist["train"] = _dense_distances(p, emp / emp.sum(), clip)
         if dataset.target is not None:
             dist["target"] = _dense_distances(p, np.asarray(dataset.target, np.float64), clip)
-        if dataset.space is not None and dataset.space.size <= 2**model.num_bits:
+        if dataset.space is not None:
             idx = pack_bits(dataset.space.enumerate()).astype(np.int64)
             seen = np.isin(idx, tkeys.astype(np.int64))
             dist["mass_on_space"] = float(p[idx].sum())

@@ -49,6 +49,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .data import validate_binary
 from .spaces import SolutionSpace
 
 __all__ = ["pack_bits", "generalization_metrics", "quality_metrics", "precision_recall", "total_variation",
@@ -81,24 +82,6 @@ def pack_bits(bits: Any) -> np.ndarray:
         buf[:, :nbytes] = packed
         return buf.view(">u8").reshape(num).astype(np.uint64) >> np.uint64(64 - n)
     return np.ascontiguousarray(packed).view(np.dtype((np.void, nbytes))).reshape(num)
-
-
-def _check_bits(x: Any, n: int | None, name: str) -> np.ndarray:
-    a = np.asarray(x)
-    if a.ndim != 2 or a.shape[0] == 0:
-        raise ValueError(f"{name} must be a non-empty array of samples [N, n], got shape {a.shape}")
-    if n is not None and a.shape[1] != n:
-        raise ValueError(f"{name} has {a.shape[1]} bits per sample, but the solution space has {n}")
-    if a.dtype != np.uint8 and a.dtype != np.bool_:
-        if a.dtype.kind not in "biuf":
-            raise ValueError(f"{name} must hold 0/1 numbers, got dtype {a.dtype}")
-        a8 = a.astype(np.uint8)
-        if not np.array_equal(a8, a):
-            raise ValueError(f"{name} must contain only 0/1 values")
-        a = a8
-    if a.dtype == np.uint8 and a.max(initial=0) > 1:
-        raise ValueError(f"{name} must contain only 0/1 values, found {int(a.max())}")
-    return a.astype(np.uint8, copy=False)
 
 
 def perfect_coverage(space_size: int, num_samples: int) -> float:
@@ -147,8 +130,8 @@ def generalization_metrics(samples: Any, train: Any, space: SolutionSpace, *,
             training set with no valid member (``eps`` must lie in (0, 1]).
     """
     n = space.num_bits
-    s = _check_bits(samples, n, "samples")
-    t = _check_bits(train, n, "train")
+    s = validate_binary(samples, width=n, name="samples")
+    t = validate_binary(train, width=n, name="train")
     sp = _split(s, t, space)
     size = int(space.size)
     eps = sp["train_valid"] / size
@@ -242,7 +225,7 @@ def precision_recall(samples: Any, space: SolutionSpace) -> dict[str, float]:
         >>> precision_recall(s, BarsAndStripesSpace(2, 2))["recall"]
         0.3333333333333333
     """
-    s = _check_bits(samples, space.num_bits, "samples")
+    s = validate_binary(samples, width=space.num_bits, name="samples")
     return _precision_recall(pack_bits(s), space.contains(s), int(space.size))
 
 

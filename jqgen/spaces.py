@@ -185,11 +185,3 @@ def random_quadratic_cost(n: int, seed: int = 0, *, risk: float = 0.5) -> Quadra
     f = rng.normal(size=(n, 3))
     sigma = f @ f.T / n + np.diag(rng.uniform(0.0, 0.5, n))
     return QuadraticCost(-mu, risk * sigma, 0.0)
-
-
-def space_members(space: SolutionSpace, limit: int = 1 << 22) -> np.ndarray:
-    """``S`` enumerated, refusing spaces larger than ``limit`` (ValueError)."""
-    if space.size > limit:
-        raise ValueError(f"solution space {space!r} has {space.size} members, more than {limit} to enumerate")
-    return space.enumerate()
-

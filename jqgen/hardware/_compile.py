@@ -201,14 +201,21 @@ def compile_circuit(
         seed: ``seed_transpiler``.
         params_hash: recorded on the result.
     """
-    from qiskit import transpile
-    from qiskit.transpiler import CouplingMap
-
     n = int(qc.num_qubits)
     if n > device.num_qubits:
         raise ValueError(f"circuit has {n} qubits, more than {device.spec} has ({device.num_qubits})")
     if qc.parameters:
         raise ValueError(f"circuit has unbound parameters {sorted(p.name for p in qc.parameters)}")
+    out, layout = _transpile(qc, device, initial_layout, seed)
+    return Compiled(out, n, layout, device, circuit_hash(out, layout), params_hash)
+
+
+def _transpile(qc: Any, device: Device, initial_layout: Sequence[int] | None, seed: int) -> tuple[Any, tuple[int, ...]]:
+    """``qiskit.transpile`` to the device's native gates and (undirected) coupling map;
+    returns the circuit and the final logical -> physical layout."""
+    from qiskit import transpile
+    from qiskit.transpiler import CouplingMap
+
     cmap = None
     if device.coupling_map is not None:
         edges = {e for a, b in device.coupling_map for e in ((a, b), (b, a))}
@@ -226,10 +233,8 @@ def compile_circuit(
         seed_transpiler=seed,
     )
     if out.layout is None:
-        layout = tuple(range(n))
-    else:
-        layout = tuple(int(p) for p in out.layout.final_index_layout(filter_ancillas=True))
-    return Compiled(out, n, layout, device, circuit_hash(out, layout), params_hash)
+        return out, tuple(range(int(qc.num_qubits)))
+    return out, tuple(int(p) for p in out.layout.final_index_layout(filter_ancillas=True))
 
 
 def compile_qcbm(

@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from ._compile import _QISKIT_NAMES, Compiled, _ansatz_of, circuit_hash, params_hash
+from ._compile import _QISKIT_NAMES, Compiled, _ansatz_of, _transpile, circuit_hash, params_hash
 from ._device import Device
 from ._journal import Journal
 
@@ -76,9 +76,8 @@ class CircuitTemplate:
     """
 
     def __init__(self, model: Any, device: Device, *, initial_layout: Sequence[int] | None = None, seed: int = 0) -> None:
-        from qiskit import QuantumCircuit, transpile
+        from qiskit import QuantumCircuit
         from qiskit.circuit import ParameterVector
-        from qiskit.transpiler import CouplingMap
 
         from jqgen.qcbm import ops
 
@@ -103,22 +102,7 @@ class CircuitTemplate:
                     raise ValueError(f"parameter {k} drives two gates: the two-term shift rule does not apply")
                 used.add(k)
                 gate(theta[k], *op.qubits)
-        cmap = None
-        if device.coupling_map is not None:
-            edges = {e for a, b in device.coupling_map for e in ((a, b), (b, a))}
-            cmap = CouplingMap(sorted(edges))
-            for q in range(device.num_qubits):
-                if q not in cmap.physical_qubits:
-                    cmap.add_physical_qubit(q)
-        out = transpile(
-            qc,
-            basis_gates=list(device.native_gates),
-            coupling_map=cmap,
-            initial_layout=None if initial_layout is None else [int(p) for p in initial_layout],
-            optimization_level=1,
-            seed_transpiler=seed,
-        )
-        self.layout = tuple(range(n)) if out.layout is None else tuple(int(p) for p in out.layout.final_index_layout(filter_ancillas=True))
+        out, self.layout = _transpile(qc, device, initial_layout, seed)
         self.circuit = out
         self.device = device
         self.num_logical = n
