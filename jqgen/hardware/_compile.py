@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import warnings
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -70,8 +70,11 @@ def bind(model: Any, params: Mapping[str, Any]) -> Any:
     return circuit_from_ops(ansatz.num_qubits, ops(ansatz, dict(params)), first.dtype)
 
 
-def to_qiskit(num_qubits: int, gate_ops: Sequence[Any]) -> Any:
-    """A qiskit ``QuantumCircuit`` applying ``gate_ops`` (:class:`jqgen.qcbm.Op`) in order."""
+def to_qiskit(num_qubits: int, gate_ops: Sequence[Any], angle: Callable[[Any], Any] | None = None) -> Any:
+    """A qiskit ``QuantumCircuit`` applying ``gate_ops`` (:class:`jqgen.qcbm.Op`) in order.
+
+    ``angle`` maps an op's angle to the qiskit argument (default: the float value; a
+    template passes qiskit ``Parameter`` objects)."""
     from qiskit import QuantumCircuit
 
     qc = QuantumCircuit(num_qubits)
@@ -83,7 +86,7 @@ def to_qiskit(num_qubits: int, gate_ops: Sequence[Any]) -> Any:
         if op.angle is None:
             gate(*op.qubits)
         else:
-            gate(float(np.asarray(op.angle)), *op.qubits)
+            gate(float(np.asarray(op.angle)) if angle is None else angle(op.angle), *op.qubits)
     return qc
 
 

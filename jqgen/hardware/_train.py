@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from ._compile import _QISKIT_NAMES, Compiled, _ansatz_of, _transpile, circuit_hash, params_hash
+from ._compile import Compiled, _ansatz_of, _transpile, circuit_hash, params_hash, to_qiskit
 from ._device import Device
 from ._journal import Journal
 
@@ -76,7 +76,6 @@ class CircuitTemplate:
     """
 
     def __init__(self, model: Any, device: Device, *, initial_layout: Sequence[int] | None = None, seed: int = 0) -> None:
-        from qiskit import QuantumCircuit
         from qiskit.circuit import ParameterVector
 
         from jqgen.qcbm import ops
@@ -87,21 +86,16 @@ class CircuitTemplate:
             raise ValueError(f"circuit has {n} qubits, more than {device.spec} has ({device.num_qubits})")
         idx, num = _flat_index_params(ansatz)
         theta = ParameterVector("theta", num)
-        qc = QuantumCircuit(n)
-        used = set()
-        for op in ops(ansatz, idx):
-            name = _QISKIT_NAMES.get(op.name)
-            if name is None:
-                raise ValueError(f"gate {op.name!r} has no qiskit translation")
-            gate = getattr(qc, name)
-            if op.angle is None:
-                gate(*op.qubits)
-            else:
-                k = int(op.angle)
-                if k in used:
-                    raise ValueError(f"parameter {k} drives two gates: the two-term shift rule does not apply")
-                used.add(k)
-                gate(theta[k], *op.qubits)
+        used: set[int] = set()
+
+        def parameter(index: Any) -> Any:
+            k = int(index)
+            if k in used:
+                raise ValueError(f"parameter {k} drives two gates: the two-term shift rule does not apply")
+            used.add(k)
+            return theta[k]
+
+        qc = to_qiskit(n, ops(ansatz, idx), parameter)
         out, self.layout = _transpile(qc, device, initial_layout, seed)
         self.circuit = out
         self.device = device
