@@ -13,7 +13,7 @@ the gradient term ``L (x) R / psi`` is invariant under rescaling ``L`` and ``R``
 784-site products that underflow in the reference implementation never appear.
 
 Design (static shapes): tensors and environments are padded to a bucket size ``chi_pad``
-(a power of two, or ``chi_max``); truncation zeroes singular values by a mask, so a whole
+(a power of two from 8, or ``chi_max``); truncation zeroes singular values by a mask, so a whole
 half-sweep is one ``lax.scan`` over bonds that compiles once per ``(n, N, chi_pad)``. The
 driver (:mod:`jqgen.sweep`) moves to the next bucket between half-sweeps when bonds could
 outgrow the current one; a bond at most doubles per half-sweep, so a bucket of at least
@@ -264,6 +264,10 @@ def half_sweep(
     n_data = data.shape[0]
     n_batches = n_data // batch_size
     bond_cap = jnp.asarray(bond_masks(n, chi, jnp.float32).sum(axis=1), jnp.int32)
+    # minibatches: one random partition of the data per half-sweep (the key is the
+    # half-sweep's, so chunking does not change it); each bond starts at a random batch and
+    # cycles, as in the authors' code (which keeps one fixed partition for the whole run)
+    perm = jax.random.permutation(key, n_data)[: n_batches * batch_size].reshape(n_batches, batch_size)
 
     def update(c: SweepCarry, j: jax.Array) -> SweepCarry:
         k = j if move_right else n - 2 - j
@@ -271,9 +275,7 @@ def half_sweep(
         l, r = c.left[k], c.right[k + 1]
         x1, x2 = data[:, k], data[:, k + 1]
         a = jnp.einsum("asb,btc->astc", t[k], t[k + 1], precision=_HI)
-        kb = jax.random.fold_in(key, k)
-        perm = jax.random.permutation(kb, n_data)[: n_batches * batch_size].reshape(n_batches, batch_size)
-        first = jax.random.randint(jax.random.fold_in(kb, 1), (), 0, n_batches)
+        first = jax.random.randint(jax.random.fold_in(key, k), (), 0, n_batches)
         active = (c.dims[k] * 4 * c.dims[k + 2]).astype(jnp.finfo(a.dtype).dtype)
 
         def descend(i, a):

@@ -1,0 +1,170 @@
+"""jqgen's two-site sweeps against Han et al.'s own numpy code, in one run, to equal NLL.
+
+The authors' ``MPS_c`` (``MPScumulant.py`` of github.com/congzlwag/UnsupGenModbyMPS) is
+not part of jqgen: pass a checkout of that repository with ``--reference-dir``. Both
+codes train on the same MNIST-1k images with the same settings (10 descent steps per
+bond on 20 minibatches, lr 1e-3, relative cutoff ``--cutoff``, ``D_max`` = ``--dims``,
+minimal bond 2, initial bond 2 with uniform [0, 1) entries), one after the other on the
+same machine; the reference runs as its users run it (numpy's default BLAS threads).
+
+For every ``D_max`` the script reports each code's per-loop wall time, train NLL and
+bond profile, and **time to equal NLL**: for the NLL the reference reached after each of
+its loops, jqgen's cumulative wall time until its own NLL is at least as low, with and
+without jax's compilation (a fresh process compiles once per bond bucket and sweep
+direction; a sweep of runs in one process, or jax's persistent compilation cache,
+compiles once), and the ratio of the reference's cumulative time to it.
+
+Usage::
+
+    python benchmarks/sweep_vs_han.py --reference-dir PATH/UnsupGenModbyMPS [DATA.npz]
+        [--dims 8 55 73] [--cutoff 1e-7] [--json] [--out PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import math
+import os
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _env import OtherCPU, environment  # noqa: E402
+from sweep_bench import DEFAULT_DATA, log, run_sweep  # noqa: E402
+
+SETTINGS = {"lr": 1e-3, "descent_steps": 10, "num_batches": 20, "chi_min": 2, "init_bond": 2}
+LOOPS = {8: 5, 30: 5, 55: 6, 73: 6, 100: 6}
+EXTRA_LOOPS = 2  # jqgen may take up to this many more loops to reach the reference's last NLL
+
+
+def load_reference(ref_dir: str) -> Any:
+    """The authors' ``MPS_c`` class from ``ref_dir/MPScumulant.py``."""
+    path = os.path.join(ref_dir, "MPScumulant.py")
+    if not os.path.isfile(path):
+        raise SystemExit(f"--reference-dir: {path} not found (a checkout of congzlwag/UnsupGenModbyMPS is needed)")
+    spec = importlib.util.spec_from_file_location("MPScumulant", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.MPS_c
+
+
+def run_reference(mps_c: Any, data: np.ndarray, chi_max: int, cutoff: float, loops: int) -> dict:
+    """The reference's loops as in its ``MNIST_main.py``: left-canonical start, cached
+    cumulants, then ``train(1, False)`` per loop (its loss is the train NLL at the end)."""
+    other = OtherCPU().start()
+    t0 = time.perf_counter()
+    m = mps_c(data.shape[1])
+    m.verbose = 0
+    m.left_cano()
+    m.designate_data(data.astype(np.int8))
+    m.init_cumulants()
+    m.nbatch, m.descent_steps = SETTINGS["num_batches"], SETTINGS["descent_steps"]
+    m.descenting_step_length, m.cutoff, m.maxibond, m.minibond = SETTINGS["lr"], cutoff, chi_max, SETTINGS["chi_min"]
+    setup_s = time.perf_counter() - t0
+    rows = []
+    for loop in range(loops):
+        t = time.perf_counter()
+        m.train(1, False)
+        dt = time.perf_counter() - t
+        bd = np.asarray(m.bond_dimension[:-1])
+        rows.append({"loop": loop + 1, "seconds": round(dt, 3), "cum_s": round(time.perf_counter() - t0, 3),
+                     "train_nll": float(m.Loss[-1]), "max_bond": int(bd.max()), "mean_bond": round(float(bd.mean()), 2)})
+        log(f"  reference D={chi_max} loop {loop + 1}  {dt:7.2f} s  NLL {rows[-1]['train_nll']:9.3f}  "
+            f"max bond {rows[-1]['max_bond']}  mean {rows[-1]['mean_bond']}")
+    return {"setup_s": round(setup_s, 3), "loops": rows, "other_processes_cpu_s": other.stop()}
+
+
+def equal_nll(ref: dict, ours: dict) -> list[dict]:
+    """For each reference loop: jqgen's first loop at an NLL at least as low, and the ratios."""
+    out = []
+    jl = ours["loops"]
+    for r in ref["loops"]:
+        hit = next((x for x in jl if x["train_nll"] <= r["train_nll"]), None)
+        row: dict[str, Any] = {"reference_loop": r["loop"], "reference_nll": round(r["train_nll"], 3),
+                               "reference_cum_s": r["cum_s"]}
+        if hit is None:
+            row.update({"jqgen_loop": None, "jqgen_cum_s": None, "ratio": None})
+        else:
+            excl = hit["cum_wall_s"] - hit["cum_compile_s"]  # all compilation so far, the initial state's included
+            row.update({"jqgen_loop": hit["loop"], "jqgen_nll": round(hit["train_nll"], 3),
+                        "jqgen_cum_s": round(hit["cum_wall_s"], 3), "jqgen_cum_s_excl_compile": round(excl, 3),
+                        "ratio": round(r["cum_s"] / hit["cum_wall_s"], 2),
+                        "ratio_excl_compile": round(r["cum_s"] / excl, 2)})
+        out.append(row)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("data", nargs="?", default=DEFAULT_DATA, help="MNIST-1k .npz with 'data' (default: %(default)s)")
+    p.add_argument("--reference-dir", required=True, help="checkout of congzlwag/UnsupGenModbyMPS")
+    p.add_argument("--dims", type=int, nargs="+", default=[8, 55, 73], help="D_max values (default: %(default)s)")
+    p.add_argument("--cutoff", type=float, default=1e-7, help="relative singular-value cutoff (default: %(default)s)")
+    p.add_argument("--json", action="store_true", help="print the JSON result on stdout (else a table)")
+    p.add_argument("--out", default=None, help="also write the JSON here")
+    args = p.parse_args(argv)
+    mps_c = load_reference(args.reference_dir)
+    data = np.load(args.data)["data"]
+    env = environment()
+    log(f"sweep_vs_han: {data.shape[0]} images x {data.shape[1]} bits, jqgen on {env['platform']} "
+        f"({env['device']}), CPU {env['cpu_model']} x{env['cpu_affinity']}")
+    runs = []
+    for d in args.dims:
+        loops = LOOPS.get(d, 6)
+        log(f"D_max={d}, cutoff {args.cutoff:g}, {loops} reference loops")
+        ref = run_reference(mps_c, data, d, args.cutoff, loops)
+        settings = dict(SETTINGS, cutoff=args.cutoff, init="uniform")
+        ours = run_sweep(data, d, settings, loops=loops + EXTRA_LOOPS, budget_s=None, label=f"jqgen D={d}")
+        eq = equal_nll(ref, ours)
+        last = eq[-1]
+        r_last = ref["loops"][-1]
+        same = next((x for x in ours["loops"] if x["loop"] == r_last["loop"]), None)
+        runs.append({
+            "chi_max": d, "cutoff": args.cutoff, "reference": ref, "jqgen": ours, "equal_nll": eq,
+            "summary": {
+                "reference_nll": round(r_last["train_nll"], 3), "reference_s": r_last["cum_s"],
+                "jqgen_loop_at_equal_nll": last.get("jqgen_loop"), "jqgen_s": last.get("jqgen_cum_s"),
+                "jqgen_s_excl_compile": last.get("jqgen_cum_s_excl_compile"),
+                "ratio": last.get("ratio"), "ratio_excl_compile": last.get("ratio_excl_compile"),
+                "last_loop_s": {"reference": r_last["seconds"],
+                                "jqgen": None if same is None else round(same["seconds"] - same["compile_s"], 3)},
+                "last_loop_ratio": None if same is None else round(r_last["seconds"] / max(
+                    same["seconds"] - same["compile_s"], 1e-9), 2),
+                "bonds_at_last_loop": {"reference_mean": r_last["mean_bond"], "jqgen_max": same and same["max_bond"]},
+            },
+        })
+        log(f"  -> equal NLL {r_last['train_nll']:.2f}: reference {r_last['cum_s']:.1f} s, jqgen "
+            f"{last.get('jqgen_cum_s')} s ({last.get('jqgen_cum_s_excl_compile')} s without compilation): "
+            f"x{last.get('ratio')} (x{last.get('ratio_excl_compile')})")
+    result = {
+        "benchmark": "sweep_vs_han", "environment": env,
+        "data": {"path": os.path.relpath(args.data), "num_data": int(data.shape[0]), "num_bits": int(data.shape[1])},
+        "reference": "Han et al. numpy MPS_c (MPScumulant.py, github.com/congzlwag/UnsupGenModbyMPS), float64, "
+                     "numpy's default BLAS threads",
+        "settings": dict(SETTINGS, cutoff=args.cutoff, jqgen_dtype="float32", jqgen_svd="auto", jqgen_init="uniform"),
+        "runs": runs,
+    }
+    text = json.dumps(result, indent=2, default=lambda x: None if isinstance(x, float) and not math.isfinite(x) else x)
+    if args.out:
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+        with open(args.out, "w") as f:
+            f.write(text + "\n")
+    if args.json:
+        print(text)
+    else:
+        print("time to the reference's final NLL (cumulative wall seconds)")
+        for r in runs:
+            s = r["summary"]
+            print(f"  D_max={r['chi_max']:<4d} NLL {s['reference_nll']:8.2f}: reference {s['reference_s']:7.1f} s, "
+                  f"jqgen {s['jqgen_s']} s ({s['jqgen_s_excl_compile']} s w/o compile), x{s['ratio']} "
+                  f"(x{s['ratio_excl_compile']}); last loop x{s['last_loop_ratio']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
