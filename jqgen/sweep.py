@@ -61,6 +61,9 @@ class SweepResult(NamedTuple):
 #: Smallest bond bucket: below it a bond update costs about the same (fixed per-operation
 #: costs dominate), so smaller buckets would only add compilations.
 _MIN_BUCKET = 8
+#: ``fold_in`` value of the run's key that draws the order of the training rows (the loops
+#: use ``fold_in(key, loop)``, loop < 2**31).
+_ORDER_STREAM = 2**31 + 7
 
 
 def _bucket(d: int, chi_max: int) -> int:
@@ -219,7 +222,9 @@ def sweep_train(
     if stopped_by is not None:  # the stop rule ended this run: nothing left to do
         return SweepResult(MPSBornMachine(n, tensors.shape[-1], dtype=dtype), MPS(tensors), np.asarray(dims), history)
     key = sweep_key
-    data_j = jnp.asarray(data)
+    # one random order of the rows for the whole run: the minibatches are its consecutive
+    # blocks (a fixed random partition, as in the authors' code, which uses the given order)
+    data_j = jnp.asarray(data)[jax.random.permutation(jax.random.fold_in(key, _ORDER_STREAM), n_data)]
     batch_size = n_data // num_batches
     bar = _bar(progress, loops, loop0, n)
     carry = None
@@ -228,6 +233,10 @@ def sweep_train(
     # environments() give identical bits, so a resumed run (which must recompute them) stays
     # bit-identical (tests/test_sweep.py checks both)
     reuse = jax.default_backend() == "cpu"
+    # a factorization that fails (NaN) is recomputed by a slower algorithm on GPUs, where the
+    # Jacobi solvers can stop without converging; CPU LAPACK does not fail on finite input
+    # (a NaN there would surface as a NaN NLL, which raises), and the check costs 1-2%
+    fallback = jax.default_backend() != "cpu"
     limits = contextlib.ExitStack()
     try:
         limits.enter_context(_blas_limit(blas_threads))
@@ -253,7 +262,7 @@ def sweep_train(
                 for start in range(0, n - 2, chunk):
                     carry, nll = half_sweep(carry, data_j, hkey, jnp.int32(start), hyper, move_right=move_right,
                                             chunk=chunk, descent_steps=descent_steps, batch_size=batch_size,
-                                            normalized_grad=normalized_grad, svd=loop_svd)
+                                            normalized_grad=normalized_grad, svd=loop_svd, fallback=fallback)
                     if bar is not None:  # (without a bar, no host sync between chunks)
                         dims = np.asarray(carry.dims)
                         bar.update(min(chunk, n - 2 - start))
@@ -263,10 +272,12 @@ def sweep_train(
             tensors = carry.tensors
             train_nll = float(nll)
             fallbacks = int(carry.svd_fallbacks)
-            if fallbacks:
+            if fallbacks and fallback:
                 warnings.warn(f"loop {loop + 1}: {fallbacks} bond factorization(s) returned NaN (a GPU solver that "
                               "did not converge) and were recomputed with a slower algorithm", RuntimeWarning,
                               stacklevel=2)
+            elif fallbacks:
+                raise FloatingPointError(f"loop {loop + 1}: {fallbacks} bond factorization(s) returned NaN")
             if not math.isfinite(train_nll):
                 raise FloatingPointError(f"train NLL became {train_nll} in loop {loop + 1}")
             test_nll = _test_nll(tensors, test) if test is not None else math.nan

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 jax.config.update("jax_enable_x64", True)
+os.environ["JQGEN_COMPILE_CACHE"] = "none"  # in-process CLI calls: no on-disk compile cache
 
 
 @pytest.fixture(autouse=True)

@@ -271,3 +271,31 @@ def test_sweep_float64_restores_x64_setting(tmp_path, capsys):
         assert main(["sample", str(tmp_path / "checkpoint.npz"), "--num", "3", "--out", str(tmp_path / "s.png")]) == 0
     with jax.enable_x64(True):
         assert load_checkpoint(tmp_path / "checkpoint.npz").params.tensors.dtype == np.float64
+
+
+def test_the_command_keeps_compiled_programs_on_disk(tmp_path):
+    """``jqgen`` (the process owner) enables jax's persistent compilation cache in
+    ``$JQGEN_COMPILE_CACHE`` (default ``~/.cache/jqgen/xla``); ``none`` turns it off. In a
+    subprocess: the setting is process-wide."""
+    import subprocess
+    import sys
+
+    home = tmp_path / "home"
+    home.mkdir()
+
+    def run(setting, out):
+        code = ("import sys; from jqgen.cli import main; sys.exit(main(['train', 'mps', '--method', 'sweep', "
+                f"'--data', 'bars-stripes-3x3', '--chi-max', '4', '--loops', '1', '--out', {str(out)!r}]))")
+        env = {**os.environ, "HOME": str(home), "JAX_PLATFORMS": "cpu"}
+        env.pop("JQGEN_COMPILE_CACHE", None)
+        if setting is not None:
+            env["JQGEN_COMPILE_CACHE"] = setting
+        r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr[-2000:]
+
+    run("none", tmp_path / "a")
+    assert not (home / ".cache" / "jqgen").exists()
+    run(str(tmp_path / "xla"), tmp_path / "b")
+    assert any((tmp_path / "xla").iterdir())
+    run(None, tmp_path / "c")
+    assert any((home / ".cache" / "jqgen" / "xla").iterdir())

@@ -65,8 +65,9 @@ class SweepCarry(NamedTuple):
         right: ``[n, N, chi_pad]``; ``right[k]`` contracts sites ``> k``.
         right_log: ``[n, N]``.
         dims: ``[n + 1]`` int32 current bond dimensions.
-        svd_fallbacks: int32 count of bond SVDs that the default algorithm failed (NaN)
-            and that were recomputed with the QR algorithm (GPU Jacobi non-convergence).
+        svd_fallbacks: int32 count of bond factorizations that failed (NaN): with
+            ``fallback`` they were recomputed by a slower algorithm (GPU Jacobi
+            non-convergence), without it they were not.
     """
 
     tensors: jax.Array
@@ -145,15 +146,15 @@ def two_site_gradient(l, a, r, x1, x2) -> jax.Array:
     return g - a
 
 
-def _svd(m: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+def _svd(m: jax.Array, fallback: bool = True) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
     """Thin SVD ``(u, s, vh)`` of ``m`` and whether the fallback algorithm was used.
 
     jax reports a failed SVD by NaN outputs; on GPU its default (cuSOLVER Jacobi for
     sizes <= 1024) can fail to converge on these rank-deficient merged matrices, so the
     SVD is then recomputed with the QR algorithm (never the case on CPU for finite input)."""
     u, s, vh = jnp.linalg.svd(m, full_matrices=False)
-    if _SVD_FALLBACK is None:  # jax without selectable SVD algorithms
-        return u, s, vh, jnp.int32(0)
+    if _SVD_FALLBACK is None or not fallback:  # no selectable SVD algorithms, or not wanted
+        return u, s, vh, (~jnp.all(jnp.isfinite(s))).astype(jnp.int32)
     failed = ~jnp.all(jnp.isfinite(s))
     u, s, vh = lax.cond(failed, lambda: tuple(lax.linalg.svd(m, full_matrices=False, algorithm=_SVD_FALLBACK)),
                         lambda: (u, s, vh))
@@ -175,7 +176,7 @@ def _gram_factors(m: jax.Array, chi: int, move_right: bool, valid: jax.Array) ->
     g = jnp.matmul(m, m.conj().T, precision=_HI) if move_right else jnp.matmul(m.conj().T, m, precision=_HI)
     shift = (jnp.real(jnp.trace(g)) + 1).astype(g.dtype)
     g = g - jnp.diag(jnp.where(valid, 0, shift).astype(g.dtype))
-    lam, e = jnp.linalg.eigh(g)
+    e, lam = lax.linalg.eigh(g, symmetrize_input=False)  # one triangle of g defines it: no (g + g^H) / 2
     iso = e[:, ::-1][:, :chi]
     s = jnp.sqrt(jnp.maximum(lam[::-1][:chi], 0))
     if move_right:
@@ -183,7 +184,7 @@ def _gram_factors(m: jax.Array, chi: int, move_right: bool, valid: jax.Array) ->
     return jnp.matmul(m, iso, precision=_HI), s, iso.conj().T
 
 
-def _split(a, dims_left, dims_right, hyper, bond_cap, move_right, svd="lapack"):
+def _split(a, dims_left, dims_right, hyper, bond_cap, move_right, svd="lapack", fallback=True):
     """SVD of the merged tensor with truncation; returns the two site tensors, the rank and
     whether the SVD needed the fallback algorithm.
 
@@ -204,10 +205,11 @@ def _split(a, dims_left, dims_right, hyper, bond_cap, move_right, svd="lapack"):
             u, sv, vh = u[:, :chi], sv[:chi], vh[:chi]
             return (u, sv, sv[:, None] * vh) if move_right else (u * sv[None, :], sv, vh)
 
-        f1, s, f2 = lax.cond(failed, by_svd, lambda: (f1, s, f2))
+        if fallback:
+            f1, s, f2 = lax.cond(failed, by_svd, lambda: (f1, s, f2))
         fell_back = failed.astype(jnp.int32)
     else:
-        u, s, vh, fell_back = _svd(m)
+        u, s, vh, fell_back = _svd(m, fallback)
         u, s, vh = u[:, :chi], s[:chi], vh[:chi]
     above = jnp.sum(s >= hyper.cutoff * s[0]).astype(jnp.int32)
     cap = jnp.minimum(jnp.minimum(hyper.chi_max, bond_cap), chi)
@@ -238,7 +240,7 @@ def _split(a, dims_left, dims_right, hyper, bond_cap, move_right, svd="lapack"):
 
 
 @functools.partial(jax.jit, static_argnames=("move_right", "chunk", "descent_steps", "batch_size", "normalized_grad",
-                                             "svd"), donate_argnames=("carry",))
+                                             "svd", "fallback"), donate_argnames=("carry",))
 def half_sweep(
     carry: SweepCarry,
     data: jax.Array,
@@ -252,10 +254,16 @@ def half_sweep(
     batch_size: int,
     normalized_grad: bool,
     svd: str = "lapack",
+    fallback: bool = True,
 ) -> tuple[SweepCarry, jax.Array]:
     """Updates bonds ``start .. start + chunk - 1`` of a half-sweep, in sweep order: the
     ``j``-th bond is ``(k, k+1)`` with ``k = j`` moving right (``k = 0 .. n-3``) and
     ``k = n - 2 - j`` moving left (``k = n-2 .. 1``), as in Han et al.'s loop.
+
+    Minibatch ``b`` is rows ``b * batch_size .. (b + 1) * batch_size - 1`` of ``data`` (the
+    driver shuffles the rows once per run); a bond starts at a random one and cycles.
+    ``fallback=True`` recomputes a factorization that returned NaN by a slower algorithm
+    (needed on GPUs; off on the CPU, where it only adds a check and compile time).
 
     Returns the new carry and the mean NLL of all images at the last bond updated. The
     input carry is donated (its buffers are reused for the output): do not use it afterwards.
@@ -264,10 +272,9 @@ def half_sweep(
     n_data = data.shape[0]
     n_batches = n_data // batch_size
     bond_cap = jnp.asarray(bond_masks(n, chi, jnp.float32).sum(axis=1), jnp.int32)
-    # minibatches: one random partition of the data per half-sweep (the key is the
-    # half-sweep's, so chunking does not change it); each bond starts at a random batch and
-    # cycles, as in the authors' code (which keeps one fixed partition for the whole run)
-    perm = jax.random.permutation(key, n_data)[: n_batches * batch_size].reshape(n_batches, batch_size)
+    # minibatches: consecutive blocks of ``batch_size`` rows of ``data`` (the driver shuffles
+    # the rows once per run: one fixed random partition, as in the authors' code); each bond
+    # starts at a random block and cycles. Slices, not gathers.
 
     def update(c: SweepCarry, j: jax.Array) -> SweepCarry:
         k = j if move_right else n - 2 - j
@@ -279,11 +286,15 @@ def half_sweep(
         active = (c.dims[k] * 4 * c.dims[k + 2]).astype(jnp.finfo(a.dtype).dtype)
 
         def descend(i, a):
-            if n_batches == 1:  # full batch: no shuffling or gathers needed
+            if n_batches == 1:  # full batch
                 g = two_site_gradient(l, a, r, x1, x2)
             else:
-                idx = perm[(first + i) % n_batches]
-                g = two_site_gradient(l[idx], a, r[idx], x1[idx], x2[idx])
+                row = ((first + i) % n_batches) * batch_size
+
+                def rows(z):
+                    return lax.dynamic_slice_in_dim(z, row, batch_size)
+
+                g = two_site_gradient(rows(l), a, rows(r), rows(x1), rows(x2))
             if normalized_grad:  # Han et al.'s capacity runs: rescale small gradients up
                 gnorm = jnp.sqrt(jnp.sum(jnp.abs(g) ** 2)) / active**0.25
                 g = jnp.where(gnorm < 1, g / jnp.where(gnorm > 0, gnorm, 1).astype(g.dtype), g)
@@ -291,7 +302,8 @@ def half_sweep(
             return a / jnp.sqrt(jnp.sum(jnp.abs(a) ** 2)).astype(a.dtype)
 
         a = lax.fori_loop(0, descent_steps, descend, a)
-        left_t, right_t, rank, fell_back = _split(a, c.dims[k], c.dims[k + 2], hyper, bond_cap[k + 1], move_right, svd)
+        left_t, right_t, rank, fell_back = _split(a, c.dims[k], c.dims[k + 2], hyper, bond_cap[k + 1], move_right, svd,
+                                                  fallback)
         t = t.at[k].set(left_t).at[k + 1].set(right_t)
         dims = c.dims.at[k + 1].set(rank)
         c = c._replace(svd_fallbacks=c.svd_fallbacks + fell_back)
