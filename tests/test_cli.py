@@ -276,7 +276,8 @@ def test_sweep_float64_restores_x64_setting(tmp_path, capsys):
 def test_the_command_keeps_compiled_programs_on_disk(tmp_path):
     """``jqgen`` (the process owner) enables jax's persistent compilation cache in
     ``$JQGEN_COMPILE_CACHE`` (default ``~/.cache/jqgen/xla``); ``none`` turns it off. In a
-    subprocess: the setting is process-wide."""
+    subprocess: the setting is process-wide. (A second run loading the programs:
+    benchmarks/sweep_vs_han.py measures it.)"""
     import subprocess
     import sys
 
@@ -295,7 +296,5 @@ def test_the_command_keeps_compiled_programs_on_disk(tmp_path):
 
     run("none", tmp_path / "a")
     assert not (home / ".cache" / "jqgen").exists()
-    run(str(tmp_path / "xla"), tmp_path / "b")
-    assert any((tmp_path / "xla").iterdir())
-    run(None, tmp_path / "c")
+    run(None, tmp_path / "b")
     assert any((home / ".cache" / "jqgen" / "xla").iterdir())

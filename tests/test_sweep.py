@@ -351,8 +351,7 @@ def test_blas_threads_are_limited_during_the_run_and_restored():
     assert blas_threads() == before
 
 
-@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
-@pytest.mark.parametrize("chi, svd", [(8, "gram"), (32, "lapack")])
+@pytest.mark.parametrize("dtype, chi, svd", [(jnp.float32, 8, "gram"), (jnp.float64, 32, "lapack")])
 def test_sweep_left_environments_equal_recomputed_ones_bit_for_bit(dtype, chi, svd):
     """sweep_train reuses a loop's left environments in the next loop on the CPU; a resumed
     run recomputes them, so both must give the same bits."""
