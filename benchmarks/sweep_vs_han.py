@@ -85,6 +85,32 @@ def run_reference(mps_c: Any, data: np.ndarray, chi_max: int, cutoff: float, loo
     return {"setup_s": round(setup_s, 3), "loops": rows, "other_processes_cpu_s": other.stop()}
 
 
+#: The issue's per-loop times of the reference on this CPU, by the loop's max bond: 2.8 s
+#: while bonds <= 8, 11.6 s at max bond 55, 32.8 s at max bond 73.
+ISSUE_LOOP_S = {8: 2.8, 55: 11.6, 73: 32.8}
+
+
+def issue_figure_time(ref_loops: list[dict]) -> float | None:
+    """The reference's cumulative time over ``ref_loops`` if each loop took the issue's
+    figure for its max bond; a max bond without a figure counts as the figure of the
+    largest bond below it (a lower bound). ``None`` past 73."""
+    if any(r["max_bond"] > max(ISSUE_LOOP_S) for r in ref_loops):
+        return None
+    return round(sum(ISSUE_LOOP_S[max([b for b in ISSUE_LOOP_S if b <= r["max_bond"]] or [8])]
+                     for r in ref_loops), 2)
+
+
+def summarize_issue_figures(run: dict) -> dict:
+    """Time-to-equal-NLL ratios with the reference's time taken from the issue's figures."""
+    t = issue_figure_time(run["reference"]["loops"])
+    s = run["summary"]
+    out = {"reference_s_from_issue_figures": t}
+    for key, name in (("jqgen_s", "ratio"), ("jqgen_s_excl_compile", "ratio_excl_compile"),
+                      ("jqgen_s_warm_cache", "ratio_warm_cache")):
+        out[name] = None if t is None or not s.get(key) else round(t / s[key], 2)
+    return out
+
+
 def equal_nll(ref: dict, ours: dict) -> list[dict]:
     """For each reference loop: jqgen's first loop at an NLL at least as low, and the ratios."""
     out = []
@@ -182,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
                 "bonds_at_last_loop": {"reference_mean": r_last["mean_bond"], "jqgen_max": same and same["max_bond"]},
             },
         })
+        runs[-1]["summary"]["with_issue_reference_figures"] = summarize_issue_figures(runs[-1])
         log(f"  -> equal NLL {r_last['train_nll']:.2f}: reference {r_last['cum_s']:.1f} s, jqgen "
             f"{last.get('jqgen_cum_s')} s ({last.get('jqgen_cum_s_excl_compile')} s without compilation): "
             f"x{last.get('ratio')} (x{last.get('ratio_excl_compile')})")
