@@ -87,7 +87,7 @@ def sweep_train(
     cutoff: float | Callable[[int], float] = 1e-7,
     chi_min: int = 2,
     init_bond: int = 2,
-    init: str = "uniform",
+    init: str | MPS = "uniform",
     normalized_grad: bool = False,
     lr_decay_on_rise: float | None = None,
     min_improvement: float | None = None,
@@ -119,7 +119,10 @@ def sweep_train(
         init: its entries: ``"uniform"`` in ``[0, 1)`` (the authors' code; all amplitudes
             positive, so training starts near a broad distribution over every image: on
             MNIST-1k it reaches in 4 loops the NLL a normal start needs 5.5 for), or
-            ``"normal"`` (:func:`jqgen.random_mps`). Either is then left-canonicalized.
+            ``"normal"`` (:func:`jqgen.random_mps`); or an :class:`~jqgen.MPS` of ``n``
+            sites and padding at most ``chi_max`` to start from (e.g. a model trained by
+            gradient; ``init_bond`` is then unused, its bonds are its padding's). Either is
+            left-canonicalized (normalizing it) before the first loop.
         normalized_grad: rescale gradients with ``|g| / numel**0.25 < 1`` up to that norm
             (the authors' GPU code used for their MNIST capacity curves).
         lr_decay_on_rise: if set, multiply the learning rate by it whenever the train NLL
@@ -190,13 +193,20 @@ def sweep_train(
     rdt = jnp.finfo(dtype).dtype
 
     _check("svd", svd in ("auto", "lapack", "gram"), svd, "'auto', 'lapack' or 'gram'")
-    _check("init", init in ("uniform", "normal"), init, "'uniform' or 'normal'")
+    if isinstance(init, MPS):
+        _check("init", init.num_sites == n and init.chi_max <= chi_max and not jnp.iscomplexobj(init.tensors),
+               f"an MPS of {init.num_sites} sites, padding {init.chi_max}, {jnp.dtype(init.dtype).name}",
+               f"a real MPS of {n} sites with padding <= chi_max={chi_max}")
+        init_record: Any = {"mps_sha256": hashlib.sha256(np.asarray(init.tensors).tobytes()).hexdigest()}
+    else:
+        _check("init", init in ("uniform", "normal"), init, "'uniform', 'normal' or an MPS")
+        init_record = init
     if blas_threads is not None:
         _check("blas_threads", isinstance(blas_threads, int) and not isinstance(blas_threads, bool)
                and blas_threads >= 1, blas_threads, "a positive int or None")
     settings = {
         "svd": svd,
-        "chi_max": chi_max, "chi_min": chi_min, "init_bond": init_bond, "init": init, "descent_steps": descent_steps,
+        "chi_max": chi_max, "chi_min": chi_min, "init_bond": init_bond, "init": init_record, "descent_steps": descent_steps,
         "num_batches": num_batches, "normalized_grad": bool(normalized_grad),
         "lr_decay_on_rise": None if lr_decay_on_rise is None else float(lr_decay_on_rise),
         "min_improvement": None if min_improvement is None else float(min_improvement),
@@ -341,10 +351,14 @@ def _pad_spec(old: int, new: int) -> tuple[tuple[int, int], ...]:
 
 
 def _initial_state(key, n, init_bond, chi_max, dtype, init):
-    bond = min(init_bond, chi_max)
-    if init == "uniform":  # as Han et al.'s MPS_c: entries uniform in [0, 1)
+    if isinstance(init, MPS):
+        bond = init.chi_max
+        mps = MPS(jnp.asarray(init.tensors, dtype))
+    elif init == "uniform":  # as Han et al.'s MPS_c: entries uniform in [0, 1)
+        bond = min(init_bond, chi_max)
         mps = MPS(masked(jax.random.uniform(key, (n, bond, 2, bond), dtype)))
     else:
+        bond = min(init_bond, chi_max)
         mps = random_mps(key, n, bond, dtype=dtype)
     mps = left_canonical(mps)
     history: dict[str, list[float]] = {k: [] for k in ("loop", "train_nll", "test_nll", "max_bond", "lr", "seconds")}

@@ -371,3 +371,25 @@ def test_sweep_left_environments_equal_recomputed_ones_bit_for_bit(dtype, chi, s
     fresh = environments(jnp.array(carry.tensors), data, carry.dims)
     np.testing.assert_array_equal(np.asarray(carry.left[: n - 1]), np.asarray(fresh.left[: n - 1]))
     np.testing.assert_array_equal(np.asarray(carry.left_log[: n - 1]), np.asarray(fresh.left_log[: n - 1]))
+
+
+def test_a_run_can_start_from_a_given_mps():
+    from jqgen.sweep import _initial_state
+
+    data = _random_data(9, 40, 12)
+    kw = dict(chi_max=8, key=jax.random.key(0), lr=0.05, num_batches=1, progress=False)
+    first = jqgen.sweep_train(data, loops=2, **kw)
+    # continue from the trained state: the initial state is its (normalized) left-canonical form
+    tensors, dims, *_ = _initial_state(None, 9, 2, 8, jnp.float32, first.mps)
+    assert list(dims) == list(jqgen.bond_dims(9, first.mps.chi_max))
+    bits = jqgen.all_bitstrings(9)
+    np.testing.assert_allclose(np.exp(np.asarray(jqgen.log_prob(jqgen.MPS(tensors), bits))),
+                               np.exp(np.asarray(jqgen.log_prob(first.mps, bits))), atol=1e-5)
+    more = jqgen.sweep_train(data, loops=1, init=first.mps, **kw)
+    assert more.history["train_nll"][0] < first.history["train_nll"][0]
+    small = jqgen.random_mps(jax.random.key(1), 9, 4)
+    assert jqgen.sweep_train(data, loops=1, init=small, **kw).mps.num_sites == 9
+    for bad in (jqgen.random_mps(jax.random.key(1), 8, 4), jqgen.random_mps(jax.random.key(1), 9, 16),
+                jqgen.random_mps(jax.random.key(1), 9, 4, dtype=jnp.complex64)):
+        with pytest.raises(ValueError, match="init"):
+            jqgen.sweep_train(data, loops=1, init=bad, **kw)
