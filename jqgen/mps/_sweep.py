@@ -98,8 +98,9 @@ def environments(tensors: jax.Array, data: jax.Array, dims: jax.Array) -> SweepC
     """Carry for the start of a loop: all left environments of ``data [N, n]`` (the
     right-to-left half-sweep builds the right ones as it goes; ``right[n-1] = e_0``).
 
-    Recomputed from scratch at the start of every loop, so a resumed run is bit-identical
-    to an uninterrupted one."""
+    A resumed run starts from these; an uninterrupted one recomputes them at every loop on
+    GPUs and, on the CPU, reuses the left environments its last left-to-right half-sweep
+    built, which are the same bits (tests/test_sweep.py), so resuming is bit-identical."""
     n, chi = tensors.shape[0], tensors.shape[-1]
     n_data = data.shape[0]
     rdt = jnp.finfo(tensors.dtype).dtype
