@@ -68,3 +68,12 @@ class OtherCPU:
         if b is None or self.b0 is None:
             return None
         return round(max(0.0, (b - self.b0) - (time.process_time() - self.c0)), 2)
+
+
+def write_text(path: str | None, text: str) -> None:
+    """Writes ``text`` (plus a newline) to ``path``, creating its folder; nothing for None."""
+    if not path:
+        return
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text + "\n")

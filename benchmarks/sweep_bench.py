@@ -45,7 +45,7 @@ import jax
 import numpy as np
 
 import jqgen
-from _env import OtherCPU, environment
+from _env import OtherCPU, environment, write_text
 
 DEFAULT_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data",
                             "mnist28_binary_1k.npz")
@@ -234,10 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         "total_wall_s": round(time.perf_counter() - t_all, 1),
     }
     text = json.dumps(result, indent=2)
-    if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, "w") as f:
-            f.write(text + "\n")
+    write_text(args.out, text)
     if args.json:
         print(text)
     else:

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _env import OtherCPU, environment  # noqa: E402
+from _env import OtherCPU, environment, write_text  # noqa: E402
 from sweep_bench import DEFAULT_DATA, log, run_sweep  # noqa: E402
 
 SETTINGS = {"lr": 1e-3, "descent_steps": 10, "num_batches": 20, "chi_min": 2, "init_bond": 2}
@@ -221,10 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         "runs": runs,
     }
     text = json.dumps(result, indent=2, default=lambda x: None if isinstance(x, float) and not math.isfinite(x) else x)
-    if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, "w") as f:
-            f.write(text + "\n")
+    write_text(args.out, text)
     if args.json:
         print(text)
     else:
