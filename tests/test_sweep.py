@@ -347,7 +347,7 @@ def test_blas_threads_are_limited_during_the_run_and_restored():
     jqgen.sweep_train(bars_and_stripes(2, 3), chi_max=4, loops=1, key=jax.random.key(0), num_batches=1,
                       progress=False, callback=lambda *_: seen.append(blas_threads()))
     if jax.default_backend() == "cpu":
-        assert seen and all(n == 1 for n in seen[0])
+        assert seen and seen[0] and all(n == 1 for n in seen[0])
     assert blas_threads() == before
 
 

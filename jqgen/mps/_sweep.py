@@ -148,11 +148,12 @@ def two_site_gradient(l, a, r, x1, x2) -> jax.Array:
 
 
 def _svd(m: jax.Array, fallback: bool = True) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
-    """Thin SVD ``(u, s, vh)`` of ``m`` and whether the fallback algorithm was used.
+    """Thin SVD ``(u, s, vh)`` of ``m`` and whether it failed (NaN).
 
     jax reports a failed SVD by NaN outputs; on GPU its default (cuSOLVER Jacobi for
-    sizes <= 1024) can fail to converge on these rank-deficient merged matrices, so the
-    SVD is then recomputed with the QR algorithm (never the case on CPU for finite input)."""
+    sizes <= 1024) can fail to converge on these rank-deficient merged matrices, so with
+    ``fallback`` the SVD is then recomputed with the QR algorithm (never needed on CPU for
+    finite input)."""
     u, s, vh = jnp.linalg.svd(m, full_matrices=False)
     if _SVD_FALLBACK is None or not fallback:  # no selectable SVD algorithms, or not wanted
         return u, s, vh, (~jnp.all(jnp.isfinite(s))).astype(jnp.int32)
