@@ -67,18 +67,18 @@ def run(data: np.ndarray, test: np.ndarray | None, chi_max: int, settings: dict,
     other = OtherCPU().start()
     t0 = time.perf_counter()
 
-    def cb(loop: int, h: dict) -> None:
+    def cb(loop: int, mps, state, h: dict) -> None:
         if loop == 1 or loop % log_every == 0:
             log(f"  {label} loop {loop:3d}  NLL {h['train_nll'][-1]:9.4f}  test {h['test_nll'][-1]:9.4f}  "
-                f"max bond {h['max_bond'][-1]:3d}  lr {h['lr'][-1]:.2e}  {h['seconds'][-1]:6.2f} s/loop  "
+                f"max bond {int(h['max_bond'][-1]):3d}  lr {h['lr'][-1]:.2e}  {h['seconds'][-1]:6.2f} s/loop  "
                 f"total {time.perf_counter() - t0:7.1f} s")
 
     with _x64(dtype == "float64"):
-        res = jqgen.sweep_train(data, chi_max=chi_max, loops=loops, key=jax.random.key(seed), test_data=test,
+        res = jqgen.sweep_train(data, max_bond=chi_max, loops=loops, key=jax.random.key(seed), test_data=test,
                                 dtype=getattr(jax.numpy, dtype), progress=False, callback=cb, **settings)
         wall_s = time.perf_counter() - t0
         train_exact = jqgen.mean_nll(res.model, res.mps, data)  # full contraction, cross-checks the sweep's value
-        test_lp = None if test is None else np.asarray(jax.jit(jqgen.log_prob)(res.mps, test), np.float64)
+        test_lp = None if test is None else np.asarray(jax.jit(jqgen.mps.log_prob)(res.mps, test), np.float64)
     h = res.history
     zero_p = None if test_lp is None else int(np.sum(~np.isfinite(test_lp)))
     stopped = "loops" if len(h["loop"]) >= loops else "min_improvement"
@@ -93,7 +93,7 @@ def run(data: np.ndarray, test: np.ndarray | None, chi_max: int, settings: dict,
         "test_nll_of_the_others": None if test_lp is None or zero_p == len(test_lp)
         else float(-test_lp[np.isfinite(test_lp)].mean()),
         "best_train_nll": min(h["train_nll"]),
-        "max_bond": h["max_bond"][-1], "final_lr": h["lr"][-1], "wall_s": round(wall_s, 2),
+        "max_bond": int(h["max_bond"][-1]), "final_lr": h["lr"][-1], "wall_s": round(wall_s, 2),
         "first_loop_s": round(secs[0], 3), "median_loop_s": round(float(np.median(secs[1:] or secs)), 3),
         "other_processes_cpu_s": other.stop(),
         "history": {"train_nll": [round(v, 4) for v in h["train_nll"]],

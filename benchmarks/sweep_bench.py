@@ -120,11 +120,11 @@ def run_sweep(data: np.ndarray, chi_max: int, settings: dict, *, loops: int, bud
     with CompileTimer() as ct:
         t0 = time.perf_counter()
 
-        def cb(loop: int, h: dict) -> None:
+        def cb(loop: int, mps, state, h: dict) -> None:
             now = time.perf_counter()
             # compilation inside this loop (not the initial state's, which precedes loop 1's clock)
             rows.append({"loop": loop, "train_nll": h["train_nll"][-1], "test_nll": h["test_nll"][-1],
-                         "max_bond": h["max_bond"][-1], "lr": h["lr"][-1], "seconds": h["seconds"][-1],
+                         "max_bond": int(h["max_bond"][-1]), "lr": h["lr"][-1], "seconds": h["seconds"][-1],
                          "compile_s": ct.since(now - h["seconds"][-1]), "cum_wall_s": now - t0,
                          "cum_compile_s": ct.since(t0)})
             r = rows[-1]
@@ -140,7 +140,7 @@ def run_sweep(data: np.ndarray, chi_max: int, settings: dict, *, loops: int, bud
                 raise _Stop("budget")
 
         try:
-            jqgen.sweep_train(data, chi_max=chi_max, loops=loops, key=jax.random.key(seed), test_data=test_data,
+            jqgen.sweep_train(data, max_bond=chi_max, loops=loops, key=jax.random.key(seed), test_data=test_data,
                               dtype=dtype, min_improvement=min_improvement, progress=False, callback=cb, **settings)
             if min_improvement is not None and len(rows) < loops:
                 stopped = "min_improvement"

@@ -13,10 +13,10 @@ for name, kw, loops in (("capacity", dict(lr=5e-3, descent_steps=1, num_batches=
                         ("class_A", dict(lr=1e-3, descent_steps=10, num_batches=20, cutoff=1e-7), 5)):
     rows = []
     t0 = time.perf_counter()
-    def cb(loop, h):
+    def cb(loop, mps, state, h):
         rows.append({"loop": loop, "max_bond": h["max_bond"][-1], "seconds": round(h["seconds"][-1], 3), "train_nll": round(h["train_nll"][-1], 3)})
         print(name, rows[-1], flush=True)
-    jqgen.sweep_train(data, chi_max=100, loops=loops, key=jax.random.key(0), progress=False, callback=cb, svd="gram", **kw)
+    jqgen.sweep_train(data, max_bond=100, loops=loops, key=jax.random.key(0), progress=False, callback=cb, svd="gram", **kw)
     out["runs"].append({"settings": name, "svd": "gram", "loops": rows, "wall_s": round(time.perf_counter() - t0, 2)})
 print(json.dumps(out))
 json.dump(out, open(sys.argv[1], "w"), indent=1)

@@ -43,7 +43,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _env import OtherCPU, environment, write_text  # noqa: E402
 from sweep_bench import DEFAULT_DATA, log, run_sweep  # noqa: E402
 
-SETTINGS = {"lr": 1e-3, "descent_steps": 10, "num_batches": 20, "chi_min": 2, "init_bond": 2}
+SETTINGS = {"lr": 1e-3, "descent_steps": 10, "num_batches": 20, "min_bond": 2, "init_bond": 2}
 LOOPS = {8: 5, 30: 5, 55: 6, 73: 6, 100: 6}
 EXTRA_LOOPS = 2  # jqgen may take up to this many more loops to reach the reference's last NLL
 
@@ -70,7 +70,7 @@ def run_reference(mps_c: Any, data: np.ndarray, chi_max: int, cutoff: float, loo
     m.designate_data(data.astype(np.int8))
     m.init_cumulants()
     m.nbatch, m.descent_steps = SETTINGS["num_batches"], SETTINGS["descent_steps"]
-    m.descenting_step_length, m.cutoff, m.maxibond, m.minibond = SETTINGS["lr"], cutoff, chi_max, SETTINGS["chi_min"]
+    m.descenting_step_length, m.cutoff, m.maxibond, m.minibond = SETTINGS["lr"], cutoff, chi_max, SETTINGS["min_bond"]
     setup_s = time.perf_counter() - t0
     rows = []
     for loop in range(loops):

@@ -67,23 +67,22 @@ def exact_kl(model: QCBM, params, target) -> float:
 
 
 def batched_fit(model, params, data, lr: float, steps: int, loss=None, desc: str = "") -> tuple[Any, np.ndarray]:
-    """``jqgen.fit`` for a batch of initial parameter sets at once: ``jqgen.make_train_step``
-    (Adam, full batch) under ``vmap``, scanned in chunks; one compilation per call instead of
-    one per run. Returns the final params (batched) and the loss history ``[B, steps]``."""
-    opt = optax.adam(lr)
+    """``jqgen.fit`` for a batch of initial parameter sets at once: the pure step of
+    ``jqgen.training.gradient`` (Adam, full batch) under ``vmap``, scanned in chunks; one
+    compilation per call instead of one per run. Returns the final params (batched) and the
+    loss history ``[B, steps]``."""
     data = jnp.asarray(data)
-    step = jqgen.make_train_step(model, opt, int(data.shape[0]), loss)
-    b = jax.tree_util.tree_leaves(params)[0].shape[0]
-    with jax.numpy_dtype_promotion("standard"):
-        opt_state = jax.vmap(opt.init)(params)
-    state = jqgen.TrainState(params, opt_state, params, opt_state, jnp.full((b,), -1, jnp.int32))
-    chunk = max(c for c in range(1, min(steps, 100) + 1) if steps % c == 0)
+    strategy = jqgen.training.gradient(model, optax.adam(lr), batch_size=int(data.shape[0]), loss=loss)
     key = jax.random.key(0)  # full batch: the key only feeds the (unused) minibatch draw
+    opt_state = jax.vmap(lambda p: strategy.init(p, key))(params)
+    state = (params, opt_state)
+    chunk = max(c for c in range(1, min(steps, 100) + 1) if steps % c == 0)
 
     @jax.jit
     def run(state, data, start):
         def body(st, j):
-            return jax.vmap(lambda s: step(s, data, start + j, key))(st)
+            p, s, loss_value = jax.vmap(lambda p, s: strategy.step(p, s, data, start + j, key))(*st)
+            return (p, s), loss_value
 
         return jax.lax.scan(body, state, jnp.arange(chunk, dtype=jnp.int32))
 
@@ -95,10 +94,10 @@ def batched_fit(model, params, data, lr: float, steps: int, loss=None, desc: str
         if c == 0 or (c + 1) % max(1, (steps // chunk) // 4) == 0:
             log(f"  {desc}: step {(c + 1) * chunk}/{steps}, mean loss {hist[-1][:, -1].mean():.4f} "
                 f"({time.perf_counter() - t:.1f} s)")
-    bad = np.asarray(state.bad_step)
-    if (bad >= 0).any():
-        raise FloatingPointError(f"{desc}: non-finite loss in runs {np.flatnonzero(bad >= 0).tolist()}")
-    return state.params, np.concatenate(hist, axis=1)
+    bad = ~np.isfinite(np.concatenate(hist, axis=1)).all(axis=1)
+    if bad.any():
+        raise FloatingPointError(f"{desc}: non-finite loss in runs {np.flatnonzero(bad).tolist()}")
+    return state[0], np.concatenate(hist, axis=1)
 
 
 def take(tree, i: int):

@@ -217,7 +217,7 @@ def test_train_on_device_through_a_faulty_provider(tmp_path):
     res = train_on_device(
         model, params, data, dev, shots=shots, steps=steps, optimizer=optax.adam(0.1), journal_path=tmp_path / "j.jsonl",
         key=jax.random.key(7), loss="mmd", submit=prov.submit, poll=prov.poll, sleep=lambda s: None, retries=40,
-        callback=lambda s, p, v: seen.append(p),
+        callback=lambda done, p, state, history: seen.append(p),
     )
     assert prov.events["submit_before"] and prov.events["slow"] and prov.events["failed"] and prov.events["poll_drop"], prov.events
     per_step = 2 * model.ansatz.num_params + 2
@@ -264,8 +264,8 @@ _SCRIPT = textwrap.dedent(
     params = model.init(jax.random.key(0))
     dev = Device.local(4, native_gates=("rx", "rz", "rxx", "cx"), coupling=None)
 
-    def callback(step, p, loss):
-        if step + 1 == kill_after:
+    def callback(done, p, state, history):
+        if done == kill_after:
             os.kill(os.getpid(), signal.SIGKILL)
 
     polls = [0]

@@ -91,8 +91,8 @@ def test_resume_after_kill_gives_the_same_result_without_resubmitting(tmp_path):
 
     full = train_on_device(model, params, data, dev, optimizer=optax.adam(0.1), journal_path=tmp_path / "a.jsonl", **kw)
 
-    def kill(step, p, loss):
-        if step == 2:
+    def kill(done, p, state, history):
+        if done == 3:
             raise _Kill
 
     first = _Counting()
@@ -232,18 +232,18 @@ def test_cli_run_bad_arguments(bas_checkpoint, tmp_path, capsys, extra, msg):
 
 def test_seeded_submit_restores_the_backend_when_the_submission_fails():
     from jqgen.hardware import seeded_submit
-    from jqgen.qcbm._tc import tensorcircuit
+    from jqgen.qcbm import tc_settings
 
-    tc = tensorcircuit()
     x64 = bool(jax.config.jax_enable_x64)
 
     def boom(circuits, device, shots):
         assert tc.backend.name == "numpy"
         raise ConnectionError("down")
 
-    with pytest.raises(ConnectionError):
-        seeded_submit(boom, 0)([], Device.local(2), 10)
-    assert tc.backend.name == "jax" and bool(jax.config.jax_enable_x64) == x64
+    with tc_settings(backend="jax", dtype=None) as tc:  # a caller whose TensorCircuit runs on jax
+        with pytest.raises(ConnectionError):
+            seeded_submit(boom, 0)([], Device.local(2), 10)
+        assert tc.backend.name == "jax" and bool(jax.config.jax_enable_x64) == x64
 
 
 def test_cli_train_qcbm_device_resumes_from_its_journal_and_run_samples_it(tmp_path, capsys):

@@ -48,32 +48,39 @@ def test_kl_training_with_fit_and_nll_default_loss():
     assert np.isfinite(res2.history).all() and res2.history[-1] < res2.history[0]
 
 
-def test_cmaes_lowers_loss_and_resume_is_identical():
+def test_cmaes_lowers_loss_and_resume_is_identical(tmp_path):
     pytest.importorskip("evosax")
     model = QCBM(HardwareEfficient(4, 1))
     p0 = model.init(jax.random.key(0))
-    full = jqgen.qcbm.cmaes_fit(model, p0, BAS22, key=jax.random.key(1), generations=30, chunk_size=10, progress=False)
+    full = jqgen.cmaes_fit(model, p0, BAS22, key=jax.random.key(1), generations=30, chunk_size=10, progress=False)
     assert full.history[-1] < full.history[0]
-    saved = {}
-    part = jqgen.qcbm.cmaes_fit(model, p0, BAS22, key=jax.random.key(1), generations=30, chunk_size=10, progress=False,
-                                callback=lambda done, p, st, h: saved.setdefault(done, (st, h)))
-    state, hist = saved[10]
-    resumed = jqgen.qcbm.cmaes_fit(model, p0, BAS22, key=jax.random.key(1), generations=30, chunk_size=10,
-                                   progress=False, state=state, start=10)
-    np.testing.assert_array_equal(np.concatenate([hist, resumed.history]), full.history)
+    path = tmp_path / "cma.npz"
+
+    class Killed(Exception):
+        pass
+
+    def kill(done, p, st, h):
+        if done == 10:
+            raise Killed
+
+    with pytest.raises(Killed):
+        jqgen.cmaes_fit(model, p0, BAS22, key=jax.random.key(1), generations=30, chunk_size=10, progress=False,
+                        checkpoint_path=path, callback=kill)
+    resumed = jqgen.cmaes_fit(model, p0, BAS22, key=jax.random.key(1), generations=30, chunk_size=10,
+                              progress=False, checkpoint_path=path)
+    np.testing.assert_array_equal(resumed.history, full.history)
     for k in full.params:
         np.testing.assert_array_equal(np.asarray(resumed.params[k]), np.asarray(full.params[k]))
-    np.testing.assert_array_equal(part.history, full.history)
 
 
 def test_cmaes_state_survives_a_checkpoint(tmp_path):
     pytest.importorskip("evosax")
     model = QCBM(LiuWang(4, 1))
     p0 = model.init(jax.random.key(0))
-    res = jqgen.qcbm.cmaes_fit(model, p0, BAS22, key=jax.random.key(1), generations=5, progress=False, shots=500,
+    res = jqgen.cmaes_fit(model, p0, BAS22, key=jax.random.key(1), generations=5, progress=False, shots=500,
                                population_size=8)
     path = jqgen.save_checkpoint(tmp_path / "c.npz", model, res.params, opt_state=res.opt_state)
-    ck = jqgen.load_checkpoint(path, optimizer=jqgen.qcbm.CMAES(8))
+    ck = jqgen.load_checkpoint(path, optimizer=jqgen.training.CMAES(8))
     assert ck.model == model
     for a, b in zip(jax.tree_util.tree_leaves(ck.opt_state), jax.tree_util.tree_leaves(res.opt_state)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

@@ -90,15 +90,45 @@ def test_mean_nll_matches_log_prob_and_rejects_bad_args():
 
 
 def test_fit_reuses_its_compiled_chunk_across_calls():
-    from jqgen import train as T
+    from jqgen.training._runner import _Keyed, _chunk_program
 
     data = bars_and_stripes(2, 2)
     model = jqgen.MPSBornMachine(4, 2)
-    opt = optax.adam(0.05)
     p0 = model.init(jax.random.key(0))
-    a = jqgen.fit(model, p0, data, opt, key=jax.random.key(1), steps=30, chunk_size=10, progress=False)
-    _, run_chunk = T._chunk_runner(model, opt, data.shape[0], None, 10)
+    a = jqgen.fit(model, p0, data, optax.adam(0.05), key=jax.random.key(1), steps=30, chunk_size=10, progress=False)
+    strategy = jqgen.training.gradient(model, optax.adam(0.05), batch_size=data.shape[0])
+    run_chunk = _chunk_program(_Keyed(strategy.step), 10)
     size = run_chunk._cache_size()
-    b = jqgen.fit(model, p0, data, opt, key=jax.random.key(1), steps=25, chunk_size=10, progress=False)
-    assert run_chunk._cache_size() == size  # another step count: no new compilation
+    # another step count and an optimizer built anew with the same settings: no new compilation
+    b = jqgen.fit(model, p0, data, optax.adam(0.05), key=jax.random.key(1), steps=25, chunk_size=10, progress=False)
+    assert run_chunk._cache_size() == size == 1
     np.testing.assert_array_equal(a.history[:25], b.history)
+
+
+def test_fit_resumes_from_its_checkpoint_to_the_identical_result(tmp_path):
+    data = bars_and_stripes(2, 2)
+    model = jqgen.MPSBornMachine(4, 3)
+    p0 = model.init(jax.random.key(0))
+    kw = dict(key=jax.random.key(1), steps=30, chunk_size=10, batch_size=3, progress=False)
+    full = jqgen.fit(model, p0, data, optax.adam(0.05), **kw)
+    path = tmp_path / "run.npz"
+
+    class Killed(Exception):
+        pass
+
+    def kill(done, params, state, history):
+        if done == 20:
+            raise Killed
+
+    with pytest.raises(Killed):
+        jqgen.fit(model, p0, data, optax.adam(0.05), checkpoint_path=path, callback=kill, **kw)
+    info = jqgen.checkpoint_info(path)["metadata"]["training"]
+    assert info["steps_done"] == 20 and info["status"] == "running" and len(info["metrics"]["loss"]) == 20
+    resumed = jqgen.fit(model, p0, data, optax.adam(0.05), checkpoint_path=path, **kw)
+    np.testing.assert_array_equal(np.asarray(resumed.params.tensors), np.asarray(full.params.tensors))
+    np.testing.assert_array_equal(resumed.history, full.history)
+    assert resumed.status == "completed" and resumed.steps_done == 30
+    with pytest.raises(ValueError, match="other settings.*optimizer"):
+        jqgen.fit(model, p0, data, optax.adam(0.01), checkpoint_path=path, **kw)
+    with pytest.raises(ValueError, match="key"):
+        jqgen.fit(model, p0, data, optax.adam(0.05), checkpoint_path=path, **{**kw, "key": jax.random.key(2)})

@@ -17,7 +17,8 @@ from ._mitigation import calibrate_readout, mitigate_counts, noisy_gates, noisy_
 from ._journal import Journal, JournalEntry, request_key
 from ._runner import TRANSIENT_ERRORS, TaskLost, redact, run_batch
 from ._cmaes_device import cmaes_on_device
-from ._train import CircuitTemplate, DeviceTrainResult, counts_to_probs, seeded_submit, train_on_device
+from ._train import CircuitTemplate, counts_to_probs, seeded_submit
+from ._device_train import DeviceTrainResult, train_on_device
 
 __all__ = [
     "CircuitTemplate",

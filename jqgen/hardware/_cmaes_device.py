@@ -19,6 +19,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from ..distributions import DEFAULT_SIGMAS, distribution_loss, empirical_distribution
+from ..training import CMAES, Strategy, TrainResult, default_population, run
 from ._device import Device
 from ._journal import Journal
 from ._train import CircuitTemplate, _step_seed, counts_to_probs, seeded_submit
@@ -46,8 +48,10 @@ def cmaes_on_device(
     poll: Callable[[Any, Device], Any] | None = None,
     readout_mitigation: Any = None,
     run_id: str | None = None,
+    checkpoint_path: str | None = None,
+    progress: bool = False,
     **run_kwargs: Any,
-) -> Any:
+) -> TrainResult:
     """Minimizes a shot-based loss of ``data`` under ``model`` with CMA-ES on ``device``.
 
     Args:
@@ -62,20 +66,19 @@ def cmaes_on_device(
         population_size: candidates per generation (default ``4 + 3 ln P``).
         sigma0: initial step size (radians).
         loss: ``"mmd"`` or ``"kl"`` (clipped at ``eps``).
-        callback: ``callback(generation, best_params, best_loss)`` after each generation.
+        callback: the runner's ``callback(generations_done, best_params, state, history)``.
         initial_layout, submit, poll, readout_mitigation, run_kwargs: as :func:`train_on_device`.
         run_id: label of the run in the journal's tags (default: derived from ``key``).
+        checkpoint_path: optional runner checkpoint (resume without replaying the journal).
+        progress: show a progress bar.
 
     Returns:
-        :class:`jqgen.qcbm.CMAESResult` (best candidate, evosax state, best loss per
-        generation, mean of the search distribution).
+        :class:`jqgen.training.TrainResult`: the best candidate, the evosax state (its
+        ``mean`` is the search distribution's mean), the best loss per generation.
 
     Raises:
         ValueError: bad settings, before anything is submitted.
     """
-    from jqgen.qcbm import DEFAULT_SIGMAS, distribution_loss, empirical_distribution
-    from jqgen.qcbm._cmaes import CMAES, CMAESResult, default_population
-
     from ._runner import run_batch
 
     if loss not in ("mmd", "kl"):
@@ -97,17 +100,15 @@ def cmaes_on_device(
     target = jnp.asarray(empirical_distribution(jnp.asarray(data), n, jnp.float32), jnp.float32)
     cma = CMAES(pop, sigma0)
     es, es_params = cma.strategy(params)
-    state = cma.init(params)
     if run_id is None:
         run_id = "cma-" + hashlib.sha256(np.asarray(jax.random.key_data(key)).tobytes()).hexdigest()[:16]
     journal = Journal(journal_path)
-    history: list[float] = []
-    for g in range(generations):
+
+    def host_step(best: Any, state: Any, _data: Any, g: int, key: jax.Array):
         k_ask, k_tell = jax.random.split(jax.random.fold_in(key, g))
         with jax.numpy_dtype_promotion("standard"):  # evosax mixes dtypes
             x, new_state = es.ask(k_ask, state, es_params)
-        xs = np.asarray(x, np.float64)
-        circuits = [template.bind(xi) for xi in xs]
+        circuits = [template.bind(xi) for xi in np.asarray(x, np.float64)]
         tags = [{"run": run_id, "gen": g, "i": i} for i in range(pop)]
         counts = run_batch(circuits, device, shots, journal, tags,
                            submit=seeded_submit(submit, _step_seed(key, g)), poll=poll, **run_kwargs)
@@ -120,9 +121,10 @@ def cmaes_on_device(
         with jax.numpy_dtype_promotion("standard"):
             told, _ = es.tell(k_tell, x, jnp.asarray(fit, x.dtype), new_state, es_params)
         state = jax.tree_util.tree_map(lambda a, b: jnp.asarray(a).astype(jnp.asarray(b).dtype), told, new_state)
-        history.append(float(fit.min()))
-        if callback is not None:
-            callback(g, unravel(jnp.asarray(state.best_solution, flat0.dtype)), history[-1])
-    best = unravel(jnp.asarray(state.best_solution, flat0.dtype))
-    mean = unravel(jnp.asarray(state.mean, flat0.dtype))
-    return CMAESResult(best, state, np.asarray(history, np.float64), mean)
+        return unravel(jnp.asarray(state.best_solution, flat0.dtype)), state, {"loss": float(fit.min())}
+
+    config = {"model": model.config(), "device": device.spec, "shots": shots, "loss": loss, "run_id": run_id,
+              "population_size": pop, "sigma0": float(sigma0), "eps": float(eps)}
+    strategy = Strategy("cmaes-device", lambda p, k: cma.init(p), host_step=host_step, config=config, unit="gen")
+    return run(strategy, params, np.asarray(data), key=key, steps=generations, model=model,
+               checkpoint_path=checkpoint_path, callback=callback, progress=progress, desc=f"cma-es {device.spec}")

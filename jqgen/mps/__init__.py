@@ -6,10 +6,13 @@ from ._canonical import canonicalize, left_canonical, log_norm, norm, normalize,
 from ._core import MPS, bond_dims, from_dense, from_tensors, product_mps, random_mps, to_dense
 from ._entropy import entanglement_entropies, schmidt_values
 from ._model import MPSBornMachine
+from ._sweep_config import SweepConfig, SweepState, sweep_loop
 
 __all__ = [
     "MPS",
     "MPSBornMachine",
+    "SweepConfig",
+    "SweepState",
     "bond_dims",
     "canonicalize",
     "entanglement_entropies",
@@ -28,5 +31,6 @@ __all__ = [
     "sample",
     "sample_and_log_prob",
     "schmidt_values",
+    "sweep_loop",
     "to_dense",
 ]

@@ -15,7 +15,7 @@ the gradient term ``L (x) R / psi`` is invariant under rescaling ``L`` and ``R``
 Design (static shapes): tensors and environments are padded to a bucket size ``chi_pad``
 (a power of two from 8, or ``chi_max``); truncation zeroes singular values by a mask, so a whole
 half-sweep is one ``lax.scan`` over bonds that compiles once per ``(n, N, chi_pad)``. The
-driver (:mod:`jqgen.sweep`) moves to the next bucket between half-sweeps when bonds could
+driver (:func:`jqgen.mps.sweep_loop`) moves to the next bucket between half-sweeps when bonds could
 outgrow the current one; a bond at most doubles per half-sweep, so a bucket of at least
 twice the current maximum never constrains the truncation. This keeps early loops (small
 bonds) cheap, which a single padding to ``chi_max`` would not (the SVD of the

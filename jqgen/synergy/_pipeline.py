@@ -17,6 +17,7 @@ parametrized quantum circuits via tensor networks", Nat. Commun. 14, 8367 (2023)
 from __future__ import annotations
 
 import math
+import os
 from typing import Any, NamedTuple
 
 import jax
@@ -27,7 +28,7 @@ import optax
 from ..data import validate_binary
 from ..mps import MPSBornMachine
 from ..qcbm import QCBM, SU4Brickwork, make_loss
-from ..train import fit
+from ..training import fit
 from ._kak import kak_angles
 from ._ran import mps_to_layers
 
@@ -69,7 +70,7 @@ def circuit_from_mps(mps: Any, layers_from_mps: int, extra_layers: int = 0, *, k
     """Maps an MPS into a QCBM parameter set (Ran's layers in KAK form, plus near-identity layers).
 
     Args:
-        mps: a jqgen :class:`~jqgen.MPS` (e.g. a trained ``MPSBornMachine``'s params).
+        mps: a jqgen :class:`~jqgen.mps.MPS` (e.g. a trained ``MPSBornMachine``'s params).
         layers_from_mps: ``D >= 1`` staircase layers found by Ran's method.
         extra_layers: ``L >= 0`` layers appended after them, angles ``N(0, init_scale^2)``.
         key: PRNG key of the extra layers' angles (required when ``extra_layers > 0``).
@@ -88,7 +89,7 @@ def circuit_from_mps(mps: Any, layers_from_mps: int, extra_layers: int = 0, *, k
     Example:
         >>> import jax, jqgen
         >>> from jqgen.synergy import circuit_from_mps
-        >>> mps = jqgen.random_mps(jax.random.key(0), 6, 2)
+        >>> mps = jqgen.mps.random_mps(jax.random.key(0), 6, 2)
         >>> model, params, fid = circuit_from_mps(mps, 1)
         >>> params["gates"].shape, fid[0] > 1 - 1e-5
         ((1, 5, 15), True)
@@ -149,7 +150,8 @@ def _refine(mps: Any, ansatz: SU4Brickwork, gates: jax.Array, steps: int, lr: fl
 def pretrain(data: Any, *, chi: int, layers_from_mps: int, extra_layers: int, key: jax.Array,
              mps_steps: int = 1000, mps_lr: float = 0.01, circuit_steps: int = 500, circuit_lr: float = 0.01,
              loss: str = "kl", shots: int | None = None, init_scale: float = 1e-2, dtype: Any = jnp.float32,
-             refine_steps: int = 0, progress: bool = False) -> SynergyResult:
+             refine_steps: int = 0, progress: bool = False,
+             checkpoint_dir: str | os.PathLike[str] | None = None) -> SynergyResult:
     """MPS stage, mapping, extension and circuit stage in one call.
 
     Args:
@@ -166,6 +168,9 @@ def pretrain(data: Any, *, chi: int, layers_from_mps: int, extra_layers: int, ke
         dtype: float32 or float64.
         refine_steps: see :func:`circuit_from_mps`.
         progress: progress bars.
+        checkpoint_dir: if given, each training stage checkpoints there
+            (``mps_stage.npz``, ``circuit_stage.npz``) and a rerun resumes it; a finished
+            stage is not trained again (the mapping between them is deterministic).
 
     Returns:
         A :class:`SynergyResult`.
@@ -198,14 +203,16 @@ def pretrain(data: Any, *, chi: int, layers_from_mps: int, extra_layers: int, ke
     QCBM(SU4Brickwork(n, layers_from_mps + extra_layers, "staircase"), dtype=dtype)
     k_mps, k_fit, k_extra, k_circ = jax.random.split(key, 4)
     mps_model = MPSBornMachine(n, chi, dtype=dtype)
+    stage = (lambda name: None) if checkpoint_dir is None else (lambda name: os.path.join(checkpoint_dir, name))
     res = fit(mps_model, mps_model.init(k_mps), data, optax.adam(mps_lr), key=k_fit, steps=mps_steps,
-              progress=progress, desc=f"MPS chi={chi}")
+              progress=progress, desc=f"MPS chi={chi}", checkpoint_path=stage("mps_stage.npz"))
     _, counts = np.unique(data, axis=0, return_counts=True)
     p = counts / counts.sum()
     entropy = float(-(p * np.log(p)).sum())
     model, mapped, fidelities = circuit_from_mps(res.params, layers_from_mps, extra_layers, key=k_extra,
                                                  init_scale=init_scale, dtype=dtype, refine_steps=refine_steps)
     circ = fit(model, mapped, data, optax.adam(circuit_lr), key=k_circ, steps=circuit_steps, progress=progress,
-               desc=f"circuit D={layers_from_mps}+{extra_layers}", loss=make_loss(model, loss, shots=shots))
+               desc=f"circuit D={layers_from_mps}+{extra_layers}", loss=make_loss(model, loss, shots=shots),
+               checkpoint_path=stage("circuit_stage.npz"))
     return SynergyResult(mps_model, res.params, model, circ.params, mapped, fidelities,
                          np.asarray(res.history) - entropy, np.asarray(circ.history))

@@ -1,0 +1,161 @@
+"""Gradient training with any Optax transformation: the :func:`gradient` strategy and :func:`fit`.
+
+The loss is the mean negative log-likelihood of a minibatch (``jax.grad``), or any
+``loss(params, batch, key) -> (loss, grads)`` such as :func:`jqgen.qcbm.make_loss` (MMD/KL,
+exact or from shots, parameter-shift). The minibatch of step ``i`` is drawn with
+``fold_in(key, i)``, so a run is a deterministic function of its key and resumes to the
+identical result.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Mapping
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from .._checks import check_bits, check_finite
+from ..protocol import GenerativeModel
+from ._fingerprint import digest, fingerprint
+from ._runner import Callback, run
+from ._state import UNDESCRIBED
+from ._strategy import Strategy, TrainResult
+
+__all__ = ["LossFn", "fit", "gradient"]
+
+#: ``(params, batch, key) -> (loss, grads)``: a custom objective for :func:`fit`.
+LossFn = Callable[[Any, jax.Array, jax.Array], tuple[jax.Array, Any]]
+
+
+def _describe(obj: Any) -> str:
+    """A cross-process digest of ``obj``, or :data:`UNDESCRIBED` when it holds parts only
+    comparable by identity (then a resume cannot check it)."""
+    return UNDESCRIBED if "<identity" in repr(fingerprint(obj)) else digest(obj)
+
+
+def gradient(model: GenerativeModel, optimizer: optax.GradientTransformation, *, batch_size: int,
+             loss: LossFn | None = None) -> Strategy:
+    """The gradient-descent strategy: state = the optimizer's state.
+
+    Args:
+        model: any :class:`jqgen.GenerativeModel`.
+        optimizer: an Optax ``GradientTransformation``.
+        batch_size: minibatch size (``>= N`` means full batch).
+        loss: ``None`` for the mean NLL by autodiff, or ``(params, batch, key) -> (loss, grads)``.
+
+    Returns:
+        A compiled :class:`Strategy`; its ``step`` is pure and ``vmap``-able (train many
+        initial parameter sets at once).
+
+    Example:
+        >>> import jax, optax, jqgen
+        >>> from jqgen.data import bars_and_stripes
+        >>> model = jqgen.MPSBornMachine(num_bits=4, chi_max=2)
+        >>> s = jqgen.training.gradient(model, optax.adam(0.05), batch_size=6)
+        >>> res = jqgen.training.run(s, model.init(jax.random.key(0)), bars_and_stripes(2, 2),
+        ...                          key=jax.random.key(1), steps=10, progress=False)
+        >>> res.history.shape
+        (10,)
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+
+    def nll(params: Any, batch: jax.Array) -> jax.Array:
+        return -jnp.mean(model.log_prob(params, batch))
+
+    def init(params: Any, key: jax.Array) -> Any:
+        with jax.numpy_dtype_promotion("standard"):  # optax mixes Python floats and int32 counts
+            return optimizer.init(params)
+
+    def step(params: Any, opt_state: Any, data: jax.Array, i: jax.Array, key: jax.Array) -> tuple[Any, Any, jax.Array]:
+        n_data = data.shape[0]
+        k = jax.random.fold_in(key, i)
+        batch = data if batch_size >= n_data else data[jax.random.choice(k, n_data, (batch_size,), replace=False)]
+        if loss is None:
+            value, grads = jax.value_and_grad(nll)(params, batch)
+            grads = jax.tree_util.tree_map(jnp.conj, grads)  # JAX's grad is conjugated for complex leaves
+        else:
+            value, grads = loss(params, batch, jax.random.fold_in(k, 1))
+        leaves = [jnp.all(jnp.isfinite(g)) for g in jax.tree_util.tree_leaves(grads)]
+        value = jnp.where(jnp.all(jnp.stack(leaves)) if leaves else True, value, jnp.nan)  # a NaN gradient stops too
+        with jax.numpy_dtype_promotion("standard"):
+            updates, new_opt = optimizer.update(grads, opt_state, params)
+        new_params = optax.apply_updates(params, updates)
+        new_params = jax.tree_util.tree_map(lambda x, p: x.astype(p.dtype), new_params, params)
+        return new_params, new_opt, value
+
+    config = {"model": model.config(), "optimizer": _describe(optimizer), "batch_size": batch_size,
+              "loss": None if loss is None else _describe(loss)}
+    return Strategy("gradient", init, step=step, config=config)
+
+
+def fit(
+    model: GenerativeModel,
+    params: Any,
+    data: Any,
+    optimizer: optax.GradientTransformation,
+    *,
+    key: jax.Array,
+    steps: int,
+    batch_size: int | None = None,
+    chunk_size: int = 50,
+    progress: bool = True,
+    desc: str = "train",
+    callback: Callback | None = None,
+    loss: LossFn | None = None,
+    checkpoint_path: str | os.PathLike[str] | None = None,
+    checkpoint_every: int | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> TrainResult:
+    """Minimizes the mean NLL of ``data`` under ``model`` (or another ``loss``) with ``optimizer``.
+
+    Args:
+        model: any :class:`jqgen.GenerativeModel`.
+        params: initial parameters.
+        data: ``[N, n]`` 0/1 training samples.
+        optimizer: an Optax ``GradientTransformation``.
+        key: PRNG key for minibatches (the run is deterministic given it).
+        steps: number of optimizer steps.
+        batch_size: minibatch size (default and maximum: ``N``, full batch).
+        chunk_size: steps per compiled ``lax.scan`` chunk (progress updates between chunks).
+        progress: show a tqdm progress bar.
+        desc: progress bar label.
+        callback: ``callback(steps_done, params, opt_state, history)`` after every chunk.
+        loss: ``None`` for the mean NLL by autodiff, or ``(params, batch, key) -> (loss,
+            grads)``, e.g. :func:`jqgen.qcbm.make_loss`.
+        checkpoint_path, checkpoint_every, metadata: checkpoint and resume (see
+            :func:`jqgen.training.run`).
+
+    Returns:
+        :class:`~jqgen.training.TrainResult` (``params``, ``state``/``opt_state``, ``history``).
+
+    Raises:
+        ValueError: bad data, sizes or parameters.
+        NonFiniteLossError: the loss became NaN/inf (carries the last good parameters).
+
+    Example:
+        >>> import jax, optax, jqgen
+        >>> from jqgen.data import bars_and_stripes
+        >>> model = jqgen.MPSBornMachine(num_bits=4, chi_max=2)
+        >>> res = jqgen.fit(model, model.init(jax.random.key(0)), bars_and_stripes(2, 2),
+        ...                 optax.adam(0.05), key=jax.random.key(1), steps=20, progress=False)
+        >>> res.history.shape
+        (20,)
+    """
+    data = check_bits(data, model.num_bits, name="data")
+    if data.ndim != 2 or data.shape[0] == 0:
+        raise ValueError(f"data must have shape [N, {model.num_bits}] with N >= 1, got {data.shape}")
+    for name, v in (("steps", steps), ("chunk_size", chunk_size)):
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            raise ValueError(f"{name} must be a positive int, got {v!r}")
+    n_data = data.shape[0]
+    batch_size = n_data if batch_size is None else batch_size
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    check_finite(params, "initial params")
+    strategy = gradient(model, optimizer, batch_size=min(batch_size, n_data), loss=loss)
+    return run(strategy, params, data, key=key, steps=steps, model=model, chunk_size=chunk_size,
+               checkpoint_path=checkpoint_path, checkpoint_every=checkpoint_every, metadata=metadata,
+               callback=callback, progress=progress, desc=desc)
