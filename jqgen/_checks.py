@@ -5,7 +5,8 @@ Value problems (non-binary bits, NaN parameters) raise ``ValueError`` when the i
 concrete arrays; when they are traced (inside ``jit``, ``vmap`` or ``grad``) the same
 predicates are emitted as :func:`jax.experimental.checkify.debug_check`, which costs
 nothing unless the caller wraps the computation with :func:`jqgen.checked` (or
-``checkify.checkify`` itself).
+``checkify.checkify`` itself). :func:`validate_binary` checks host-side NumPy samples
+(data sets, generated samples) and always raises.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.experimental import checkify
 
-__all__ = ["checked", "is_concrete"]
+__all__ = ["checked", "is_concrete", "validate_binary"]
 
 
 def is_concrete(*xs: Any) -> bool:
@@ -58,6 +59,46 @@ def check_bits(bits: Any, n: int, name: str = "bits") -> jax.Array:
     return jnp.asarray(bits).astype(jnp.uint8)
 
 
+def validate_binary(arr: Any, width: int | None = None, name: str = "data") -> np.ndarray:
+    """Checks that ``arr`` holds samples of 0/1 values (host-side NumPy); returns ``uint8 [N, n]``.
+
+    Images ``[N, rows, cols]`` are flattened row-major.
+
+    Args:
+        arr: samples ``[N, n]`` or images ``[N, rows, cols]`` of numbers 0/1.
+        width: expected number of bits per sample, checked when given.
+        name: what ``arr`` is, for error messages.
+
+    Raises:
+        ValueError: an empty or one-dimensional array, a non-numeric dtype, a value other
+            than 0/1, or a width other than ``width``.
+
+    Example:
+        >>> from jqgen._checks import validate_binary
+        >>> validate_binary([[0, 1], [1, 1]]).dtype
+        dtype('uint8')
+    """
+    arr = np.asarray(arr)
+    if arr.ndim < 2 or arr.shape[0] == 0 or arr[0].size == 0:
+        raise ValueError(f"{name} must be a non-empty array of samples [N, n] or images [N, rows, cols], got shape {arr.shape}")
+    arr = arr.reshape(arr.shape[0], -1)
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must hold numbers 0/1, got dtype {arr.dtype}")
+    bad = ~((arr == 0) | (arr == 1))
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        raise ValueError(f"{name} must contain only 0/1 values; sample {i}, bit {j} is {arr[i, j].item()!r}")
+    if width is not None and arr.shape[1] != width:
+        raise ValueError(f"{name} has {arr.shape[1]} bits per sample, expected {width}")
+    return arr.astype(np.uint8)
+
+
+def check_shots(num: Any, name: str) -> None:
+    """Raises ``ValueError`` unless ``num`` is a positive Python or NumPy int (a static count)."""
+    if not isinstance(num, (int, np.integer)) or isinstance(num, bool) or num <= 0:
+        raise ValueError(f"{name} must be a positive int (static under jit), got {num!r}")
+
+
 def check_finite(tree: Any, what: str) -> None:
     """Raises ``ValueError`` (concrete) or emits a checkify check (traced) for NaN/inf leaves."""
     leaves = jax.tree_util.tree_leaves(tree)
@@ -82,8 +123,8 @@ def checked(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     Example:
         >>> import jax, jax.numpy as jnp, jqgen
-        >>> mps = jqgen.random_mps(jax.random.key(0), 4, 2)
-        >>> f = jqgen.checked(lambda m, b: jqgen.log_prob(m, b))
+        >>> mps = jqgen.mps.random_mps(jax.random.key(0), 4, 2)
+        >>> f = jqgen.checked(lambda m, b: jqgen.mps.log_prob(m, b))
         >>> f(mps, jnp.zeros((1, 4), jnp.uint8)).shape
         (1,)
     """

@@ -3,16 +3,19 @@
 Bits are ``uint8`` (or bool) arrays of shape ``[batch, n]``; bit ``i`` is site/qubit ``i``.
 Dense distributions of length ``2**n`` are indexed big-endian: site 0 is the most
 significant bit, so ``index = sum_i bits[i] * 2**(n - 1 - i)`` (the row-major order of
-an array of shape ``(2,) * n``).
+an array of shape ``(2,) * n``). :func:`pack_bits` gives host-side NumPy rows a sortable
+key in the same order (for set operations on samples).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["all_bitstrings", "bits_to_index", "index_to_bits"]
+__all__ = ["all_bitstrings", "bits_to_index", "index_to_bits", "pack_bits"]
 
 
 def all_bitstrings(n: int) -> jax.Array:
@@ -42,3 +45,29 @@ def bits_to_index(bits: jax.Array) -> jax.Array:
         raise ValueError(f"bits_to_index packs at most 32 bits into a uint32, got width {n}")
     weights = jnp.left_shift(jnp.uint32(1), jnp.arange(n - 1, -1, -1, dtype=jnp.uint32))
     return jnp.sum(jnp.asarray(bits).astype(jnp.uint32) * weights, axis=-1, dtype=jnp.uint32)
+
+
+def pack_bits(bits: Any) -> np.ndarray:
+    """One sortable key per row of ``bits [N, n]`` (0/1), host-side NumPy.
+
+    ``n <= 64``: ``uint64 [N]``, the row's big-endian integer (equal to
+    :func:`bits_to_index`). ``n > 64``: ``[N]`` fixed-width byte strings (``np.void``)
+    compared bytewise. Equal rows give equal keys; key order is the rows' lexicographic order.
+
+    Example:
+        >>> import numpy as np
+        >>> from jqgen.bits import pack_bits
+        >>> pack_bits(np.array([[0, 1, 1], [1, 0, 0]], np.uint8)).tolist()
+        [3, 4]
+    """
+    b = np.asarray(bits)
+    if b.ndim != 2:
+        raise ValueError(f"bits must have shape [N, n], got {b.shape}")
+    num, n = b.shape
+    packed = np.packbits(b.astype(np.uint8, copy=False), axis=1)  # [N, ceil(n/8)], MSB first
+    nbytes = packed.shape[1]
+    if n <= 64:
+        buf = np.zeros((num, 8), np.uint8)
+        buf[:, :nbytes] = packed
+        return buf.view(">u8").reshape(num).astype(np.uint64) >> np.uint64(64 - n)
+    return np.ascontiguousarray(packed).view(np.dtype((np.void, nbytes))).reshape(num)

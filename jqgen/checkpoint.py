@@ -33,6 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._version import __version__
 from .mps import MPSBornMachine
 from .qcbm import QCBM
 
@@ -129,8 +130,6 @@ def save_checkpoint(
     config = dict(model.config())
     if config.get("family") not in MODEL_FAMILIES:
         raise ValueError(f"model family {config.get('family')!r} is not registered in jqgen.checkpoint.MODEL_FAMILIES")
-    import jqgen  # the package is fully imported by the time this runs
-
     arrays, param_specs = _flatten(params, "param")
     with warnings.catch_warnings():  # a 64-bit model without x64 warns here as in its init
         warnings.simplefilter("ignore")
@@ -142,7 +141,7 @@ def save_checkpoint(
         arrays.update(opt_arrays)
     header = {
         "format": FORMAT_VERSION,
-        "jqgen_version": jqgen.__version__,
+        "jqgen_version": __version__,
         "config": config,
         "params": param_specs,
         "opt_state": opt_specs,

@@ -49,39 +49,14 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .data import validate_binary
+from ._checks import validate_binary
+from .bits import pack_bits
 from .spaces import SolutionSpace
 
 __all__ = ["pack_bits", "generalization_metrics", "quality_metrics", "precision_recall", "total_variation",
            "perfect_coverage"]
 
 NAN = float("nan")
-
-
-def pack_bits(bits: Any) -> np.ndarray:
-    """One sortable key per row of ``bits [N, n]`` (0/1).
-
-    ``n <= 64``: ``uint64 [N]``, the row's big-endian integer (equal to the dense index of
-    :mod:`jqgen.bits`). ``n > 64``: ``[N]`` fixed-width byte strings (``np.void``) compared
-    bytewise. Equal rows give equal keys; key order is the rows' lexicographic order.
-
-    Example:
-        >>> import numpy as np
-        >>> from jqgen.metrics import pack_bits
-        >>> pack_bits(np.array([[0, 1, 1], [1, 0, 0]], np.uint8)).tolist()
-        [3, 4]
-    """
-    b = np.asarray(bits)
-    if b.ndim != 2:
-        raise ValueError(f"bits must have shape [N, n], got {b.shape}")
-    num, n = b.shape
-    packed = np.packbits(b.astype(np.uint8, copy=False), axis=1)  # [N, ceil(n/8)], MSB first
-    nbytes = packed.shape[1]
-    if n <= 64:
-        buf = np.zeros((num, 8), np.uint8)
-        buf[:, :nbytes] = packed
-        return buf.view(">u8").reshape(num).astype(np.uint64) >> np.uint64(64 - n)
-    return np.ascontiguousarray(packed).view(np.dtype((np.void, nbytes))).reshape(num)
 
 
 def perfect_coverage(space_size: int, num_samples: int) -> float:

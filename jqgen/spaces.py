@@ -24,8 +24,10 @@ from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
+from .bits import pack_bits
+
 __all__ = ["SolutionSpace", "Cardinality", "BarsAndStripesSpace", "Enumerated", "QuadraticCost",
-           "random_quadratic_cost"]
+           "bars_and_stripes", "random_quadratic_cost"]
 
 
 @runtime_checkable
@@ -76,6 +78,33 @@ class Cardinality(NamedTuple):
         return f"cardinality n={self.num_bits} k={self.k}"
 
 
+def bars_and_stripes(rows: int, cols: int) -> np.ndarray:
+    """All ``2**rows + 2**cols - 2`` bars-and-stripes patterns, ``uint8 [N, rows * cols]``.
+
+    Stripes are rows that are each all-on or all-off, bars the same for columns; the blank
+    and full patterns, which are both, appear once. Order: stripes by integer code, then
+    the bars that are not stripes. (Also importable as ``jqgen.data.bars_and_stripes``.)
+
+    Example:
+        >>> from jqgen.data import bars_and_stripes
+        >>> bars_and_stripes(4, 4).shape
+        (30, 16)
+    """
+    for name, v in (("rows", rows), ("cols", cols)):
+        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    if rows * cols > 64:
+        raise ValueError(f"bars_and_stripes supports rows * cols <= 64, got {rows}x{cols}")
+
+    def codes(k: int) -> np.ndarray:
+        return ((np.arange(2**k)[:, None] >> np.arange(k - 1, -1, -1)) & 1).astype(np.uint8)
+
+    stripes = np.repeat(codes(rows)[:, :, None], cols, axis=2)  # [2^r, r, c]
+    bars = np.repeat(codes(cols)[:, None, :], rows, axis=1)  # [2^c, r, c]
+    bars = bars[1:-1]  # blank and full are already stripes
+    return np.concatenate([stripes, bars]).reshape(-1, rows * cols)
+
+
 class BarsAndStripesSpace(NamedTuple):
     """Bars-and-stripes images on a ``rows x cols`` grid, ``|S| = 2^rows + 2^cols - 2``.
 
@@ -101,8 +130,6 @@ class BarsAndStripesSpace(NamedTuple):
         return stripes | bars
 
     def enumerate(self) -> np.ndarray:
-        from .data import bars_and_stripes
-
         return bars_and_stripes(self.rows, self.cols)
 
     def describe(self) -> str:
@@ -113,8 +140,6 @@ class Enumerated:
     """A solution space given by its members (any finite set of bitstrings)."""
 
     def __init__(self, members: Any, name: str = "enumerated") -> None:
-        from .metrics import pack_bits  # metrics imports this module
-
         m = np.asarray(members, np.uint8)
         if m.ndim != 2 or m.shape[0] == 0:
             raise ValueError(f"members must be a non-empty [N, n] array, got shape {m.shape}")
@@ -129,8 +154,6 @@ class Enumerated:
         return int(self.members.shape[0])
 
     def contains(self, bits: np.ndarray) -> np.ndarray:
-        from .metrics import pack_bits
-
         keys = pack_bits(_bits2d(bits, self.num_bits))
         return np.isin(keys, self._keys)
 

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._dataset import Dataset
 from .bits import index_to_bits
-from .data import Dataset
 from .spaces import Cardinality, random_quadratic_cost
 
 __all__ = ["cardinality_dataset", "cardinality_cost_dataset", "gaussian_mixture", "gaussian_mixture_dataset"]

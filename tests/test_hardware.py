@@ -122,7 +122,7 @@ def _offline_provider_check():
     import os
     from unittest import mock
 
-    from jqgen.hardware import _runner
+    from jqgen.hardware import _cloud
 
     class FakeApis:
         @staticmethod
@@ -134,7 +134,7 @@ def _offline_provider_check():
             return None
 
     with mock.patch.dict(os.environ, {"TENCENT_TOKEN": "tok-ABCD-9876"}), \
-            mock.patch.object(_runner, "_cloud", lambda: (FakeApis, None)):
+            mock.patch.object(_cloud, "cloud", lambda: (FakeApis, None)):
         with pytest.raises(ValueError) as e:
             parse_device("tencent::tianji_s2")
     assert "tencent::tianji_s2" in str(e.value) and "tok-ABCD-9876" not in str(e.value)

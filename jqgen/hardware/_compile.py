@@ -25,6 +25,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from ..qcbm import circuit_from_ops, ops, tc_settings
 from ._device import Device
 
 __all__ = ["Compiled", "bind", "circuit_hash", "compile_circuit", "compile_qcbm", "logical_counts", "params_hash", "to_qiskit"]
@@ -50,20 +51,12 @@ _QISKIT_NAMES = {
 }
 
 
-def _tc() -> Any:
-    from jqgen.qcbm._tc import tensorcircuit  # keeps jax_enable_x64 as the caller set it
-
-    return tensorcircuit()
-
-
 def _ansatz_of(model: Any) -> Any:
     return getattr(model, "ansatz", model)
 
 
 def bind(model: Any, params: Mapping[str, Any]) -> Any:
     """The QCBM (or bare ansatz) with ``params`` bound, as a concrete ``tc.Circuit``."""
-    from jqgen.qcbm import circuit_from_ops, ops
-
     ansatz = _ansatz_of(model)
     ansatz.check_params(dict(params))
     first = next(iter(params.values()))
@@ -173,11 +166,11 @@ class Compiled:
     def tc_circuit(self) -> Any:
         """The compiled circuit as a ``tc.Circuit`` (what TensorCircuit's providers take).
 
-        TensorCircuit's ``from_qiskit`` uses qiskit APIs deprecated since qiskit 1.2; those
-        ``DeprecationWarning`` s are silenced here (only here).
+        Built on the caller's TensorCircuit backend and dtype (:func:`jqgen.qcbm.tc_settings`
+        with ``None``: nothing is switched). TensorCircuit's ``from_qiskit`` uses qiskit APIs
+        deprecated since qiskit 1.2; those ``DeprecationWarning`` s are silenced here (only here).
         """
-        tc = _tc()
-        with warnings.catch_warnings():
+        with tc_settings(backend=None, dtype=None) as tc, warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             return tc.Circuit.from_qiskit(self.circuit)
 
@@ -249,8 +242,6 @@ def compile_qcbm(
     seed: int = 0,
 ) -> Compiled:
     """Binds ``params`` into the QCBM's (or ansatz's) circuit and compiles it for ``device``."""
-    from jqgen.qcbm import ops
-
     ansatz = _ansatz_of(model)
     ansatz.check_params(dict(params))
     qc = to_qiskit(ansatz.num_qubits, ops(ansatz, dict(params)))

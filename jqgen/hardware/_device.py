@@ -10,6 +10,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Sequence
 
+from ..qcbm import tc_settings
+from . import _cloud
+
 __all__ = ["DEFAULT_NATIVE_GATES", "Device", "LOCAL_DEFAULT_QUBITS", "parse_device"]
 
 DEFAULT_NATIVE_GATES: tuple[str, ...] = ("rz", "sx", "x", "cx")
@@ -138,16 +141,15 @@ def parse_device(spec: str, num_qubits: int | None = None, **kwargs: Any) -> Dev
 
 
 def _remote_device(provider: str, name: str, max_shots: int = 10_000) -> Device:
-    from ._runner import _cloud, redact
-
     try:
-        apis, _ = _cloud()
-        d = apis.get_device(provider=provider, device=name)
-        edges = sorted({tuple(sorted((int(a), int(b)))) for a, b in d.topology()})
-        gates = tuple(str(g).lower() for g in d.native_gates())
+        apis, _ = _cloud.cloud()
+        with tc_settings(backend=None, dtype=None):
+            d = apis.get_device(provider=provider, device=name)
+            edges = sorted({tuple(sorted((int(a), int(b)))) for a, b in d.topology()})
+            gates = tuple(str(g).lower() for g in d.native_gates())
     except Exception as e:  # noqa: BLE001 - any provider/client failure becomes one clear error
-        raise ValueError(redact(f"could not read the description of {provider}::{name} from the provider: "
-                                f"{type(e).__name__}: {e}")) from None
+        raise ValueError(_cloud.redact(f"could not read the description of {provider}::{name} from the provider: "
+                                       f"{type(e).__name__}: {e}")) from None
     if not edges or not gates:
         raise ValueError(f"{provider}::{name} reported no coupling map or no native gates")
     return Device(provider, name, 1 + max(max(e) for e in edges), gates, tuple(edges), max_shots)

@@ -18,6 +18,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from ..qcbm import tc_settings
+from . import _runner
 from ._compile import compile_circuit
 from ._device import Device
 from ._journal import Journal
@@ -63,13 +65,6 @@ def calibrate_readout(
     Returns:
         a calibrated ``tensorcircuit.results.readout_mitigation.ReadoutMit``.
     """
-    from jqgen.qcbm._tc import tensorcircuit
-
-    from ._runner import run_batch
-
-    tensorcircuit()
-    from tensorcircuit.results.readout_mitigation import ReadoutMit
-
     qs = sorted(int(q) for q in qubits)
     if not qs or len(set(qs)) != len(qs) or qs[0] < 0 or qs[-1] >= device.num_qubits:
         raise ValueError(f"qubits must be distinct physical qubits of {device.spec}, got {list(qubits)}")
@@ -83,10 +78,14 @@ def calibrate_readout(
             if tuple(c.layout) != tuple(range(width)):
                 raise RuntimeError(f"calibration circuit was routed away from its qubits (layout {c.layout})")
         tags = [{"role": tag, "i": i, "method": method, "qubits": qs} for i in range(len(compiled))]
-        return run_batch(compiled, device, int(cal_shots), journal, tags, **run_kwargs)
+        return _runner.run_batch(compiled, device, int(cal_shots), journal, tags, **run_kwargs)
 
-    mit = ReadoutMit(execute)
-    mit.cals_from_system(qs, shots=device.check_shots(shots), method=method)
+    shots = device.check_shots(shots)
+    with tc_settings(backend=None, dtype=None):
+        from tensorcircuit.results.readout_mitigation import ReadoutMit
+
+        mit = ReadoutMit(execute)
+        mit.cals_from_system(qs, shots=shots, method=method)
     return mit
 
 
@@ -115,9 +114,11 @@ def mitigate_counts(mit: Any, counts: Mapping[str, Any], layout: Sequence[int], 
     state = np.random.get_state()
     np.random.seed(0)
     try:
-        out = mit.apply_correction(
-            {str(k): v for k, v in counts.items()}, list(range(n)), logical_physical_mapping={i: int(p) for i, p in enumerate(layout)}, method=method
-        )
+        with tc_settings(backend=None, dtype=None):
+            out = mit.apply_correction(
+                {str(k): v for k, v in counts.items()}, list(range(n)), logical_physical_mapping={i: int(p) for i, p in enumerate(layout)},
+                method=method,
+            )
     finally:
         np.random.set_state(state)
     return {str(k): float(v) for k, v in sorted(out.items())}
@@ -162,9 +163,7 @@ def noisy_readout(
         >>> _flip({"00": 5}, np.ones(2), np.zeros(2), np.random.default_rng(0))
         {'11': 5}
     """
-    from ._runner import _default_poll
-
-    inner = poll or _default_poll
+    inner = poll or _runner._default_poll
 
     def vec(p: Any) -> np.ndarray:
         a = np.broadcast_to(np.asarray(p, np.float64), (width,)) if np.ndim(p) == 0 else np.asarray(p, np.float64)
@@ -201,28 +200,24 @@ def noisy_gates(p1: float, p2: float | None = None, *,
     Raises:
         ValueError: ``p1`` outside [0, 3/4] or ``p2`` outside [0, 15/16].
     """
-    from ._runner import _default_submit
-
     p2 = p1 if p2 is None else p2
     if not (0 <= p1 <= 0.75 and 0 <= p2 <= 15 / 16):
         raise ValueError(f"depolarizing probabilities must satisfy 0 <= p1 <= 3/4 and 0 <= p2 <= 15/16, got {p1}, {p2}")
-    inner = submit or _default_submit
+    inner = submit or _runner._default_submit
 
     def noisy(c: Any) -> Any:
-        from jqgen.qcbm._tc import tensorcircuit
+        with tc_settings(backend=None, dtype=None) as tc:
+            from tensorcircuit.noisemodel import NoiseConf, circuit_with_noise
 
-        tc = tensorcircuit()
-        from tensorcircuit.noisemodel import NoiseConf, circuit_with_noise
-
-        qir = c.to_qir()
-        dm = tc.DMCircuit.from_qir(qir, c.circuit_param)
-        conf = NoiseConf()
-        for name, arity in sorted({(g["name"], len(g["index"])) for g in qir}):
-            if arity == 1 and p1 > 0:
-                conf.add_noise(name, [tc.channels.depolarizingchannel(p1 / 3, p1 / 3, p1 / 3)])
-            elif arity == 2 and p2 > 0:
-                conf.add_noise(name, [tc.channels.generaldepolarizingchannel(p2 / 15, 2)])
-        return circuit_with_noise(dm, conf)
+            qir = c.to_qir()
+            dm = tc.DMCircuit.from_qir(qir, c.circuit_param)
+            conf = NoiseConf()
+            for name, arity in sorted({(g["name"], len(g["index"])) for g in qir}):
+                if arity == 1 and p1 > 0:
+                    conf.add_noise(name, [tc.channels.depolarizingchannel(p1 / 3, p1 / 3, p1 / 3)])
+                elif arity == 2 and p2 > 0:
+                    conf.add_noise(name, [tc.channels.generaldepolarizingchannel(p2 / 15, 2)])
+            return circuit_with_noise(dm, conf)
 
     def wrapped(circuits: list[Any], device: Device, shots: int) -> Any:
         if device.provider != "local":

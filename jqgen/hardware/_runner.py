@@ -8,17 +8,18 @@ journaled task without counts is polled instead of resubmitted, unless the provi
 find it any more (``local`` keeps tasks only in the process that made them), in which
 case a ``failed`` record with ``lost: true`` is written and the circuit is resubmitted.
 
-Tokens are never printed, logged or journaled; :func:`redact` removes them from text,
+Tokens are never printed, logged or journaled; :func:`redact` (:mod:`._cloud`) removes them from text,
 and every error raised here is redacted (and raised ``from None`` so that no unredacted
 chained exception text is attached).
 """
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any, Callable, Sequence
 
+from ..qcbm import tc_settings
+from ._cloud import cloud, redact
 from ._compile import Compiled
 from ._device import Device
 from ._journal import Journal, request_key
@@ -26,56 +27,10 @@ from ._journal import Journal, request_key
 __all__ = ["TRANSIENT_ERRORS", "TaskLost", "redact", "run_batch"]
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError, OSError)
-_PROVIDERS = ("tencent", "tianyan", "local", "quafu")
-_MIN_SECRET = 4
 
 
 class TaskLost(Exception):
     """The provider does not know a journaled task id (it must be resubmitted)."""
-
-
-def _cloud() -> tuple[Any, Any]:
-    from jqgen.qcbm._tc import tensorcircuit
-
-    tensorcircuit()  # import through jqgen's accessor (keeps jax_enable_x64)
-    from tensorcircuit.cloud import abstraction, apis
-
-    return apis, abstraction
-
-
-def _secrets() -> list[str]:
-    vals = {v for k, v in os.environ.items() if "TOKEN" in k.upper() and v and len(v) >= _MIN_SECRET}
-    try:
-        apis, _ = _cloud()
-        for p in _PROVIDERS:
-            try:
-                t = apis.get_token(provider=p)
-            except Exception:  # noqa: BLE001 - a broken token store must not hide the real error
-                t = None
-            if t and len(str(t)) >= _MIN_SECRET:
-                vals.add(str(t))
-    except Exception:  # noqa: BLE001
-        pass
-    return sorted(vals, key=len, reverse=True)
-
-
-def redact(text: Any) -> str:
-    """``str(text)`` with every known token replaced by ``***``.
-
-    Tokens: values of environment variables whose name contains ``TOKEN`` and the tokens
-    TensorCircuit's ``apis.get_token`` returns for its providers (errors ignored).
-
-    Example:
-        >>> import os
-        >>> os.environ["MY_TOKEN"] = "s3cr3t-value"
-        >>> redact("auth failed for s3cr3t-value")
-        'auth failed for ***'
-        >>> del os.environ["MY_TOKEN"]
-    """
-    s = str(text)
-    for secret in _secrets():
-        s = s.replace(secret, "***")
-    return s
 
 
 def _task_id(task: Any) -> str:
@@ -86,25 +41,28 @@ def _task_id(task: Any) -> str:
 
 
 def _default_submit(circuits: list[Any], device: Device, shots: int) -> list[Any]:
-    apis, _ = _cloud()
-    out = apis.submit_task(provider=device.provider, device=device.name, circuit=list(circuits), shots=shots)
+    """TensorCircuit's ``apis.submit_task`` (``local`` samples on the caller's backend)."""
+    apis, _ = cloud()
+    with tc_settings(backend=None, dtype=None):
+        out = apis.submit_task(provider=device.provider, device=device.name, circuit=list(circuits), shots=shots)
     return list(out) if isinstance(out, (list, tuple)) else [out]
 
 
 def _default_poll(task: Any, device: Device) -> dict[str, int] | None:
-    apis, ab = _cloud()
-    if isinstance(task, str):
-        task = apis.get_task(task, device=device.spec)
-    try:
-        state = task.status()
-    except ValueError as e:
-        if device.provider == "local" and "no task with id" in str(e):
-            raise TaskLost(_task_id(task)) from None
-        raise
-    if state == "completed":
-        return dict(task.results(blocked=False))
-    if state == "failed":
-        raise ab.TaskFailed(_task_id(task), state, str(task.details().get("err", "")))
+    apis, ab = cloud()
+    with tc_settings(backend=None, dtype=None):
+        if isinstance(task, str):
+            task = apis.get_task(task, device=device.spec)
+        try:
+            state = task.status()
+        except ValueError as e:
+            if device.provider == "local" and "no task with id" in str(e):
+                raise TaskLost(_task_id(task)) from None
+            raise
+        if state == "completed":
+            return dict(task.results(blocked=False))
+        if state == "failed":
+            raise ab.TaskFailed(_task_id(task), state, str(task.details().get("err", "")))
     return None
 
 
@@ -151,7 +109,7 @@ def run_batch(
         ValueError: bad input, before anything is submitted.
         RuntimeError: retries or deadline exhausted (message redacted, names the task).
     """
-    _, ab = _cloud()
+    _, ab = cloud()
     task_failed: tuple[type[BaseException], ...] = (ab.TaskFailed, TaskLost)
     task_unfinished: tuple[type[BaseException], ...] = (ab.TaskUnfinished,)
     submit = submit or _default_submit

@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from ._core import MPS, bond_masks, check_mps, masked
+from ._structure import MPS, bond_masks, check_mps, masked
 
 __all__ = [
     "canonicalize",

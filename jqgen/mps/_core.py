@@ -1,24 +1,12 @@
-"""The MPS pytree, its static bond structure, constructors and dense conversion.
+"""MPS constructors and dense conversion.
 
-An open-boundary MPS on ``n`` binary sites is stored as one array ``tensors`` of shape
-``[n, chi_max, 2, chi_max]`` (left bond, physical, right bond)::
-
-      bond 0     bond 1           bond n-1     bond n
-    (e_0) --[A_0]--[A_1]-- ... --[A_{n-1}]-- (e_0)
-              |      |              |
-             s_0    s_1          s_{n-1}
-
-Every bond is padded to the static ``chi_max``; the boundary bonds 0 and n are contracted
-with the unit vector ``e_0``. Bond ``b`` (between sites ``b - 1`` and ``b``) has the static
-maximal dimension ``d_b = min(chi_max, 2**b, 2**(n - b))``: entries of a tensor outside
-``[:d_left, :, :d_right]`` are ignored (masked to zero) by every function. Because shapes
-depend only on ``(n, chi_max)``, every algorithm is a ``lax.scan`` over sites that compiles
-once per ``(n, chi_max, batch)``, whatever the actual (smaller) ranks are.
+The storage layout (``[n, chi_max, 2, chi_max]`` tensors padded to static bond dimensions)
+and the :class:`MPS` pytree are defined in :mod:`jqgen.mps._structure`; its names are
+re-exported here.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from typing import Any
 
@@ -28,6 +16,8 @@ import numpy as np
 from jax import lax
 
 from .._checks import check_finite, is_concrete
+from ._canonical import right_canonical
+from ._structure import MPS, _check_sizes, bond_dims, bond_masks, check_mps, masked  # noqa: F401 - bond_masks re-exported
 
 __all__ = [
     "MPS",
@@ -42,67 +32,6 @@ __all__ = [
 MAX_DENSE_SITES = 20
 
 
-@jax.tree_util.register_dataclass
-@dataclasses.dataclass(frozen=True)
-class MPS:
-    """Matrix product state with bonds padded to a static ``chi_max``.
-
-    Attributes:
-        tensors: ``[n, chi_max, 2, chi_max]`` site tensors (left bond, physical, right bond).
-
-    Build one with :func:`random_mps`, :func:`product_mps`, :func:`from_dense` or
-    :func:`from_tensors` (which validates). A batch of MPS (for ``vmap``) is an ``MPS`` whose
-    ``tensors`` carry leading batch axes.
-    """
-
-    tensors: jax.Array
-
-    @property
-    def num_sites(self) -> int:
-        return self.tensors.shape[-4]
-
-    @property
-    def chi_max(self) -> int:
-        return self.tensors.shape[-1]
-
-    @property
-    def dtype(self) -> Any:
-        return self.tensors.dtype
-
-
-def bond_dims(n: int, chi_max: int) -> tuple[int, ...]:
-    """Static maximal bond dimensions ``d_0 .. d_n`` (``d_b = min(chi_max, 2**b, 2**(n-b))``).
-
-    Example:
-        >>> import jqgen
-        >>> jqgen.bond_dims(5, 3)
-        (1, 2, 3, 3, 2, 1)
-    """
-    _check_sizes(n, chi_max)
-    return tuple(min(chi_max, 2 ** min(b, n - b)) for b in range(n + 1))
-
-
-def _check_sizes(n: Any, chi_max: Any) -> None:
-    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 2:
-        raise ValueError(f"n (number of sites) must be an integer >= 2, got {n!r}")
-    if not isinstance(chi_max, (int, np.integer)) or isinstance(chi_max, bool) or chi_max < 1:
-        raise ValueError(f"chi_max must be an integer >= 1, got {chi_max!r}")
-
-
-def bond_masks(n: int, chi_max: int, dtype: Any) -> np.ndarray:
-    """``[n + 1, chi_max]`` 0/1 masks of the active part of each bond (numpy constant)."""
-    dims = bond_dims(n, chi_max)
-    return (np.arange(chi_max)[None, :] < np.asarray(dims)[:, None]).astype(dtype)
-
-
-def masked(tensors: jax.Array) -> jax.Array:
-    """Zeroes the entries of ``[n, chi, 2, chi]`` tensors outside the static bond dims."""
-    n, chi = tensors.shape[0], tensors.shape[-1]
-    m = bond_masks(n, chi, np.float32)
-    mask = m[:-1, :, None, None] * m[1:, None, None, :]
-    return tensors * jnp.asarray(mask, dtype=tensors.dtype)
-
-
 def unit_rows(v: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Rows of ``v [batch, chi]`` scaled to unit norm, and their log-norms.
 
@@ -115,22 +44,6 @@ def unit_rows(v: jax.Array) -> tuple[jax.Array, jax.Array]:
     nrm = jnp.sqrt(jnp.sum(jnp.real(w * w.conj()), axis=-1))
     nrm_safe = jnp.where(nrm > 0, nrm, jnp.ones_like(nrm))
     return w / nrm_safe.astype(v.dtype)[:, None], jnp.log(m) + jnp.log(nrm_safe)
-
-
-def check_mps(mps: Any, name: str = "mps") -> None:
-    """Static checks of an MPS argument (type, rank, shape); values checked when concrete."""
-    if not isinstance(mps, MPS):
-        raise ValueError(f"{name} must be a jqgen.MPS, got {type(mps).__name__}")
-    t = mps.tensors
-    if getattr(t, "ndim", 0) != 4 or t.shape[2] != 2 or t.shape[1] != t.shape[3]:
-        raise ValueError(
-            f"{name}.tensors must have shape [n, chi_max, 2, chi_max] (use jax.vmap for a batch "
-            f"of MPS), got {getattr(t, 'shape', None)}"
-        )
-    _check_sizes(t.shape[0], t.shape[1])
-    if not jnp.issubdtype(t.dtype, jnp.inexact):
-        raise ValueError(f"{name}.tensors must be a float or complex array, got dtype {t.dtype}")
-    check_finite(t, f"{name}.tensors")
 
 
 def from_tensors(tensors: Any) -> MPS:
@@ -161,7 +74,7 @@ def random_mps(key: jax.Array, n: int, chi_max: int, *, dtype: Any = jnp.float32
 
     Example:
         >>> import jax, jqgen
-        >>> mps = jqgen.random_mps(jax.random.key(0), n=6, chi_max=4)
+        >>> mps = jqgen.mps.random_mps(jax.random.key(0), n=6, chi_max=4)
         >>> mps.tensors.shape
         (6, 4, 2, 4)
     """
@@ -174,8 +87,6 @@ def random_mps(key: jax.Array, n: int, chi_max: int, *, dtype: Any = jnp.float32
         t = lax.complex(jax.random.normal(kr, shape, real), jax.random.normal(ki, shape, real))
     else:
         t = jax.random.normal(key, (n, chi_max, 2, chi_max), dtype)
-    from ._canonical import right_canonical  # local import: canonical builds on this module
-
     return right_canonical(MPS(masked(t)))
 
 
@@ -189,8 +100,8 @@ def product_mps(amplitudes: Any, chi_max: int = 1, *, dtype: Any = jnp.float32) 
 
     Example:
         >>> import jax.numpy as jnp, jqgen
-        >>> plus = jqgen.product_mps(jnp.ones((3, 2)), chi_max=2)
-        >>> jqgen.probs(plus).tolist()
+        >>> plus = jqgen.mps.product_mps(jnp.ones((3, 2)), chi_max=2)
+        >>> jqgen.mps.probs(plus).tolist()
         [0.125, 0.125, 0.125, 0.125, 0.125, 0.125, 0.125, 0.125]
     """
     amps = jnp.asarray(amplitudes, dtype=dtype)

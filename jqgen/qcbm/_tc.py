@@ -1,26 +1,34 @@
-"""The one place where jqgen touches TensorCircuit's global state.
+"""The one place where jqgen touches TensorCircuit's global settings.
 
-TensorCircuit keeps its backend in a module-level global (``tc.set_backend``). jqgen sets
-it to ``"jax"`` once, lazily, in :func:`tensorcircuit`, and never touches ``tc.set_dtype``.
-Importing TensorCircuit calls ``set_dtype("complex64")``, which also switches JAX's
-``jax_enable_x64`` off for the whole process; :func:`tensorcircuit` restores the caller's
-setting right after the import. TensorCircuit casts every gate and input to its global ``dtypestr``,
-so while a circuit is being built, :func:`_dtype` sets it to follow the parameters
-(complex64 for float32 angles, complex128 for float64) and restores it afterwards.
+TensorCircuit keeps its backend (``tc.set_backend``) and its complex dtype
+(``tc.set_dtype``, which every gate and input is cast to) in module-level globals, and
+``tc.set_dtype`` -- which importing TensorCircuit calls -- also sets JAX's process-wide
+``jax_enable_x64``. jqgen never leaves any of them changed: every use of TensorCircuit in
+jqgen runs inside :func:`tc_settings`, which selects a backend and dtype for the duration of
+a ``with`` block and restores the caller's backend, dtype and ``jax_enable_x64`` afterwards,
+also when the block raises. (:func:`tensorcircuit` only imports the module, keeping
+``jax_enable_x64``.) The settings are process-wide while a block runs: TensorCircuit code in
+other threads sees them too.
 
-Two uses:
+Uses in this module, on the JAX backend with the complex dtype following the parameters
+(complex64 for float32 angles, complex128 for float64):
 
 * :func:`tc_circuit`: a concrete ``tc.Circuit`` of standard gates (``rx``, ``rz``, ``rxx``,
   ``cnot``, ...) for export, hardware submission and cross-checks;
 * :func:`tc_state`: the ``engine="tensorcircuit"`` executor: the first layer as a
   ``tc.Circuit``, then ``lax.scan`` over blocks, each block a ``tc.Circuit(n, inputs=psi)``
   of the block's gates.
+
+:mod:`jqgen.hardware` uses :func:`tc_settings` with the caller's backend and dtype
+(``backend=None, dtype=None``) or the numpy backend (local simulation).
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
+import sys
+import threading
+import warnings
 from typing import Any, Iterator, Sequence
 
 import jax
@@ -30,35 +38,89 @@ from jax import lax
 from ._ansatz import Op, ops
 from ._gates import complex_dtype
 
-__all__ = ["circuit_from_ops", "tc_circuit", "tc_state", "tensorcircuit"]
+__all__ = ["circuit_from_ops", "tc_circuit", "tc_settings", "tc_state", "tensorcircuit"]
+
+_DTYPES = ("complex64", "complex128")
 
 
-def _x64_global() -> bool:
-    """The process-wide ``jax_enable_x64`` (not a ``jax.enable_x64`` context's value):
-    TensorCircuit's ``set_dtype`` overwrites the global one, which is restored from this."""
-    try:
-        from jax._src.config import enable_x64
+def _global_x64() -> bool:
+    """The process-wide ``jax_enable_x64``, not the value of an enclosing ``jax.enable_x64``
+    context: JAX's configuration contexts are thread-local, so a new thread reads the global
+    value (``tc.set_dtype`` overwrites the global value; it is restored from this)."""
+    out: list[bool] = []
+    reader = threading.Thread(target=lambda: out.append(bool(jax.config.jax_enable_x64)))
+    reader.start()
+    reader.join()
+    return out[0]
 
-        return bool(enable_x64.get_global())
-    except (ImportError, AttributeError):  # pragma: no cover - other JAX versions
-        return bool(jax.config.jax_enable_x64)
 
-
-@functools.lru_cache(maxsize=None)
 def tensorcircuit() -> Any:
-    """Imports TensorCircuit and selects its JAX backend (once per process)."""
-    import warnings
+    """The ``tensorcircuit`` module, imported with the process-wide ``jax_enable_x64`` kept.
 
-    x64 = _x64_global()
+    Importing TensorCircuit calls ``tc.set_dtype("complex64")``, which switches
+    ``jax_enable_x64`` off; the caller's value is restored right after the import. No other
+    setting is touched: run TensorCircuit code inside :func:`tc_settings`.
+    """
+    tc = sys.modules.get("tensorcircuit")
+    if tc is not None and hasattr(tc, "set_dtype"):
+        return tc
+    x64 = _global_x64()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             import tensorcircuit as tc
-
-        tc.set_backend("jax")
     finally:
-        jax.config.update("jax_enable_x64", x64)  # the import switched it off
+        jax.config.update("jax_enable_x64", x64)
     return tc
+
+
+@contextlib.contextmanager
+def tc_settings(backend: str | None = "jax", dtype: str | None = "complex64") -> Iterator[Any]:
+    """TensorCircuit with ``backend`` and ``dtype`` selected for the duration of a ``with`` block.
+
+    On exit -- also when the block raises -- TensorCircuit's backend and dtype are the
+    caller's again, and so is JAX's process-wide ``jax_enable_x64`` (which ``tc.set_dtype``
+    changes; it keeps the caller's value inside the block too). Blocks nest.
+
+    Args:
+        backend: a TensorCircuit backend name (``"jax"``, ``"numpy"``, ...), or ``None`` to
+            keep the caller's.
+        dtype: ``"complex64"`` or ``"complex128"`` (gate and state dtype), or ``None`` to
+            keep the caller's.
+
+    Yields:
+        the ``tensorcircuit`` module.
+
+    Raises:
+        ValueError: an unknown ``dtype`` or ``backend`` (nothing is changed then).
+
+    Example:
+        >>> import numpy as np
+        >>> from jqgen.qcbm import tc_settings
+        >>> with tc_settings(backend="numpy", dtype="complex128") as tc:
+        ...     c = tc.Circuit(1)
+        ...     c.h(0)
+        ...     np.round(np.abs(np.asarray(c.state())) ** 2, 6).tolist(), str(np.asarray(c.state()).dtype)
+        ([0.5, 0.5], 'complex128')
+    """
+    if dtype is not None and dtype not in _DTYPES:
+        raise ValueError(f"dtype must be one of {_DTYPES} or None, got {dtype!r}")
+    x64 = _global_x64()
+    tc = tensorcircuit()
+    old_backend, old_dtype = tc.backend.name, tc.dtypestr
+    try:
+        if backend is not None and backend != old_backend:
+            tc.set_backend(backend)
+        if dtype is not None and dtype != old_dtype:
+            tc.set_dtype(dtype)
+            jax.config.update("jax_enable_x64", x64)
+        yield tc
+    finally:
+        if tc.backend.name != old_backend:
+            tc.set_backend(old_backend)
+        if tc.dtypestr != old_dtype:
+            tc.set_dtype(old_dtype)
+        jax.config.update("jax_enable_x64", x64)
 
 
 def _apply(c: Any, op: Op) -> None:
@@ -69,25 +131,9 @@ def _apply(c: Any, op: Op) -> None:
         gate(*op.qubits, theta=op.angle)
 
 
-@contextlib.contextmanager
-def _dtype(real: Any) -> Iterator[Any]:
-    """TensorCircuit with its gate dtype matching angles of dtype ``real`` (restored after).
-
-    ``tc.set_dtype`` also flips ``jax_enable_x64``; the caller's setting is kept throughout.
-    """
-    tc = tensorcircuit()
-    want = jnp.dtype(complex_dtype(real)).name
-    old = tc.dtypestr
-    x64 = _x64_global()
-    try:
-        if want != old:
-            tc.set_dtype(want)
-            jax.config.update("jax_enable_x64", x64)
-        yield tc
-    finally:
-        if tc.dtypestr != old:
-            tc.set_dtype(old)
-        jax.config.update("jax_enable_x64", x64)
+def _tc_dtype(real: Any) -> str:
+    """TensorCircuit's dtype name for angles of the real dtype ``real``."""
+    return jnp.dtype(complex_dtype(real)).name
 
 
 def _zero_state(n: int, dtype: Any) -> jax.Array:
@@ -113,7 +159,7 @@ def tc_circuit(ansatz: Any, params: dict[str, jax.Array]) -> Any:
 def circuit_from_ops(num_qubits: int, gate_ops: Sequence[Op], dtype: Any = jnp.float32) -> Any:
     """A ``tc.Circuit`` on ``|0...0>`` applying ``gate_ops`` (:class:`Op`) in order, with
     gate matrices in the complex dtype matching the real ``dtype``."""
-    with _dtype(dtype) as tc:
+    with tc_settings("jax", _tc_dtype(dtype)) as tc:
         c = tc.Circuit(num_qubits, inputs=_zero_state(num_qubits, dtype))
         for op in gate_ops:
             _apply(c, op)
@@ -124,7 +170,7 @@ def tc_state(ansatz: Any, params: dict[str, jax.Array]) -> jax.Array:
     """Statevector computed by TensorCircuit, blocks applied with ``lax.scan``."""
     n = ansatz.num_qubits
     real = next(iter(params.values())).dtype
-    with _dtype(real) as tc:
+    with tc_settings("jax", _tc_dtype(real)) as tc:
         c = tc.Circuit(n, inputs=_zero_state(n, real))
         for op in ansatz.first_ops(params):
             _apply(c, op)
