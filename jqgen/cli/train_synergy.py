@@ -1,10 +1,14 @@
-"""``jqgen train synergy``: MPS pretraining, mapping to SU(4) layers, circuit training."""
+"""``jqgen train synergy``: MPS pretraining, mapping to SU(4) layers, circuit training.
+
+Runs :func:`jqgen.synergy.pretrain` and writes ``checkpoint.npz`` (the QCBM),
+``summary.json``, ``training_curve.png`` (both stages), ``samples.png`` and
+``distribution.png``. The pipeline does not resume: a re-run of an interrupted run starts
+over.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import time
 from typing import Any
 
@@ -12,13 +16,27 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .checkpoint import save_checkpoint
-from .plots import plot_distribution, plot_samples, plot_stages
+from ._args import (
+    add_data_argument, add_out_arguments, add_progress_argument, add_seed_argument, load_data, positive_float,
+    positive_int,
+)
+from ._report import NUM_PLOT_SAMPLES, fraction_in, samples_title, versions
+from ._rundir import device_name, prepare_run, slug
+from ..checkpoint import save_checkpoint
+from ..plots import plot_distribution, plot_samples, plot_stages
+from ..distributions import empirical_distribution, kl_divergence
 
-__all__ = ["add_synergy_parser", "train_synergy"]
+__all__ = ["FILES", "HYPERPARAMETERS", "command", "register"]
+
+#: Output files, in print order.
+FILES = ("checkpoint.npz", "summary.json", "training_curve.png", "samples.png", "distribution.png")
+#: The options recorded as ``hyperparameters`` in the checkpoint and summary.
+HYPERPARAMETERS = ("data", "chi", "layers_from_mps", "extra_layers", "refine_steps", "mps_steps", "mps_lr",
+                   "circuit_steps", "circuit_lr", "loss", "shots", "init_scale", "seed")
 
 
-def add_synergy_parser(families: Any, positive_int: Any, positive_float: Any) -> None:
+def register(families: Any) -> None:
+    """Adds the ``synergy`` parser to the ``train`` subparsers."""
     s = families.add_parser(
         "synergy", help="MPS-pretrained quantum circuit (synergistic pretraining)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -27,7 +45,7 @@ def add_synergy_parser(families: Any, positive_int: Any, positive_float: Any) ->
         "method, KAK angles), append --extra-layers near-identity layers, and train the circuit as a\n"
         "QCBM. Writes checkpoint.npz (the QCBM), summary.json, training_curve.png (both stages),\n"
         "samples.png and distribution.png to --out.")
-    s.add_argument("--data", default="bars-stripes-3x3", help="data set name or .npy/.npz path (default: %(default)s)")
+    add_data_argument(s, "bars-stripes-3x3")
     s.add_argument("--chi", type=positive_int, default=4, help="MPS bond dimension, >= 2 (default: %(default)s)")
     s.add_argument("--layers-from-mps", type=positive_int, default=2, help="mapped layers (default: %(default)s)")
     s.add_argument("--extra-layers", type=int, default=4, help="near-identity layers appended (default: %(default)s)")
@@ -39,28 +57,26 @@ def add_synergy_parser(families: Any, positive_int: Any, positive_float: Any) ->
     s.add_argument("--circuit-lr", type=positive_float, default=0.01, help="(default: %(default)s)")
     s.add_argument("--loss", choices=("kl", "nll", "mmd"), default="kl", help="circuit loss (default: %(default)s)")
     s.add_argument("--shots", type=positive_int, default=None, help="shots per circuit (default: exact)")
-    s.add_argument("--init-scale", type=float, default=0.01, help="angle scale of the extra layers (default: %(default)s)")
-    s.add_argument("--seed", type=int, default=0, help="PRNG seed (default: %(default)s)")
-    s.add_argument("--out", default=None, help="output directory (default: runs/synergy-chi<chi>-<data>)")
-    s.add_argument("--no-progress", action="store_true", help="no progress bars")
-    s.set_defaults(func=train_synergy)
+    s.add_argument("--init-scale", type=float, default=0.01,
+                   help="angle scale of the extra layers (default: %(default)s)")
+    add_seed_argument(s)
+    add_out_arguments(s, "runs/synergy-chi<chi>-<data>")
+    add_progress_argument(s, "no progress bars")
+    s.set_defaults(func=command)
 
 
-def train_synergy(args: argparse.Namespace) -> int:
-    from .cli import _NUM_PLOT_SAMPLES, _device_name, _fraction_in, _json_safe, _load_data, _slug, _version
-    from .qcbm import empirical_distribution, kl_divergence
-    from .synergy import pretrain
+def command(args: argparse.Namespace) -> int:
+    """Runs ``jqgen train synergy``; returns 0 or raises (see :mod:`jqgen.cli`)."""
+    from ..synergy import pretrain
 
     t0 = time.perf_counter()
-    ds = _load_data(args.data)
+    ds = load_data(args.data)
     if args.chi < 2:
         raise ValueError(f"--chi must be >= 2 (a bond dimension of 1 maps to no entangling gate), got {args.chi}")
     if args.extra_layers < 0 or args.refine_steps < 0:
         raise ValueError("--extra-layers and --refine-steps must be >= 0")
-    out = args.out or os.path.join("runs", f"synergy-chi{args.chi}-{_slug(ds.name)}")
-    os.makedirs(out, exist_ok=True)
-    paths = {k: os.path.join(out, k) for k in
-             ("checkpoint.npz", "summary.json", "training_curve.png", "samples.png", "distribution.png")}
+    run = prepare_run(args.out, default_name=f"synergy-chi{args.chi}-{slug(ds.name)}", files=FILES,
+                      overwrite=args.overwrite, unit=None, resumable=False)
     r = pretrain(ds.data, chi=args.chi, layers_from_mps=args.layers_from_mps, extra_layers=args.extra_layers,
                  key=jax.random.key(args.seed), mps_steps=args.mps_steps, mps_lr=args.mps_lr,
                  circuit_steps=args.circuit_steps, circuit_lr=args.circuit_lr, loss=args.loss, shots=args.shots,
@@ -68,36 +84,32 @@ def train_synergy(args: argparse.Namespace) -> int:
     n = ds.num_bits
     target = jnp.asarray(empirical_distribution(ds.data, n))
     probs = np.asarray(r.model.probs(r.params), np.float64)
-    kl = lambda p: float(kl_divergence(target, jnp.asarray(p, target.dtype)))  # noqa: E731
+
+    def kl(p: Any) -> float:
+        return float(kl_divergence(target, jnp.asarray(p, target.dtype)))
+
     mapped_kl = kl(r.model.probs(r.mapped_params))
     mps_kl = kl(r.mps_model.probs(r.mps_params)) if n <= 20 else None
     final_kl = kl(probs)
-    samples = np.asarray(r.model.sample(r.params, jax.random.key(args.seed + 1), _NUM_PLOT_SAMPLES))
-    in_data = _fraction_in(samples, ds.data)
-    hparams = {k: getattr(args, k) for k in ("data", "chi", "layers_from_mps", "extra_layers", "refine_steps",
-                                             "mps_steps", "mps_lr", "circuit_steps", "circuit_lr", "loss", "shots",
-                                             "init_scale", "seed")}
-    save_checkpoint(paths["checkpoint.npz"], r.model, r.params,
+    samples = np.asarray(r.model.sample(r.params, jax.random.key(args.seed + 1), NUM_PLOT_SAMPLES))
+    in_data = fraction_in(samples, ds.data)
+    hparams = {k: getattr(args, k) for k in HYPERPARAMETERS}
+    save_checkpoint(run.checkpoint, r.model, r.params,
                     metadata={"data": args.data, "dataset": ds.name, "image_shape": ds.image_shape,
-                              "hyperparameters": hparams, "fidelities": r.fidelities})
+                              "hyperparameters": hparams, "fidelities": r.fidelities, "status": "ok"})
     circuit_label = {"kl": "circuit KL", "nll": "circuit NLL", "mmd": "circuit MMD^2"}[args.loss]
     plot_stages([(f"MPS chi={args.chi} (KL)", r.mps_history), (circuit_label, r.circuit_history)],
-                paths["training_curve.png"], ylabel="loss", title=f"synergistic pretraining, {ds.name}")
-    plot_samples(samples, ds.image_shape, paths["samples.png"],
-                 title=f"{_NUM_PLOT_SAMPLES} samples ({in_data:.0%} in the training set)")
-    plot_distribution(probs, np.asarray(target, np.float64), paths["distribution.png"], title=f"KL {final_kl:.4f}")
-    summary = {"dataset": ds.name, "num_bits": n, "hyperparameters": hparams, "fidelities": r.fidelities,
-               "mps_kl": mps_kl, "mapped_kl": mapped_kl, "final_kl": final_kl, "samples_in_data": in_data,
-               "num_params": int(r.model.ansatz.num_params), "wall_s": time.perf_counter() - t0,
-               "device": _device_name(), "jqgen_version": _version(), "jax_version": jax.__version__}
-    with open(paths["summary.json"], "w") as f:
-        json.dump(_json_safe(summary), f, indent=2)
+                run["training_curve.png"], ylabel="loss", title=f"synergistic pretraining, {ds.name}")
+    plot_samples(samples, ds.image_shape, run["samples.png"], title=samples_title(in_data))
+    plot_distribution(probs, np.asarray(target, np.float64), run["distribution.png"], title=f"KL {final_kl:.4f}")
+    run.write_summary({"dataset": ds.name, "num_bits": n, "hyperparameters": hparams, "fidelities": r.fidelities,
+                       "mps_kl": mps_kl, "mapped_kl": mapped_kl, "final_kl": final_kl, "samples_in_data": in_data,
+                       "num_params": int(r.model.ansatz.num_params), "wall_s": time.perf_counter() - t0,
+                       "device": device_name(), **versions()})
     print(f"jqgen train synergy: {ds.name} ({ds.data.shape[0]} samples x {n} bits), chi {args.chi}, "
           f"{args.layers_from_mps} mapped + {args.extra_layers} extra SU(4) layers")
     print("  fidelity of the mapped layers to the MPS: " + ", ".join(f"{f:.4f}" for f in r.fidelities))
     print(f"  KL(data||model): MPS {mps_kl if mps_kl is None else round(mps_kl, 4)}, mapped circuit "
           f"{mapped_kl:.4f}, trained circuit {final_kl:.4f}")
-    print(f"  output     {out}")
-    for p in paths.values():
-        print(f"             {p}")
+    run.print_paths()
     return 0

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from typing import Any
 
-from .checkpoint import _needs_x64, checkpoint_info, load_checkpoint
-from .data import load_dataset
-from .evaluation import evaluate, format_report
+from ._args import add_seed_argument, checkpoint_and_data, positive_int
+from ._rundir import checkpoint_needs_x64, write_json, x64
+from ..checkpoint import load_checkpoint
+from ..evaluation import evaluate, format_report
 
-__all__ = ["add_evaluate_parser", "checkpoint_data", "cmd_evaluate"]
+__all__ = ["command", "register"]
 
 
-def add_evaluate_parser(sub: Any, positive_int: Any) -> None:
-    e = sub.add_parser(
+def register(commands: Any) -> None:
+    """Adds the ``evaluate`` parser to the top-level subparsers."""
+    e = commands.add_parser(
         "evaluate", help="generalization metrics and distances of a checkpoint",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Sample a trained model and report every metric that applies to the data set:\n"
@@ -25,34 +26,22 @@ def add_evaluate_parser(sub: Any, positive_int: Any) -> None:
         "test NLL; KL, TV and MMD to the training (and exact target) distribution. Prints a table\n"
         "and writes the report as JSON (with the sample count and seed).")
     e.add_argument("checkpoint", metavar="CKPT", help="checkpoint .npz written by 'jqgen train'")
-    e.add_argument("--data", default=None,
-                   help="data set name or path (default: the one recorded in the checkpoint)")
+    e.add_argument("--data", default=None, help="data set name or path (default: the one recorded in the checkpoint)")
     e.add_argument("--samples", type=positive_int, default=10000, help="number of samples Q (default: %(default)s)")
-    e.add_argument("--seed", type=int, default=0, help="PRNG seed of the samples (default: %(default)s)")
+    add_seed_argument(e, "PRNG seed of the samples (default: %(default)s)")
     e.add_argument("--out", default=None, help="JSON report path (default: evaluation.json beside CKPT)")
-    e.set_defaults(func=cmd_evaluate)
+    e.set_defaults(func=command)
 
 
-def checkpoint_data(checkpoint: str, data: str | None) -> tuple[dict[str, Any], Any]:
-    """The checkpoint's header and the data set ``data`` (default: the one it records)."""
-    info = checkpoint_info(checkpoint)
-    spec = data if data is not None else info.get("metadata", {}).get("data")
-    if spec is None:
-        raise ValueError(f"{checkpoint} records no data set; pass --data")
-    return info, load_dataset(spec)
-
-
-def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .cli import _json_safe, _x64
-
-    info, ds = checkpoint_data(args.checkpoint, args.data)
-    with _x64(_needs_x64(info) is not None):
+def command(args: argparse.Namespace) -> int:
+    """Runs ``jqgen evaluate``."""
+    info, ds = checkpoint_and_data(args.checkpoint, args.data)
+    with x64(checkpoint_needs_x64(info)):
         ck = load_checkpoint(args.checkpoint)
         report = evaluate(ck.model, ck.params, args.seed, ds, args.samples)
     report["checkpoint"] = os.path.abspath(args.checkpoint)
     out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), "evaluation.json")
-    with open(out, "w") as f:
-        json.dump(_json_safe(report), f, indent=2)
+    write_json(out, report)
     print(f"jqgen evaluate: {args.checkpoint}")
     print(format_report(report))
     print(f"  wrote {out}")
