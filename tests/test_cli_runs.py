@@ -48,6 +48,17 @@ def test_a_finished_run_is_refused_without_overwrite_and_replaced_with_it(tmp_pa
     assert ck.metadata["training"]["steps_done"] == 30 and ck.metadata["status"] == "ok"
 
 
+def test_an_unfinished_run_of_other_settings_is_refused_with_the_overwrite_hint(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(MPS + ["--out", str(out)]) == 0
+    (out / "summary.json").unlink()  # as if killed before it was written
+    capsys.readouterr()
+    assert main(MPS + ["--lr", "0.02", "--out", str(out)]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert "other settings" in line and "--overwrite" in line
+    assert main(MPS + ["--lr", "0.02", "--overwrite", "--out", str(out)]) == 0
+
+
 def test_overwrite_applies_to_qcbm_and_synergy_runs_too(tmp_path, capsys):
     qcbm = ["train", "qcbm", "--data", "bars-stripes-2x2", "--ansatz", "all", "--layers", "1", "--steps", "5",
             "--no-progress", "--out", str(tmp_path / "q")]

@@ -91,6 +91,20 @@ class RunDir:
         """Records that ``done`` units are finished."""
         self.done = int(done)
 
+    @contextlib.contextmanager
+    def resuming(self) -> Iterator[None]:
+        """Context of the trainer's call: a ``ValueError`` it raises while resuming from an
+        existing :attr:`resume_path` (one written with other settings, or not by the
+        training runner) gets the hint to pass ``--overwrite``."""
+        resumes = self.resume_path is not None and os.path.exists(self.resume_path)
+        try:
+            yield
+        except ValueError as e:
+            if not resumes:
+                raise
+            raise ValueError(f"{e} (jqgen: re-run with the settings of that run to resume it, pass --overwrite to "
+                             "start afresh, or choose another --out)") from None
+
     def write_summary(self, summary: Mapping[str, Any]) -> None:
         """Writes ``<out>/summary.json`` (strict JSON); the run counts as finished from then on."""
         write_json(os.path.join(self.out, SUMMARY), summary)

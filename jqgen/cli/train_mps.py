@@ -127,9 +127,10 @@ def train_gradient(args: argparse.Namespace) -> int:
     status, error = "ok", None
     t_fit = time.perf_counter()
     try:
-        res = fit(model, params, ds.data, optax.adam(args.lr), key=k_fit, steps=args.steps, batch_size=batch,
-                  chunk_size=args.chunk_size, progress=not args.no_progress, desc=f"mps chi={args.chi_max}",
-                  callback=on_chunk, checkpoint_path=run.checkpoint, metadata=metadata)
+        with run.resuming():
+            res = fit(model, params, ds.data, optax.adam(args.lr), key=k_fit, steps=args.steps, batch_size=batch,
+                      chunk_size=args.chunk_size, progress=not args.no_progress, desc=f"mps chi={args.chi_max}",
+                      callback=on_chunk, checkpoint_path=run.checkpoint, metadata=metadata)
         params, opt_state, history = res.params, res.state, res.history
     except NonFiniteLossError as e:
         params, opt_state, history = e.params, e.opt_state, e.history

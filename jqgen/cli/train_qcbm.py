@@ -117,12 +117,13 @@ def train(args: argparse.Namespace) -> int:
     error = None
     t_fit = time.perf_counter()
     try:
-        if args.optimizer == "adam":
-            res = fit(model, params, ds.data, optax.adam(args.lr), steps=args.steps,
-                      loss=make_loss(model, args.loss, shots=args.shots), **common)
-        else:
-            res = cmaes_fit(model, params, ds.data, generations=args.steps, population_size=args.population,
-                            sigma0=args.sigma0, loss=args.loss, shots=args.shots, **common)
+        with run.resuming():
+            if args.optimizer == "adam":
+                res = fit(model, params, ds.data, optax.adam(args.lr), steps=args.steps,
+                          loss=make_loss(model, args.loss, shots=args.shots), **common)
+            else:
+                res = cmaes_fit(model, params, ds.data, generations=args.steps, population_size=args.population,
+                                sigma0=args.sigma0, loss=args.loss, shots=args.shots, **common)
         params, opt_state, history = res.params, res.state, res.history
     except NonFiniteLossError as e:
         params, opt_state, history, error = e.params, e.opt_state, e.history, str(e)

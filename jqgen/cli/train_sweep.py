@@ -139,14 +139,15 @@ def train(args: argparse.Namespace) -> int:
     error, stopped = None, False
     t_fit = time.perf_counter()
     try:
-        res = sweep_train(
-            ds.data, max_bond=args.chi_max, loops=args.loops, key=k_train, lr=args.lr, descent_steps=args.descent_steps,
-            num_batches=args.num_batches, cutoff=args.cutoff, min_bond=args.chi_min,
-            normalized_grad=args.normalized_grad, lr_decay_on_rise=hparams["lr_decay_on_rise"],
-            min_improvement=hparams["min_improvement"], test_data=ds.test, dtype=getattr(jnp, args.dtype),
-            checkpoint_path=run.checkpoint, progress=not args.no_progress, metadata=metadata,
-            callback=lambda done, *_: run.progress(done),
-        )
+        with run.resuming():
+            res = sweep_train(
+                ds.data, max_bond=args.chi_max, loops=args.loops, key=k_train, lr=args.lr,
+                descent_steps=args.descent_steps, num_batches=args.num_batches, cutoff=args.cutoff,
+                min_bond=args.chi_min, normalized_grad=args.normalized_grad,
+                lr_decay_on_rise=hparams["lr_decay_on_rise"], min_improvement=hparams["min_improvement"],
+                test_data=ds.test, dtype=getattr(jnp, args.dtype), checkpoint_path=run.checkpoint,
+                progress=not args.no_progress, metadata=metadata, callback=lambda done, *_: run.progress(done),
+            )
         model, params, dims, history = res.model, res.mps, np.asarray(res.bond_dims, np.int64), res.history
         stopped = res.status.startswith("stopped")
     except FloatingPointError as e:  # a NaN/inf NLL (the runner's NonFiniteLossError) or factorization
