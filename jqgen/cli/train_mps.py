@@ -7,7 +7,9 @@ and runs :func:`train_gradient` or :func:`jqgen.cli.train_sweep.train`.
 
 ``--method gradient`` trains with Adam on the mean NLL at the fixed bond dimension
 ``--chi-max`` (:func:`jqgen.fit`), writing ``checkpoint.npz`` (with the optimizer state),
-``summary.json``, ``training_curve.png``, ``samples.png`` and ``entropies.png``.
+``summary.json``, ``training_curve.png``, ``samples.png`` and ``entropies.png``. The training
+runner checkpoints every chunk (and on Ctrl-C): an interrupted or killed run resumes when the
+same command is re-run, to the parameters an uninterrupted run reaches.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ FILES = ("checkpoint.npz", "summary.json", "training_curve.png", "samples.png", 
 _DESCRIPTION = (
     "Train an MPS Born machine; writes a checkpoint, summary.json and plots to --out.\n\n"
     "--method gradient (default): Adam on the mean NLL at a fixed bond dimension --chi-max.\n"
+    "  An interrupted run resumes from <out>/checkpoint.npz when the same command is re-run.\n"
 )
 
 

@@ -2,7 +2,8 @@
 
 Adam on an exact or shot-based loss (:func:`jqgen.fit` with :func:`jqgen.qcbm.make_loss`)
 or CMA-ES (:func:`jqgen.qcbm.cmaes_fit`); writes ``checkpoint.npz``, ``summary.json``,
-``training_curve.png``, ``samples.png`` and ``distribution.png``. ``--device`` runs
+``training_curve.png``, ``samples.png`` and ``distribution.png``; an interrupted run resumes
+from ``<out>/checkpoint.npz`` when the same command is re-run. ``--device`` runs
 :func:`jqgen.cli.train_qcbm_device.train_qcbm_on_device` instead, as ``jqgen train
 qcbm-device`` does.
 """
@@ -51,7 +52,8 @@ def register(families: Any) -> None:
         "  Chow-Liu tree; su4: brickwork of general two-qubit gates. --layers counts entangling blocks.\n"
         "--shots N estimates the loss and its parameter-shift gradient from N shots per circuit,\n"
         "  as on hardware; without it probabilities are exact and gradients come from autodiff.\n"
-        "--optimizer cmaes trains gradient-free (evosax CMA-ES); --steps then counts generations.")
+        "--optimizer cmaes trains gradient-free (evosax CMA-ES); --steps then counts generations.\n"
+        "An interrupted run resumes from <out>/checkpoint.npz when the same command is re-run.")
     add_data_argument(q, "bars-stripes-3x3")
     q.add_argument("--ansatz", choices=ANSATZ_NAMES, default="line", help="circuit family (default: %(default)s)")
     q.add_argument("--layers", type=positive_int, default=10, help="entangling blocks (default: %(default)s)")
