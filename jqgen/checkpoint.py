@@ -37,14 +37,15 @@ from ._version import __version__
 from .mps import MPSBornMachine
 from .qcbm import QCBM
 
-__all__ = ["Checkpoint", "MODEL_FAMILIES", "checkpoint_info", "load_checkpoint", "model_from_config", "save_checkpoint"]
+__all__ = ["Checkpoint", "MODEL_FAMILIES", "checkpoint_info", "load_checkpoint", "model_from_config", "save_checkpoint",
+           "update_metadata"]
 
 FORMAT_VERSION = 1
 _HEADER = "__jqgen__"
 
 #: Model classes by the ``"family"`` entry of their ``config()``. A new family adds its
-#: class here; a class may define ``from_config(config) -> model`` (classmethod), otherwise
-#: it is called with the config's other entries as keyword arguments.
+#: class here; every class implements the protocol's ``from_config(config) -> model``
+#: (classmethod, see :class:`jqgen.GenerativeModel`).
 MODEL_FAMILIES: Mapping[str, type] = {
     "mps": MPSBornMachine,
     "qcbm": QCBM,
@@ -147,9 +148,14 @@ def save_checkpoint(
         "opt_state": opt_specs,
         "metadata": dict(metadata) if metadata is not None else {},
     }
-    text = json.dumps(header, default=_json_default, allow_nan=True)
-    arrays[_HEADER] = np.array(text)
+    return _write(path, header, arrays)
 
+
+def _write(path: str, header: Mapping[str, Any], arrays: dict[str, np.ndarray]) -> str:
+    """Writes ``arrays`` and the JSON ``header`` to a temporary file in the same directory,
+    fsyncs it and renames it over ``path`` (a reader never sees a partial checkpoint)."""
+    text = json.dumps(header, default=_json_default, allow_nan=True)
+    arrays = {**arrays, _HEADER: np.array(text)}
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
     try:
@@ -168,6 +174,20 @@ def save_checkpoint(
         raise
     _fsync_dir(directory)
     return path
+
+
+def update_metadata(path: str | os.PathLike[str], metadata: Mapping[str, Any]) -> str:
+    """Adds ``metadata`` to a checkpoint's own (entries of the same name are replaced),
+    keeping everything else byte for byte: model, parameters, optimizer or training state
+    (so a training run still resumes from it). Atomic like :func:`save_checkpoint`.
+
+    Raises:
+        FileNotFoundError, ValueError: as :func:`checkpoint_info`.
+    """
+    path = os.fspath(path)
+    header, arrays = _read(path)
+    header = dict(header, metadata={**header["metadata"], **dict(metadata)})
+    return _write(path, header, arrays)
 
 
 def _umask() -> int:
@@ -254,25 +274,17 @@ def _needs_x64(header: Mapping[str, Any]) -> str | None:
 
 
 def model_from_config(config: Mapping[str, Any]) -> Any:
-    """Rebuilds a model from its ``config()`` dict via :data:`MODEL_FAMILIES`.
+    """Rebuilds a model from its ``config()`` dict: ``MODEL_FAMILIES[family].from_config``.
 
     Raises:
         ValueError: unknown family or arguments the model rejects.
     """
     config = dict(config)
-    family = config.pop("family", None)
+    family = config.get("family")
     cls = MODEL_FAMILIES.get(family)  # type: ignore[arg-type]
     if cls is None:
         raise ValueError(f"unknown model family {family!r}; known: {sorted(MODEL_FAMILIES)}")
-    if hasattr(cls, "from_config"):
-        return cls.from_config({"family": family, **config})
-    if isinstance(config.get("dtype"), str):
-        name = config["dtype"]
-        config["dtype"] = getattr(jnp, name) if hasattr(jnp, name) else jnp.dtype(name)
-    try:
-        return cls(**config)
-    except TypeError as e:
-        raise ValueError(f"cannot rebuild a {cls.__name__} from config {config}: {e}") from None
+    return cls.from_config(config)
 
 
 def _unflatten(

@@ -8,8 +8,7 @@ trainer reports (for the one-line message of an interrupted run, :func:`interrup
 :meth:`RunDir.write_summary` writes strict JSON (NaN/inf -> ``null``, :func:`write_json`)
 and :meth:`RunDir.print_paths` the block of output paths. Also here: the scoped
 :func:`x64` context, :func:`checkpoint_needs_x64`, :func:`device_name`, the training
-runner's checkpoints (:func:`training_record`, :func:`load_run_checkpoint`,
-:func:`add_metadata`), and
+runner's checkpoints (:func:`training_record`, :func:`add_metadata`), and
 :class:`TrainingStopped`, the exception of a run that stopped on a non-finite loss after
 writing its outputs (exit code 1).
 """
@@ -28,7 +27,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import jax
 import numpy as np
 
-from ..checkpoint import Checkpoint, checkpoint_info, load_checkpoint, save_checkpoint
+from ..checkpoint import checkpoint_info, update_metadata
 
 __all__ = [
     "RunDir",
@@ -39,7 +38,6 @@ __all__ = [
     "device_name",
     "interrupted_message",
     "json_safe",
-    "load_run_checkpoint",
     "prepare_run",
     "resolve_out",
     "settings_diff",
@@ -229,32 +227,10 @@ def training_record(path: str) -> Any:
     return (checkpoint_info(path).get("metadata") or {}).get("training")
 
 
-class _StoredLeaves:
-    """Stands in for an optimizer in :func:`jqgen.load_checkpoint`: the stored optimizer
-    state's leaves as a flat list (the training runner's layout)."""
-
-    def __init__(self, specs: Sequence[Mapping[str, Any]]) -> None:
-        if any("key_impl" in spec for spec in specs):
-            raise ValueError("a stored optimizer state with PRNG keys cannot be read back as a flat list")
-        self._leaves = [jax.ShapeDtypeStruct(tuple(spec["shape"]), np.dtype(spec["dtype"])) for spec in specs]
-
-    def init(self, params: Any) -> list[Any]:
-        return list(self._leaves)
-
-
-def load_run_checkpoint(path: str) -> Checkpoint:
-    """:func:`jqgen.load_checkpoint` of a training runner's checkpoint, with ``opt_state``
-    the list of its stored state leaves (``None`` when it has none)."""
-    specs = checkpoint_info(path).get("opt_state")
-    return load_checkpoint(path, optimizer=_StoredLeaves(specs) if specs else None)
-
-
 def add_metadata(path: str, metadata: Mapping[str, Any]) -> None:
-    """Rewrites the training runner's checkpoint at ``path`` with ``metadata`` added to its
-    own (model, parameters, state leaves and ``metadata["training"]`` kept, so the runner
-    still resumes from it)."""
-    ck = load_run_checkpoint(path)
-    save_checkpoint(path, ck.model, ck.params, metadata={**ck.metadata, **metadata}, opt_state=ck.opt_state)
+    """Adds ``metadata`` to the training runner's checkpoint at ``path`` (everything else,
+    ``metadata["training"]`` included, is kept, so the runner still resumes from it)."""
+    update_metadata(path, metadata)
 
 
 def slug(name: str) -> str:

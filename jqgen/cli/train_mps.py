@@ -15,7 +15,6 @@ same command is re-run, to the parameters an uninterrupted run reaches.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from typing import Any
 

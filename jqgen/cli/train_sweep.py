@@ -22,13 +22,13 @@ import numpy as np
 from ._args import load_data, nonnegative_float, positive_float, positive_int
 from ._report import NUM_PLOT_SAMPLES, mps_report, print_nll_lines, samples_title, versions
 from ._rundir import (
-    RunDir, TrainingStopped, add_metadata, device_name, load_run_checkpoint, prepare_run, resolve_out, settings_diff,
+    RunDir, TrainingStopped, add_metadata, device_name, prepare_run, resolve_out, settings_diff,
     slug,
 )
-from ..checkpoint import checkpoint_info
+from ..checkpoint import checkpoint_info, load_checkpoint
 from ..data import Dataset
 from ..plots import plot_bond_dims, plot_entropies, plot_samples, plot_training_curve
-from ..training import sweep_train
+from ..training import stored_state, sweep_train
 
 __all__ = ["DESCRIPTION", "FILES", "RESUME_KEYS", "SWEEP_DEFAULTS", "add_arguments", "train"]
 
@@ -154,9 +154,9 @@ def train(args: argparse.Namespace) -> int:
         error = str(e)
         if not os.path.exists(run.checkpoint):
             raise TrainingStopped(f"{error}; no loop finished, nothing was saved.") from None
-        last_good = load_run_checkpoint(run.checkpoint)  # the last loop that finished
+        last_good = load_checkpoint(run.checkpoint)  # the last loop that finished
         model, params, history = last_good.model, last_good.params, _history(last_good.metadata["training"]["metrics"])
-        dims = np.asarray(last_good.opt_state[0], np.int64)  # the sweep state's one array: the bond dimensions
+        dims = np.asarray(stored_state(run.checkpoint)[".dims"], np.int64)
     fit_s = time.perf_counter() - t_fit
     history = {k: list(v) for k, v in history.items()}
     _write_outputs(args, run, ds, hparams, model, params, dims, history, error, stopped, resumed_from,

@@ -109,13 +109,17 @@ def run_batch(
         ValueError: bad input, before anything is submitted.
         RuntimeError: retries or deadline exhausted (message redacted, names the task).
     """
-    _, ab = cloud()
-    task_failed: tuple[type[BaseException], ...] = (ab.TaskFailed, TaskLost)
-    task_unfinished: tuple[type[BaseException], ...] = (ab.TaskUnfinished,)
     submit = submit or _default_submit
     poll = poll or _default_poll
+    shots, circuits, tags, keys = _check_batch(circuits, device, shots, tags, retries)
+    batch = _Batch(circuits, device, shots, journal, tags, keys, retries=retries, backoff=backoff,
+                   max_backoff=max_backoff, deadline_s=deadline_s, submit=submit, poll=poll, sleep=sleep, clock=clock)
+    return batch.run()
 
-    # ---------------------------------------------------------------- validation
+
+def _check_batch(circuits: Sequence[Compiled], device: Device, shots: int, tags: Sequence[Any],
+                 retries: int) -> tuple[int, list[Compiled], list[Any], list[str]]:
+    """Validated shots, circuits and tags of a batch and its request keys (before anything is submitted)."""
     shots = device.check_shots(shots)
     circuits = list(circuits)
     tags = list(tags)
@@ -133,104 +137,122 @@ def run_batch(
     keys = [request_key(c.circuit_hash, shots, device.spec, t) for c, t in zip(circuits, tags)]
     if len(set(keys)) != len(keys):
         raise ValueError("two circuits of the batch have the same request key: give them distinct tags")
+    return shots, circuits, tags, keys
 
-    # ------------------------------------------------------------ journal replay
-    results: list[dict[str, int] | None] = [None] * len(circuits)
-    pending: dict[int, Any] = {}  # index -> task handle (Task or id string)
-    to_submit: list[int] = []
-    for i, k in enumerate(keys):
-        e = journal.lookup(k)
-        if e is not None and e.counts is not None:
-            results[i] = dict(e.counts)
-        elif e is not None and e.task_id is not None:
-            pending[i] = e.task_id
-        else:
-            to_submit.append(i)
 
-    start = clock()
-    errors = [0] * len(circuits)
+class _Batch:
+    """One :func:`run_batch` call: journal replay, submission with retries, polling."""
 
-    def wait(delay: float, what: str) -> None:
-        left = deadline_s - (clock() - start)
+    def __init__(self, circuits: list[Compiled], device: Device, shots: int, journal: Journal, tags: list[Any],
+                 keys: list[str], *, retries: int, backoff: float, max_backoff: float, deadline_s: float,
+                 submit: Callable[..., Any], poll: Callable[..., Any], sleep: Callable[[float], None],
+                 clock: Callable[[], float]) -> None:
+        _, ab = cloud()
+        self.task_failed: tuple[type[BaseException], ...] = (ab.TaskFailed, TaskLost)
+        self.task_unfinished: tuple[type[BaseException], ...] = (ab.TaskUnfinished,)
+        self.circuits, self.device, self.shots, self.journal, self.tags, self.keys = (
+            circuits, device, shots, journal, tags, keys)
+        self.retries, self.backoff, self.max_backoff, self.deadline_s = retries, backoff, max_backoff, deadline_s
+        self.submit_fn, self.poll_fn, self.sleep, self.clock = submit, poll, sleep, clock
+        self.results: list[dict[str, int] | None] = [None] * len(circuits)
+        self.pending: dict[int, Any] = {}  # index -> task handle (Task or id string)
+        self.errors = [0] * len(circuits)
+        self.start = clock()
+
+    def run(self) -> list[dict[str, int]]:
+        to_submit: list[int] = []
+        for i, k in enumerate(self.keys):  # journal replay
+            e = self.journal.lookup(k)
+            if e is not None and e.counts is not None:
+                self.results[i] = dict(e.counts)
+            elif e is not None and e.task_id is not None:
+                self.pending[i] = e.task_id
+            else:
+                to_submit.append(i)
+        if to_submit:
+            self.do_submit(to_submit)
+        idle = 0
+        while self.pending:
+            progressed, resubmit = self.poll_round()
+            if resubmit:
+                worst = max(self.errors[i] for i in resubmit)
+                self.wait(self.backoff * 2 ** min(worst - 1, 30) if worst else 0.0, "resubmitting")
+                self.do_submit(resubmit)
+                continue
+            if not self.pending:
+                break
+            idle = 0 if progressed else idle + 1
+            names = ", ".join(_task_id(t) for t in self.pending.values())
+            self.wait(self.backoff * 2 ** min(max(idle - 1, 0), 30),
+                      f"waiting for task(s) {names} on {self.device.spec}")
+        return [r if r is not None else {} for r in self.results]
+
+    def wait(self, delay: float, what: str) -> None:
+        left = self.deadline_s - (self.clock() - self.start)
         if left <= 0:
-            raise RuntimeError(redact(f"deadline of {deadline_s} s passed while {what}")) from None
-        sleep(min(delay, max_backoff, left))
+            raise RuntimeError(redact(f"deadline of {self.deadline_s} s passed while {what}")) from None
+        self.sleep(min(delay, self.max_backoff, left))
 
-    def do_submit(idx: list[int]) -> None:
+    def do_submit(self, idx: list[int]) -> None:
         attempt = 0
         while True:
             try:
-                tasks = submit([circuits[i].tc_circuit() for i in idx], device, shots)
+                tasks = self.submit_fn([self.circuits[i].tc_circuit() for i in idx], self.device, self.shots)
                 break
             except TRANSIENT_ERRORS as e:
                 attempt += 1
-                if attempt > retries:
-                    raise RuntimeError(
-                        redact(
-                            f"submitting {len(idx)} circuit(s) to {device.spec} failed after {attempt} attempts "
-                            f"(tags {[tags[i] for i in idx]}): {type(e).__name__}: {e}"
-                        )
-                    ) from None
-                wait(backoff * 2 ** min(attempt - 1, 30), f"retrying a submission to {device.spec}")
+                if attempt > self.retries:
+                    raise RuntimeError(redact(
+                        f"submitting {len(idx)} circuit(s) to {self.device.spec} failed after {attempt} attempts "
+                        f"(tags {[self.tags[i] for i in idx]}): {type(e).__name__}: {e}")) from None
+                self.wait(self.backoff * 2 ** min(attempt - 1, 30), f"retrying a submission to {self.device.spec}")
         if not isinstance(tasks, (list, tuple)):
             tasks = [tasks]
         if len(tasks) != len(idx):
-            raise RuntimeError(f"{device.spec} returned {len(tasks)} tasks for {len(idx)} circuits")
+            raise RuntimeError(f"{self.device.spec} returned {len(tasks)} tasks for {len(idx)} circuits")
         for i, t in zip(idx, tasks):  # journal before waiting on anything
-            c = circuits[i]
-            journal.record_submit(
-                keys[i], _task_id(t), circuit_hash=c.circuit_hash, params_hash=c.params_hash, shots=shots, device=device.spec, tag=tags[i]
-            )
-            pending[i] = t
+            c = self.circuits[i]
+            self.journal.record_submit(self.keys[i], _task_id(t), circuit_hash=c.circuit_hash,
+                                       params_hash=c.params_hash, shots=self.shots, device=self.device.spec,
+                                       tag=self.tags[i])
+            self.pending[i] = t
 
-    if to_submit:
-        do_submit(to_submit)
-
-    idle = 0
-    while pending:
-        progressed = False
-        resubmit: list[int] = []
-        for i, task in list(pending.items()):
+    def poll_round(self) -> tuple[bool, list[int]]:
+        """Polls every pending task once; returns (any finished, indices to resubmit)."""
+        progressed, resubmit = False, []
+        spec = self.device.spec
+        for i, task in list(self.pending.items()):
             tid = _task_id(task)
             try:
-                counts = poll(task, device)
-            except task_unfinished:
+                counts = self.poll_fn(task, self.device)
+            except self.task_unfinished:
                 counts = None
             except TaskLost:
-                journal.record_failed(keys[i], tid, "task not found by the provider; resubmitting", lost=True)
-                del pending[i]
+                self.journal.record_failed(self.keys[i], tid, "task not found by the provider; resubmitting", lost=True)
+                del self.pending[i]
                 resubmit.append(i)
                 continue
-            except task_failed as e:
-                errors[i] += 1
+            except self.task_failed as e:
+                self.errors[i] += 1
                 msg = redact(f"{type(e).__name__}: {e}")
-                journal.record_failed(keys[i], tid, msg)
-                del pending[i]
-                if errors[i] > retries:
-                    raise RuntimeError(redact(f"task {tid} (tag {tags[i]!r}) on {device.spec} failed; giving up after {errors[i]} faults: {msg}")) from None
+                self.journal.record_failed(self.keys[i], tid, msg)
+                del self.pending[i]
+                if self.errors[i] > self.retries:
+                    raise RuntimeError(redact(f"task {tid} (tag {self.tags[i]!r}) on {spec} failed; giving up after "
+                                              f"{self.errors[i]} faults: {msg}")) from None
                 resubmit.append(i)
                 continue
             except TRANSIENT_ERRORS as e:
-                errors[i] += 1
-                if errors[i] > retries:
-                    raise RuntimeError(
-                        redact(f"polling task {tid} (tag {tags[i]!r}) on {device.spec} failed {errors[i]} times: {type(e).__name__}: {e}")
-                    ) from None
+                self.errors[i] += 1
+                if self.errors[i] > self.retries:
+                    raise RuntimeError(redact(f"polling task {tid} (tag {self.tags[i]!r}) on {spec} failed "
+                                              f"{self.errors[i]} times: {type(e).__name__}: {e}")) from None
                 continue
             if counts is None:
                 continue
-            logical = circuits[i].logical_counts(counts)
-            journal.record_result(keys[i], tid, logical)
-            results[i] = logical
-            del pending[i]
+            logical = self.circuits[i].logical_counts(counts)
+            self.journal.record_result(self.keys[i], tid, logical)
+            self.results[i] = logical
+            del self.pending[i]
             progressed = True
-        if resubmit:
-            wait(backoff * 2 ** min(max(errors[i] for i in resubmit) - 1, 30) if any(errors[i] for i in resubmit) else 0.0, "resubmitting")
-            do_submit(resubmit)
-            continue
-        if not pending:
-            break
-        idle = 0 if progressed else idle + 1
-        names = ", ".join(_task_id(t) for t in pending.values())
-        wait(backoff * 2 ** min(max(idle - 1, 0), 30), f"waiting for task(s) {names} on {device.spec}")
-    return [r if r is not None else {} for r in results]
+        return progressed, resubmit

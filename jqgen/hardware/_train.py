@@ -13,32 +13,15 @@ losses as an uninterrupted one; real providers draw fresh shots. The trainers ar
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Sequence
 
 import jax
-import jax.numpy as jnp
 import numpy as np
-from jax.flatten_util import ravel_pytree
 
-from ._compile import Compiled, _ansatz_of, _transpile, circuit_hash, params_hash, to_qiskit
+from ._compile import Compiled, _ansatz_of, _transpile, circuit_hash, to_qiskit
 from ._device import Device
-from ._journal import Journal
 
-__all__ = ["CircuitTemplate", "counts_to_probs", "seeded_submit"]
-
-
-def counts_to_probs(counts: Mapping[str, Any], num_bits: int) -> np.ndarray:
-    """Logical big-endian counts -> normalized ``[2**num_bits]`` float64 vector (row order of
-    :meth:`jqgen.QCBM.probs`)."""
-    p = np.zeros(2**num_bits, np.float64)
-    for k, c in counts.items():
-        if len(k) != num_bits:
-            raise ValueError(f"counts key {k!r} does not have {num_bits} bits")
-        p[int(k, 2)] += float(c)
-    s = p.sum()
-    if s <= 0:
-        raise ValueError("counts are empty")
-    return p / s
+__all__ = ["CircuitTemplate", "seeded_submit"]
 
 
 def _flat_index_params(ansatz: Any) -> tuple[dict[str, np.ndarray], int]:

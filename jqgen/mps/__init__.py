@@ -6,7 +6,7 @@ from ._canonical import canonicalize, left_canonical, log_norm, norm, normalize,
 from ._core import MPS, bond_dims, from_dense, from_tensors, product_mps, random_mps, to_dense
 from ._entropy import entanglement_entropies, schmidt_values
 from ._model import MPSBornMachine
-from ._sweep_config import SweepConfig, SweepState, sweep_loop
+from ._sweep_config import SweepConfig, SweepState, initial_sweep_state, sweep_loop
 
 __all__ = [
     "MPS",
@@ -18,6 +18,7 @@ __all__ = [
     "entanglement_entropies",
     "from_dense",
     "from_tensors",
+    "initial_sweep_state",
     "left_canonical",
     "log_amplitude_sq",
     "log_norm",

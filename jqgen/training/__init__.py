@@ -14,6 +14,7 @@ Strategies: :func:`gradient` (any Optax optimizer; :func:`fit`), :func:`cmaes` (
 from ._cmaes import CMAES, cmaes, cmaes_fit, default_population
 from ._gradient import LossFn, fit, gradient
 from ._runner import Callback, run
+from ._state import stored_state
 from ._strategy import NonFiniteLossError, Strategy, TrainResult
 from ._sweep import SweepResult, sweep, sweep_train
 
@@ -31,6 +32,7 @@ __all__ = [
     "fit",
     "gradient",
     "run",
+    "stored_state",
     "sweep",
     "sweep_train",
 ]

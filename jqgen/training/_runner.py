@@ -103,6 +103,8 @@ class _Run:
         self.metrics: dict[str, list[float]] = {"loss": []}
         self.done = self.saved = 0
         self.status = "running"
+        #: ``(params, state, steps_done)`` of the last completed step (what Ctrl-C saves)
+        self.latest: tuple[Any, Any, int] | None = None
 
     def history(self) -> dict[str, np.ndarray]:
         return {k: np.asarray(v, np.float64) for k, v in self.metrics.items()}
@@ -119,18 +121,28 @@ class _Run:
             shown = {k: f"{v[-1]:.4g}" for k, v in self.metrics.items() if k != "seconds" and v}
             self.bar.set_postfix(shown)
 
-    def save(self, params: Any, state: Any, force: bool = False) -> None:
-        if self.path is None or (self.done == self.saved and not force):
+    def save(self, params: Any, state: Any, force: bool = False, done: int | None = None) -> None:
+        """Writes the checkpoint of ``params``/``state`` after ``done`` steps (default: all
+        recorded), when due (every ``checkpoint_every`` steps) or ``force``."""
+        done = self.done if done is None else done
+        if self.path is None or (done == self.saved and not force):
             return
-        if not force and self.every is not None and self.done - self.saved < self.every and self.status == "running":
+        if not force and self.every is not None and done - self.saved < self.every and self.status == "running":
             return
         model = self.strategy.model_of(params) if self.strategy.model_of is not None else self.model
-        rec = dict(self.record, steps_done=self.done, status=self.status,
-                   metrics={k: list(v) for k, v in self.metrics.items()})
+        rec = dict(self.record, steps_done=done, status=self.status,
+                   metrics={k: list(v[:done]) for k, v in self.metrics.items()})
         save_run(self.path, model, params, state, rec, self.metadata)
-        self.saved = self.done
+        self.saved = done
 
-    def after_step(self, params: Any, state: Any) -> None:
+    def after_step(self, params: Any, state: Any, stop: str | None = None) -> None:
+        """Called once a step's (or chunk's) metrics are recorded: checkpoint, callback.
+        ``stop``: the reason a strategy's stop rule ended the run at this step."""
+        # set after the metrics (an interrupt in between saves the previous step, whose
+        # metrics are a prefix of the recorded ones)
+        self.latest = (params, state, self.done)
+        if stop:
+            self.status = f"stopped: {stop}"
         self.save(params, state)
         if self.callback is not None:
             self.callback(self.done, params, state, self.history())
@@ -218,8 +230,10 @@ def run(
             if not r.status.startswith("stopped"):
                 r.status = "completed"
             r.save(params, state, force=True)
-    except KeyboardInterrupt:
-        r.save(params, state)
+    except KeyboardInterrupt:  # keep the last completed step (the loops record it in r.latest)
+        if r.latest is not None:
+            params, state, done = r.latest
+            r.save(params, state, done=done)
         raise
     finally:
         if bar is not None:
@@ -261,9 +275,7 @@ def _host_loop(r: _Run, params: Any, state: Any, data: Any, key: jax.Array, step
             raise NonFiniteLossError(i, params, state, hist)
         params, state = new_params, new_state
         r.add(metrics, 1)
-        if stop:
-            r.status = f"stopped: {stop}"
-        r.after_step(params, state)
+        r.after_step(params, state, stop)
         if stop:
             break
     return params, state

@@ -11,8 +11,9 @@ strategy's state as the optimizer-state leaves, and ``metadata["training"]``::
      "metrics": {"loss": [...], ...},                          # one value per step done
      "scalars": {"3": 0.2, ...}}                               # Python-scalar state leaves
 
-Array leaves of the state are stored as arrays, Python-scalar leaves (a sweep's learning
-rate scale) exactly in JSON. A resume compares strategy, config, key and data with the
+Array leaves of the state are stored as the checkpoint's optimizer state in the state's own
+structure (so ``load_checkpoint(path, optimizer=optax.adam(...))`` reads a gradient run's
+Optax state), Python-scalar leaves (a sweep's learning-rate scale) exactly in JSON. A resume compares strategy, config, key and data with the
 run's and refuses (``ValueError`` naming each difference) when they differ; ``steps`` may
 differ (raise it to train on). Writes are atomic (temporary file, fsync, rename), so a
 run killed at any moment leaves the previous checkpoint intact.
@@ -30,7 +31,7 @@ import numpy as np
 
 from ..checkpoint import checkpoint_info, load_checkpoint, save_checkpoint
 
-__all__ = ["RunRecord", "data_record", "key_record", "restore_run", "save_run"]
+__all__ = ["RunRecord", "data_record", "key_record", "restore_run", "save_run", "stored_state"]
 
 _FORMAT = 1
 #: A setting that cannot be described across processes (e.g. a loss function holding
@@ -68,10 +69,16 @@ def data_record(data: Any) -> dict[str, Any]:
     return {"shape": list(arr.shape), "sha256": hashlib.sha256(arr.tobytes()).hexdigest()}
 
 
-def _split(state: Any) -> tuple[list[Any], dict[str, Any]]:
+def _is_scalar(x: Any) -> bool:
+    return isinstance(x, _SCALARS)
+
+
+def _split(state: Any) -> tuple[Any, dict[str, Any]]:
+    """The state's array leaves in its own structure (Python-scalar leaves removed), and the
+    scalar leaves by their index among all leaves."""
     leaves = jax.tree_util.tree_leaves(state)
-    arrays = [x for x in leaves if not isinstance(x, _SCALARS)]
-    scalars = {str(i): x for i, x in enumerate(leaves) if isinstance(x, _SCALARS)}
+    arrays = jax.tree_util.tree_map(lambda x: None if _is_scalar(x) else x, state)
+    scalars = {str(i): x for i, x in enumerate(leaves) if _is_scalar(x)}
     return arrays, scalars
 
 
@@ -86,15 +93,15 @@ def save_run(path: str, model: Any, params: Any, state: Any, record: Mapping[str
     save_checkpoint(path, model, params, metadata=meta, opt_state=arrays)
 
 
-class _LeafTemplate:
-    """Stands in for an optimizer in :func:`load_checkpoint`: the array leaves' structure."""
+class _StateTemplate:
+    """Stands in for an optimizer in :func:`load_checkpoint`: the state's array leaves."""
 
-    def __init__(self, arrays: list[Any]) -> None:
-        self._specs = [jax.ShapeDtypeStruct(jnp.shape(a), jnp.asarray(a).dtype) if not _is_key(a) else a
-                       for a in arrays]
+    def __init__(self, arrays: Any) -> None:
+        self._specs = jax.tree_util.tree_map(
+            lambda a: a if _is_key(a) else jax.ShapeDtypeStruct(jnp.shape(a), jnp.asarray(a).dtype), arrays)
 
-    def init(self, params: Any) -> list[Any]:
-        return list(self._specs)
+    def init(self, params: Any) -> Any:
+        return self._specs
 
 
 def _is_key(x: Any) -> bool:
@@ -137,21 +144,35 @@ def restore_run(path: str, template_state: Any, expected: Mapping[str, Any], *, 
                          "same settings, or use another checkpoint path")
     template_leaves, treedef = jax.tree_util.tree_flatten(template_state)
     arrays_template, _ = _split(template_state)
-    ck = load_checkpoint(path, optimizer=_LeafTemplate(arrays_template))
+    ck = load_checkpoint(path, optimizer=_StateTemplate(arrays_template))
     if same_model is not None and ck.model != same_model:
         raise ValueError(f"{path} holds a model {ck.model!r}, this run trains {same_model!r}")
-    arrays = iter(ck.opt_state or [])
+    arrays = iter(jax.tree_util.tree_leaves(ck.opt_state))
     scalars = training.get("scalars") or {}
-    leaves = []
-    for i, leaf in enumerate(template_leaves):
-        if isinstance(leaf, _SCALARS):
-            leaves.append(scalars.get(str(i), leaf))
-        else:
-            leaves.append(next(arrays))
+    leaves = [scalars.get(str(i), leaf) if _is_scalar(leaf) else next(arrays) for i, leaf in enumerate(template_leaves)]
     state = jax.tree_util.tree_unflatten(treedef, leaves)
     metrics = {k: [float("nan") if v is None else float(v) for v in vals]
                for k, vals in (training.get("metrics") or {}).items()}
     return RunRecord(ck.params, state, int(training["steps_done"]), metrics, str(training.get("status", "running")))
+
+
+def stored_state(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    """The array leaves of a run checkpoint's strategy state by tree path (``".dims"``,
+    ``"[0].count"``), without knowing the strategy: for reports on a run that stopped.
+
+    Example:
+        >>> import jax, optax, jqgen, os, tempfile
+        >>> from jqgen.data import bars_and_stripes
+        >>> model = jqgen.MPSBornMachine(num_bits=4, chi_max=2)
+        >>> path = os.path.join(tempfile.mkdtemp(), "run.npz")
+        >>> _ = jqgen.fit(model, model.init(jax.random.key(0)), bars_and_stripes(2, 2), optax.adam(0.1),
+        ...               key=jax.random.key(1), steps=3, progress=False, checkpoint_path=path)
+        >>> int(stored_state(path)["[0].count"])
+        3
+    """
+    specs = checkpoint_info(path).get("opt_state") or []
+    with np.load(os.fspath(path), allow_pickle=False) as z:
+        return {spec["path"]: np.asarray(z[f"opt_{i}"]) for i, spec in enumerate(specs)}
 
 
 def checkpoint_exists(path: str | os.PathLike[str] | None) -> bool:

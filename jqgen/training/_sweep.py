@@ -21,11 +21,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._checks import check_bits
-from ..data import validate_binary
+from .._checks import check_bits, validate_binary
 from ..checkpoint import checkpoint_info
-from ..mps import MPS, MPSBornMachine, bond_dims, log_prob
-from ..mps._sweep_config import SweepConfig, SweepState, initial_sweep_state, sweep_loop
+from ..mps import MPS, MPSBornMachine, SweepConfig, SweepState, bond_dims, initial_sweep_state, log_prob, sweep_loop
 from ._runner import run
 from ._strategy import Strategy
 
@@ -250,25 +248,13 @@ def sweep_train(
         2
     """
     data = validate_binary(data, name="data")
-    n_data, n = data.shape
-    if n < 3:
-        raise ValueError(f"number of sites must be at least 3 for two-site sweeps, got {n}")
-    if isinstance(loops, bool) or not isinstance(loops, int) or loops < 1:
-        raise ValueError(f"loops must be a positive int, got {loops!r}")
+    n = data.shape[1]
     init_mps = init if isinstance(init, MPS) else None
     config = SweepConfig(max_bond, lr=lr, descent_steps=descent_steps, num_batches=num_batches, cutoff=cutoff,
                          min_bond=min_bond, init_bond=init_bond, init="uniform" if init_mps is not None else init,
                          normalized_grad=bool(normalized_grad), lr_decay_on_rise=lr_decay_on_rise,
                          min_improvement=min_improvement, dtype=dtype, svd=svd, chunk=chunk)
-    if num_batches > n_data:
-        raise ValueError(f"num_batches must be at most the number of samples ({n_data}), got {num_batches!r}")
-    if init_mps is not None and not (init_mps.num_sites == n and init_mps.chi_max <= max_bond
-                                     and not jnp.iscomplexobj(init_mps.tensors)):
-        raise ValueError(f"init must be a real MPS of {n} sites with padding <= max_bond={max_bond}, got an MPS of "
-                         f"{init_mps.num_sites} sites, padding {init_mps.chi_max}, {jnp.dtype(init_mps.dtype).name}")
-    if blas_threads is not None and (isinstance(blas_threads, bool) or not isinstance(blas_threads, int)
-                                     or blas_threads < 1):
-        raise ValueError(f"blas_threads must be a positive int or None, got {blas_threads!r}")
+    _check_run(data, config, loops, init_mps, blas_threads)
     test = None if test_data is None else np.asarray(check_bits(test_data, n, "test_data"))
     path = os.fspath(checkpoint_path) if checkpoint_path is not None else None
     key = _resume_key(path, key)
@@ -282,12 +268,32 @@ def sweep_train(
     with _blas_limit(blas_threads):
         res = run(strategy, mps0, data, key=key, steps=loops, checkpoint_path=path, metadata=metadata,
                   callback=callback, progress=progress, desc=f"sweep D_max={max_bond}")
-    m = res.metrics
-    done = res.steps_done
-    history = {"loop": list(range(1, done + 1)), "train_nll": list(map(float, m["loss"])),
-               "test_nll": list(map(float, m.get("test_nll", [math.nan] * done))),
-               "max_bond": [int(x) for x in m.get("max_bond", [])], "lr": list(map(float, m.get("lr", []))),
-               "seconds": list(map(float, m.get("seconds", [])))}
     mps = res.params
     return SweepResult(MPSBornMachine(n, mps.tensors.shape[-1], dtype=config.dtype), mps,
-                       np.asarray(res.state.dims), history, res.status)
+                       np.asarray(res.state.dims), _loop_history(res.metrics, res.steps_done), res.status)
+
+
+def _check_run(data: np.ndarray, config: SweepConfig, loops: Any, init_mps: MPS | None, blas_threads: Any) -> None:
+    n_data, n = data.shape
+    if n < 3:
+        raise ValueError(f"number of sites must be at least 3 for two-site sweeps, got {n}")
+    if isinstance(loops, bool) or not isinstance(loops, int) or loops < 1:
+        raise ValueError(f"loops must be a positive int, got {loops!r}")
+    if config.num_batches > n_data:
+        raise ValueError(f"num_batches must be at most the number of samples ({n_data}), got {config.num_batches!r}")
+    if init_mps is not None and not (init_mps.num_sites == n and init_mps.chi_max <= config.max_bond
+                                     and not jnp.iscomplexobj(init_mps.tensors)):
+        raise ValueError(f"init must be a real MPS of {n} sites with padding <= max_bond={config.max_bond}, got an "
+                         f"MPS of {init_mps.num_sites} sites, padding {init_mps.chi_max}, "
+                         f"{jnp.dtype(init_mps.dtype).name}")
+    if blas_threads is not None and (isinstance(blas_threads, bool) or not isinstance(blas_threads, int)
+                                     or blas_threads < 1):
+        raise ValueError(f"blas_threads must be a positive int or None, got {blas_threads!r}")
+
+
+def _loop_history(m: dict[str, np.ndarray], done: int) -> dict[str, list[Any]]:
+    """The runner's metrics as the per-loop lists of :class:`SweepResult`."""
+    return {"loop": list(range(1, done + 1)), "train_nll": list(map(float, m["loss"])),
+            "test_nll": list(map(float, m.get("test_nll", [math.nan] * done))),
+            "max_bond": [int(x) for x in m.get("max_bond", [])], "lr": list(map(float, m.get("lr", []))),
+            "seconds": list(map(float, m.get("seconds", [])))}
