@@ -33,7 +33,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _env  # noqa: E402
 
 import jqgen  # noqa: E402
-from jqgen.qcbm import QCBM, LiuWang, kl_divergence  # noqa: E402
+from jqgen.distributions import kl_divergence  # noqa: E402
+from jqgen.qcbm import QCBM, LiuWang  # noqa: E402
 
 
 def timed(fn, args, repeats: int, min_time: float = 1.0) -> dict:

@@ -12,7 +12,7 @@ count is run side by side on the same data sets.
 Training: every (data set kind, eps, seed) model of one size is trained at once, ``vmap``-ed
 inside one jitted ``lax.scan`` per chunk (one compilation per model size), full batch, Adam.
 The QCBM minimizes the clipped ``KL(data || model)`` of its exact probabilities by autodiff
-(``jqgen.qcbm.distribution_loss("kl")``, what ``make_loss(model, "kl")`` computes), the MPS
+(``jqgen.distributions.distribution_loss("kl")``, what ``make_loss(model, "kl")`` computes), the MPS
 the exact mean NLL of the training set (what ``jqgen.fit`` minimizes by default), written
 as a frequency-weighted sum over the distinct training rows (padded to a common length with
 weight 0) so that data sets of different sizes can share one vmapped program. Both are
@@ -48,7 +48,8 @@ import _env  # noqa: E402
 import jqgen  # noqa: E402
 from jqgen.metrics import generalization_metrics, pack_bits  # noqa: E402
 from jqgen.mps import bond_dims  # noqa: E402
-from jqgen.qcbm import QCBM, HardwareEfficient, distribution_loss, empirical_distribution, make_loss  # noqa: E402
+from jqgen.distributions import distribution_loss, empirical_distribution  # noqa: E402
+from jqgen.qcbm import QCBM, HardwareEfficient, make_loss  # noqa: E402
 
 N, K = 12, 6
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -625,7 +626,7 @@ def main() -> None:
                          "optimizer": f"adam lr={args.lr}, full batch", "qcbm_depths": args.depths, "mps_chis": args.chis,
                          "qcbm": "HardwareEfficient(12, L, 'line'): RX RZ layer, then L x (RXX on the line; RX RZ), "
                                  "angles uniform in [-pi, pi), float32; loss clipped KL(data || model), eps 1e-8, exact "
-                                 "probabilities, autodiff (jqgen.qcbm.distribution_loss('kl') == make_loss(model, 'kl'))",
+                                 "probabilities, autodiff (jqgen.distributions.distribution_loss('kl') == make_loss(model, 'kl'))",
                          "mps": "MPSBornMachine(12, chi), default init (uniform + noise 0.5), float32; loss exact mean "
                                 "NLL of the training set (jqgen.fit's default loss) as a frequency-weighted sum over its "
                                 "distinct rows, full batch",

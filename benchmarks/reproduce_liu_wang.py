@@ -27,9 +27,9 @@ import optax
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _env  # noqa: E402
 
-import jqgen  # noqa: E402
 from jqgen.data import bars_and_stripes  # noqa: E402
-from jqgen.qcbm import QCBM, LiuWang, chow_liu_tree, empirical_distribution, make_loss  # noqa: E402
+from jqgen.distributions import DEFAULT_SIGMAS, empirical_distribution, mmd  # noqa: E402
+from jqgen.qcbm import QCBM, LiuWang, chow_liu_tree, make_loss  # noqa: E402
 
 
 def train(model: QCBM, data: np.ndarray, loss_fn, seeds: int, steps: int, lr: float, chunk: int = 50):
@@ -91,7 +91,7 @@ def main() -> None:
         params, hist, wall, first = train(model, data, loss_fn, args.seeds, steps, args.lr)
         p = np.asarray(probs(params), np.float64)
         rate = p[:, valid].sum(1)
-        exact_mmd = [float(jqgen.qcbm.mmd(jnp.asarray(pi, jnp.float32), empirical_distribution(data, 9))) for pi in p]
+        exact_mmd = [float(mmd(jnp.asarray(pi, jnp.float32), empirical_distribution(data, 9))) for pi in p]
         row = {
             "setting": label, "shots": shots, "steps": steps, "seeds": args.seeds,
             "valid_rate_mean": float(rate.mean()), "valid_rate_min": float(rate.min()),
@@ -107,7 +107,7 @@ def main() -> None:
     out = {
         "benchmark": "Liu & Wang QCBM, bars-and-stripes 3x3",
         "ansatz": model.ansatz.config(), "num_params": model.ansatz.num_params, "loss": "mmd",
-        "sigmas": list(jqgen.qcbm.DEFAULT_SIGMAS), "optimizer": f"adam lr={args.lr}",
+        "sigmas": list(DEFAULT_SIGMAS), "optimizer": f"adam lr={args.lr}",
         "paper": {"exact_adam": 0.954, "exact_lbfgsb": 0.999, "shots_2000": 0.886, "shots_20000": 0.924},
         "runs": runs, "environment": env, "other_processes_cpu_s": other.stop(),
     }

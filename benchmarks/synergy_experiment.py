@@ -45,7 +45,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _env  # noqa: E402
 
 import jqgen  # noqa: E402
-from jqgen.qcbm import QCBM, SU4Brickwork, empirical_distribution, kl_divergence, make_loss  # noqa: E402
+from jqgen.distributions import empirical_distribution, kl_divergence  # noqa: E402
+from jqgen.qcbm import QCBM, SU4Brickwork, make_loss  # noqa: E402
 from jqgen.synergy import circuit_from_mps  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

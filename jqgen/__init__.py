@@ -4,10 +4,11 @@ from ._checks import checked
 from .checkpoint import Checkpoint, checkpoint_info, load_checkpoint, save_checkpoint
 from .bits import all_bitstrings, bits_to_index, index_to_bits
 from .mps import MPSBornMachine
-from . import hardware, metrics, mps, qcbm, spaces, synergy, synthetic
+from . import distributions, hardware, metrics, mps, qcbm, spaces, synergy, synthetic
 from .data import Dataset, load_dataset
 from .evaluation import batched_log_prob, evaluate, format_report, mean_nll
-from .metrics import generalization_metrics, pack_bits, precision_recall, quality_metrics, total_variation
+from .distributions import total_variation
+from .metrics import generalization_metrics, pack_bits, precision_recall, quality_metrics
 from .spaces import BarsAndStripesSpace, Cardinality, Enumerated, QuadraticCost, random_quadratic_cost
 from .synthetic import cardinality_cost_dataset, cardinality_dataset, gaussian_mixture, gaussian_mixture_dataset
 from .protocol import GenerativeModel
@@ -32,6 +33,7 @@ __all__ = [
     "gaussian_mixture_dataset",
     "generalization_metrics",
     "load_dataset",
+    "distributions",
     "metrics",
     "pack_bits",
     "precision_recall",

@@ -28,7 +28,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from .data import Dataset
-from .metrics import generalization_metrics, pack_bits, total_variation
+from .distributions import counts_to_probs, histogram, kl_divergence, mmd, mmd_samples, total_variation
+from .metrics import generalization_metrics, pack_bits
 from .protocol import GenerativeModel
 from .train import batched_log_prob
 
@@ -57,10 +58,8 @@ def _nll(model: GenerativeModel, params: Any, data: np.ndarray) -> dict[str, Any
 
 
 def _dense_distances(p: np.ndarray, target: np.ndarray, clip: float) -> dict[str, float]:
-    from .qcbm import kl_divergence, mmd
-
     pj, tj = jnp.asarray(p), jnp.asarray(target)
-    return {"kl": float(kl_divergence(tj, pj, clip)), "tv": total_variation(target, p), "mmd": float(mmd(pj, tj))}
+    return {"kl": float(kl_divergence(tj, pj, clip)), "tv": float(total_variation(tj, pj)), "mmd": float(mmd(pj, tj))}
 
 
 def evaluate(model: GenerativeModel, params: Any, key: Any, dataset: Dataset, num_samples: int = 10000, *,
@@ -114,12 +113,9 @@ def evaluate(model: GenerativeModel, params: Any, key: Any, dataset: Dataset, nu
     report["likelihood"] = lik
     dist: dict[str, Any] = {}
     if model.num_bits <= max_dense_bits:
-        from .qcbm import empirical_distribution
-
         p = np.asarray(model.probs(params), np.float64)
         p = p / p.sum()
-        emp = np.asarray(empirical_distribution(train, model.num_bits, jnp.float32), np.float64)
-        dist["train"] = _dense_distances(p, emp / emp.sum(), clip)
+        dist["train"] = _dense_distances(p, counts_to_probs(histogram(train, model.num_bits), model.num_bits), clip)
         if dataset.target is not None:
             dist["target"] = _dense_distances(p, np.asarray(dataset.target, np.float64), clip)
         if dataset.space is not None:
@@ -129,8 +125,6 @@ def evaluate(model: GenerativeModel, params: Any, key: Any, dataset: Dataset, nu
             dist["mass_on_unseen_space"] = float(p[idx[~seen]].sum())
         dist["method"] = "exact probabilities"
     else:
-        from .qcbm import mmd_samples
-
         rng = np.random.default_rng(0)
         sub = train[rng.choice(train.shape[0], min(_MMD_SAMPLES, train.shape[0]), replace=False)]
         dist["train"] = {"mmd": float(mmd_samples(samples[:_MMD_SAMPLES], sub))}

@@ -53,8 +53,7 @@ from ._checks import validate_binary
 from .bits import pack_bits
 from .spaces import SolutionSpace
 
-__all__ = ["pack_bits", "generalization_metrics", "quality_metrics", "precision_recall", "total_variation",
-           "perfect_coverage"]
+__all__ = ["pack_bits", "generalization_metrics", "quality_metrics", "precision_recall", "perfect_coverage"]
 
 NAN = float("nan")
 
@@ -202,11 +201,3 @@ def precision_recall(samples: Any, space: SolutionSpace) -> dict[str, float]:
     """
     s = validate_binary(samples, width=space.num_bits, name="samples")
     return _precision_recall(pack_bits(s), space.contains(s), int(space.size))
-
-
-def total_variation(p: Any, q: Any) -> float:
-    """``TV(p, q) = (1/2) sum |p - q|`` of two dense distributions of equal length."""
-    p, q = np.asarray(p, np.float64), np.asarray(q, np.float64)
-    if p.shape != q.shape or p.ndim != 1:
-        raise ValueError(f"distributions must be 1-D of equal length, got shapes {p.shape} and {q.shape}")
-    return float(0.5 * np.abs(p - q).sum())

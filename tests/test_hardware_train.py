@@ -135,7 +135,8 @@ def test_train_on_device_bad_input(tmp_path):
 
 # ------------------------------------------------------------------------- readout mitigation
 def test_readout_mitigation_moves_noisy_counts_towards_the_exact_distribution(tmp_path):
-    from jqgen.hardware import calibrate_readout, compile_qcbm, counts_to_probs, mitigate_counts, noisy_readout, run_batch, seeded_submit
+    from jqgen.distributions import counts_to_probs
+    from jqgen.hardware import calibrate_readout, compile_qcbm, mitigate_counts, noisy_readout, run_batch, seeded_submit
 
     model = jqgen.QCBM(jqgen.qcbm.HardwareEfficient(4, 2, "line"))
     params = model.init(jax.random.key(0))

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 import jqgen
 from jqgen.data import bars_and_stripes
-from jqgen.metrics import generalization_metrics, pack_bits, perfect_coverage, precision_recall, total_variation
+from jqgen.distributions import total_variation
+from jqgen.metrics import generalization_metrics, pack_bits, perfect_coverage, precision_recall
 from jqgen.spaces import BarsAndStripesSpace, Cardinality, Enumerated, QuadraticCost
 
 

@@ -18,7 +18,7 @@ BAS22 = bars_and_stripes(2, 2)
 
 def valid_rate(model, params, data):
     p = np.asarray(model.probs(params), np.float64)
-    return float(p[np.asarray(jqgen.qcbm.empirical_distribution(data, model.num_bits)) > 0].sum())
+    return float(p[np.asarray(jqgen.distributions.empirical_distribution(data, model.num_bits)) > 0].sum())
 
 
 def test_exact_mmd_training_learns_bars_and_stripes():
@@ -167,9 +167,9 @@ def test_bad_input_raises_value_error():
     with pytest.raises(ValueError, match="autodiff"):
         jqgen.qcbm.make_loss(model, "mmd", shots=100, gradient="autodiff")
     with pytest.raises(ValueError, match="sigmas"):
-        jqgen.qcbm.mmd(jnp.ones(4) / 4, jnp.ones(4) / 4, sigmas=(0.0,))
+        jqgen.distributions.mmd(jnp.ones(4) / 4, jnp.ones(4) / 4, sigmas=(0.0,))
     with pytest.raises(ValueError, match="2\\*\\*n"):
-        jqgen.qcbm.mmd(jnp.ones(3) / 3, jnp.ones(3) / 3)
+        jqgen.distributions.mmd(jnp.ones(3) / 3, jnp.ones(3) / 3)
 
 
 def test_memory_guard_respects_max_bytes():

@@ -17,7 +17,7 @@ from ._mitigation import calibrate_readout, mitigate_counts, noisy_gates, noisy_
 from ._journal import Journal, JournalEntry, request_key
 from ._runner import TRANSIENT_ERRORS, TaskLost, redact, run_batch
 from ._cmaes_device import cmaes_on_device
-from ._train import CircuitTemplate, counts_to_probs, seeded_submit
+from ._train import CircuitTemplate, seeded_submit
 from ._device_train import DeviceTrainResult, train_on_device
 
 __all__ = [
@@ -37,7 +37,6 @@ __all__ = [
     "cmaes_on_device",
     "compile_circuit",
     "compile_qcbm",
-    "counts_to_probs",
     "logical_counts",
     "mitigate_counts",
     "noisy_gates",

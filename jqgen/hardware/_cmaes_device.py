@@ -19,11 +19,11 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from ..distributions import DEFAULT_SIGMAS, distribution_loss, empirical_distribution
+from ..distributions import DEFAULT_SIGMAS, counts_to_probs, distribution_loss, empirical_distribution
 from ..training import CMAES, Strategy, TrainResult, default_population, run
 from ._device import Device
 from ._journal import Journal
-from ._train import CircuitTemplate, _step_seed, counts_to_probs, seeded_submit
+from ._train import CircuitTemplate, _step_seed, seeded_submit
 
 __all__ = ["cmaes_on_device"]
 

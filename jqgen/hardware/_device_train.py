@@ -26,12 +26,12 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from ..distributions import DEFAULT_SIGMAS, distribution_loss, empirical_distribution
+from ..distributions import DEFAULT_SIGMAS, counts_to_probs, distribution_loss, empirical_distribution
 from ..training import Callback, Strategy, run
 from ._compile import _ansatz_of, params_hash
 from ._device import Device
 from ._journal import Journal
-from ._train import CircuitTemplate, _step_seed, counts_to_probs, seeded_submit
+from ._train import CircuitTemplate, _step_seed, seeded_submit
 
 __all__ = ["DeviceTrainResult", "train_on_device"]
 

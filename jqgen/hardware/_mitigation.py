@@ -18,6 +18,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from ..distributions import counts_to_probs
 from ..qcbm import tc_settings
 from . import _runner
 from ._compile import compile_circuit
@@ -104,11 +105,7 @@ def mitigate_counts(mit: Any, counts: Mapping[str, Any], layout: Sequence[int], 
         Deterministic (the solver's random start is seeded).
     """
     n = len(layout)
-    if not counts:
-        raise ValueError("counts are empty")
-    for k in counts:
-        if len(k) != n:
-            raise ValueError(f"counts key {k!r} does not have {n} bits (one per layout entry)")
+    counts_to_probs(counts, n)  # validates: n-bit keys of 0/1 (one bit per layout entry), counts >= 0, not empty
     # ReadoutMit's "square" solver starts from np.random.rand: seed it (and restore the
     # global state) so that the same counts and calibration give the same result.
     state = np.random.get_state()

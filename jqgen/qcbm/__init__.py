@@ -3,25 +3,23 @@
 Ansätze (:class:`HardwareEfficient`, :class:`LiuWang`, :class:`SU4Brickwork`) are static
 descriptions; :class:`QCBM` implements the :class:`jqgen.GenerativeModel` protocol with exact
 and shot-based execution; :func:`make_loss` gives exact or shot-based MMD/KL/NLL objectives
-for :func:`jqgen.fit` (autodiff or parameter-shift); :func:`jqgen.cmaes_fit` trains gradient-free.
+(:mod:`jqgen.distributions`) for :func:`jqgen.fit` (autodiff or parameter-shift);
+:func:`jqgen.cmaes_fit` trains gradient-free.
 :func:`ansatz_by_name` builds an ansatz from one of :data:`ANSATZ_NAMES` (the CLI's ``--ansatz``).
 """
 
 from ._ansatz import ANSATZE, HardwareEfficient, LiuWang, Op, SU4Brickwork, ansatz_from_config, ops
 from ._gates import rx, rxx, ry, ryy, rz, rzz, su4
-from ._losses import DEFAULT_SIGMAS, kernel_matvec, kl_divergence, mmd, mmd_samples, nll
 from ._names import ANSATZ_NAMES, ansatz_by_name
-from ._model import QCBM, available_memory, counts, empirical_distribution, sample_counts, statevector_bytes
-from ._objective import LOSSES, distribution_loss, make_loss, parameter_shift_grad
+from ._model import QCBM, available_memory, statevector_bytes
+from ._objective import make_loss, parameter_shift_grad
 from ._tc import circuit_from_ops, tc_circuit, tc_settings, tc_state
 from ._tree import chow_liu_tree, mutual_information
 
 __all__ = [
     "ANSATZE",
     "ANSATZ_NAMES",
-    "DEFAULT_SIGMAS",
     "HardwareEfficient",
-    "LOSSES",
     "LiuWang",
     "Op",
     "QCBM",
@@ -31,16 +29,8 @@ __all__ = [
     "available_memory",
     "chow_liu_tree",
     "circuit_from_ops",
-    "counts",
-    "distribution_loss",
-    "empirical_distribution",
-    "kernel_matvec",
-    "kl_divergence",
     "make_loss",
-    "mmd",
-    "mmd_samples",
     "mutual_information",
-    "nll",
     "ops",
     "parameter_shift_grad",
     "rx",
@@ -49,7 +39,6 @@ __all__ = [
     "ryy",
     "rz",
     "rzz",
-    "sample_counts",
     "statevector_bytes",
     "su4",
     "tc_circuit",

@@ -17,8 +17,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._checks import check_bits, check_finite, is_concrete
+from .._checks import check_bits, check_finite, check_shots, is_concrete
 from ..bits import bits_to_index, index_to_bits
+from ..distributions import sample_counts
 from . import _ansatz
 from ._gates import complex_dtype
 
@@ -161,13 +162,13 @@ class QCBM:
 
     def sample(self, params: dict[str, jax.Array], key: jax.Array, num: int) -> jax.Array:
         """``num`` independent shots, uint8 ``[num, n]``, reproducible by ``key``."""
-        _check_shots(num, "num")
+        check_shots(num, "num")
         idx = _sample_indices(self.probs(params), key, num)
         return index_to_bits(idx, self.num_bits)
 
     def sample_counts(self, params: dict[str, jax.Array], key: jax.Array, shots: int) -> jax.Array:
         """A histogram of ``shots`` shots, int32 ``[2**n]`` (what a device returns)."""
-        _check_shots(shots, "shots")
+        check_shots(shots, "shots")
         return sample_counts(self.probs(params), key, shots)
 
     def config(self) -> dict[str, Any]:
@@ -186,41 +187,7 @@ class QCBM:
         return cls(**cfg)
 
 
-def _check_shots(num: Any, name: str) -> None:
-    if not isinstance(num, (int, np.integer)) or isinstance(num, bool) or num <= 0:
-        raise ValueError(f"{name} must be a positive int (static under jit), got {num!r}")
-
-
 def _sample_indices(p: jax.Array, key: jax.Array, num: int) -> jax.Array:
     cdf = jnp.cumsum(p)
     u = jax.random.uniform(key, (num,), p.dtype) * cdf[-1]
     return jnp.minimum(jnp.searchsorted(cdf, u, side="right"), p.shape[0] - 1)
-
-
-def sample_counts(p: jax.Array, key: jax.Array, shots: int) -> jax.Array:
-    """Multinomial histogram of ``shots`` draws from the distribution ``p [2**n]``.
-
-    Sorted uniforms come from normalized cumulative sums of exponential variables (exact,
-    no sort); counts are differences of their ranks at the CDF's breakpoints.
-    """
-    _check_shots(shots, "shots")
-    e = jax.random.exponential(key, (shots + 1,), p.dtype)
-    s = jnp.cumsum(e)
-    u = s[:-1] / s[-1]  # sorted uniforms on [0, 1)
-    cdf = jnp.cumsum(p)
-    cdf = cdf / cdf[-1]
-    ranks = jnp.searchsorted(u, cdf, side="left").astype(jnp.int32)
-    ranks = ranks.at[-1].set(shots)
-    return jnp.diff(ranks, prepend=jnp.zeros((1,), jnp.int32))
-
-
-def counts(samples: Any, num_bits: int) -> jax.Array:
-    """Histogram ``[2**num_bits]`` (int32) of bitstring samples ``[Q, num_bits]``."""
-    samples = check_bits(samples, num_bits, name="samples")
-    return jnp.bincount(bits_to_index(samples.reshape(-1, num_bits)).astype(jnp.int32), length=2**num_bits).astype(jnp.int32)
-
-
-def empirical_distribution(samples: Any, num_bits: int, dtype: Any = jnp.float32) -> jax.Array:
-    """Normalized histogram ``[2**num_bits]`` of bitstring samples (the data distribution)."""
-    c = counts(samples, num_bits).astype(dtype)
-    return c / jnp.sum(c)

@@ -23,29 +23,14 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from ._losses import DEFAULT_SIGMAS, kl_divergence, mmd, nll
-from ._model import QCBM, _check_shots, empirical_distribution, sample_counts
+from .._checks import check_shots
+from ..distributions import DEFAULT_SIGMAS, distribution_loss, empirical_distribution, sample_counts
+from ._model import QCBM
 
-__all__ = ["LOSSES", "distribution_loss", "make_loss", "parameter_shift_grad"]
-
-LOSSES = ("mmd", "kl", "nll")
+__all__ = ["make_loss", "parameter_shift_grad"]
 
 #: Bytes of shifted statevectors evaluated at once by :func:`parameter_shift_grad`.
 _SHIFT_BATCH_BYTES = 256 * 2**20
-
-
-def distribution_loss(name: str, *, sigmas: Sequence[float] = DEFAULT_SIGMAS, eps: float = 1e-8) -> Callable[[jax.Array, jax.Array], jax.Array]:
-    """``f(p, target) -> scalar`` for ``name`` in ``("mmd", "kl", "nll")``."""
-    if name == "mmd":
-        sig = tuple(sigmas)
-        return lambda p, t: mmd(p, t, sig)
-    if not eps > 0:
-        raise ValueError(f"eps must be > 0, got {eps!r}")
-    if name == "kl":
-        return lambda p, t: kl_divergence(t, p, eps)
-    if name == "nll":
-        return lambda p, t: nll(t, p, eps)
-    raise ValueError(f"loss must be one of {LOSSES}, got {name!r}")
 
 
 def _estimate(p: jax.Array, key: jax.Array, shots: int | None) -> jax.Array:
@@ -77,7 +62,7 @@ def parameter_shift_grad(
     flat, unravel = ravel_pytree(params)
     num = flat.shape[0]
     if shots is not None:
-        _check_shots(shots, "shots")
+        check_shots(shots, "shots")
         if key is None:
             raise ValueError("parameter_shift_grad with shots needs a PRNG key")
     shift = jnp.asarray(np.pi / 2, flat.dtype)
@@ -108,7 +93,8 @@ def make_loss(
 
     Args:
         model: a :class:`QCBM`.
-        loss: ``"mmd"``, ``"kl"`` (clipped) or ``"nll"`` (clipped).
+        loss: ``"mmd"``, ``"kl"`` (clipped) or ``"nll"`` (clipped), as
+            :func:`jqgen.distributions.distribution_loss`.
         shots: ``None`` for exact probabilities; else the loss and its gradient are
             estimated from this many shots per circuit (as on hardware).
         gradient: ``"autodiff"`` (default for exact) or ``"parameter-shift"`` (default and
@@ -130,7 +116,7 @@ def make_loss(
         raise ValueError(f"make_loss needs a jqgen.QCBM, got {type(model).__name__}")
     f = distribution_loss(loss, sigmas=sigmas, eps=eps)
     if shots is not None:
-        _check_shots(shots, "shots")
+        check_shots(shots, "shots")
     if gradient is None:
         gradient = "autodiff" if shots is None else "parameter-shift"
     if gradient not in ("autodiff", "parameter-shift"):

@@ -26,6 +26,7 @@ import numpy as np
 import optax
 
 from ..data import validate_binary
+from ..distributions import empirical_distribution, entropy
 from ..mps import MPSBornMachine
 from ..qcbm import QCBM, SU4Brickwork, make_loss
 from ..training import fit
@@ -206,13 +207,11 @@ def pretrain(data: Any, *, chi: int, layers_from_mps: int, extra_layers: int, ke
     stage = (lambda name: None) if checkpoint_dir is None else (lambda name: os.path.join(checkpoint_dir, name))
     res = fit(mps_model, mps_model.init(k_mps), data, optax.adam(mps_lr), key=k_fit, steps=mps_steps,
               progress=progress, desc=f"MPS chi={chi}", checkpoint_path=stage("mps_stage.npz"))
-    _, counts = np.unique(data, axis=0, return_counts=True)
-    p = counts / counts.sum()
-    entropy = float(-(p * np.log(p)).sum())
+    data_entropy = float(entropy(empirical_distribution(data, n, dtype)))  # KL = NLL - H(data)
     model, mapped, fidelities = circuit_from_mps(res.params, layers_from_mps, extra_layers, key=k_extra,
                                                  init_scale=init_scale, dtype=dtype, refine_steps=refine_steps)
     circ = fit(model, mapped, data, optax.adam(circuit_lr), key=k_circ, steps=circuit_steps, progress=progress,
                desc=f"circuit D={layers_from_mps}+{extra_layers}", loss=make_loss(model, loss, shots=shots),
                checkpoint_path=stage("circuit_stage.npz"))
     return SynergyResult(mps_model, res.params, model, circ.params, mapped, fidelities,
-                         np.asarray(res.history) - entropy, np.asarray(circ.history))
+                         np.asarray(res.history) - data_entropy, np.asarray(circ.history))
