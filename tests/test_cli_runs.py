@@ -224,3 +224,19 @@ def test_ansatz_by_name():
         ansatz_by_name("chow-liu", 4, 1)
     with pytest.raises(ValueError, match="layers"):
         ansatz_by_name("line", 4, 0)
+
+
+def test_synergy_resumes_its_stages_after_sigkill(tmp_path, capsys):
+    """SIGKILL during the circuit stage; the re-run trains only what was left, to the same circuit."""
+    argv = ["train", "synergy", "--data", "bars-stripes-2x3", "--chi", "2", "--layers-from-mps", "1",
+            "--extra-layers", "1", "--mps-steps", "60", "--circuit-steps", "600", "--no-progress"]
+    assert main(argv + ["--out", str(tmp_path / "whole")]) == 0
+    out = tmp_path / "killed"
+    proc = _start(argv + ["--out", str(out)])
+    _wait_for(out / "circuit_stage.npz", proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    assert (out / "mps_stage.npz").exists() and not (out / "summary.json").exists()
+    assert main(argv + ["--out", str(out)]) == 0
+    a, b = jqgen.load_checkpoint(tmp_path / "whole" / "checkpoint.npz"), jqgen.load_checkpoint(out / "checkpoint.npz")
+    np.testing.assert_array_equal(np.asarray(a.params["gates"]), np.asarray(b.params["gates"]))

@@ -2,13 +2,15 @@
 
 Runs :func:`jqgen.synergy.pretrain` and writes ``checkpoint.npz`` (the QCBM),
 ``summary.json``, ``training_curve.png`` (both stages), ``samples.png`` and
-``distribution.png``. The pipeline does not resume: a re-run of an interrupted run starts
-over.
+``distribution.png``. Each training stage checkpoints into the run folder
+(``mps_stage.npz``, ``circuit_stage.npz``): a re-run of an interrupted run resumes the
+stage it was in and does not train a finished stage again.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from typing import Any
 
@@ -21,7 +23,7 @@ from ._args import (
     positive_int,
 )
 from ._report import NUM_PLOT_SAMPLES, fraction_in, samples_title, versions
-from ._rundir import device_name, prepare_run, slug
+from ._rundir import device_name, prepare_run, resolve_out, slug
 from ..checkpoint import save_checkpoint
 from ..plots import plot_distribution, plot_samples, plot_stages
 from ..distributions import empirical_distribution, kl_divergence
@@ -30,6 +32,8 @@ __all__ = ["FILES", "HYPERPARAMETERS", "command", "register"]
 
 #: Output files, in print order.
 FILES = ("checkpoint.npz", "summary.json", "training_curve.png", "samples.png", "distribution.png")
+#: The stages' checkpoints (the run resumes from them; ``--overwrite`` deletes them).
+STAGES = ("mps_stage.npz", "circuit_stage.npz")
 #: The options recorded as ``hyperparameters`` in the checkpoint and summary.
 HYPERPARAMETERS = ("data", "chi", "layers_from_mps", "extra_layers", "refine_steps", "mps_steps", "mps_lr",
                    "circuit_steps", "circuit_lr", "loss", "shots", "init_scale", "seed")
@@ -75,12 +79,15 @@ def command(args: argparse.Namespace) -> int:
         raise ValueError(f"--chi must be >= 2 (a bond dimension of 1 maps to no entangling gate), got {args.chi}")
     if args.extra_layers < 0 or args.refine_steps < 0:
         raise ValueError("--extra-layers and --refine-steps must be >= 0")
-    run = prepare_run(args.out, default_name=f"synergy-chi{args.chi}-{slug(ds.name)}", files=FILES,
-                      overwrite=args.overwrite, unit=None, resumable=False)
-    r = pretrain(ds.data, chi=args.chi, layers_from_mps=args.layers_from_mps, extra_layers=args.extra_layers,
-                 key=jax.random.key(args.seed), mps_steps=args.mps_steps, mps_lr=args.mps_lr,
-                 circuit_steps=args.circuit_steps, circuit_lr=args.circuit_lr, loss=args.loss, shots=args.shots,
-                 init_scale=args.init_scale, refine_steps=args.refine_steps, progress=not args.no_progress)
+    out = resolve_out(args.out, f"synergy-chi{args.chi}-{slug(ds.name)}")
+    run = prepare_run(out, default_name=f"synergy-chi{args.chi}-{slug(ds.name)}", files=FILES,
+                      overwrite=args.overwrite, unit=None, resume_path=os.path.join(out, STAGES[0]), extra_files=STAGES)
+    with run.resuming():
+        r = pretrain(ds.data, chi=args.chi, layers_from_mps=args.layers_from_mps, extra_layers=args.extra_layers,
+                     key=jax.random.key(args.seed), mps_steps=args.mps_steps, mps_lr=args.mps_lr,
+                     circuit_steps=args.circuit_steps, circuit_lr=args.circuit_lr, loss=args.loss, shots=args.shots,
+                     init_scale=args.init_scale, refine_steps=args.refine_steps, progress=not args.no_progress,
+                     checkpoint_dir=run.out)
     n = ds.num_bits
     target = jnp.asarray(empirical_distribution(ds.data, n))
     probs = np.asarray(r.model.probs(r.params), np.float64)
