@@ -2,8 +2,8 @@
 
 Measures, on the default JAX device (float32):
 
-* perfect sampling (``jqgen.sample``) at n=100, chi=32, 10,000 samples per call;
-* exact log-probabilities (``jqgen.log_prob``) at n=784, chi=64, 1,000 bitstrings per call.
+* perfect sampling (``jqgen.mps.sample``) at n=100, chi=32, 10,000 samples per call;
+* exact log-probabilities (``jqgen.mps.log_prob``) at n=784, chi=64, 1,000 bitstrings per call.
 
 Compile time (``jit(...).lower(...).compile()``) is reported apart from run time (median
 of several repeats, fresh PRNG keys, ``block_until_ready``). When quimb is importable the
@@ -63,12 +63,12 @@ def bench_compiled(fn, static: tuple, args: tuple, fresh, repeats: int, items: i
 
 def jqgen_sample(mps, batch: int, repeats: int):
     keys = jax.random.split(jax.random.key(1), repeats + 1)
-    return bench_compiled(jqgen.sample, (batch,), (mps, keys[0]),
+    return bench_compiled(jqgen.mps.sample, (batch,), (mps, keys[0]),
                           lambda i: (mps, keys[i + 1]), repeats, batch, "samples")
 
 
 def jqgen_log_prob(mps, bits, repeats: int):
-    return bench_compiled(jqgen.log_prob, (), (mps, bits), lambda i: (mps, bits),
+    return bench_compiled(jqgen.mps.log_prob, (), (mps, bits), lambda i: (mps, bits),
                           repeats, bits.shape[0], "evals")
 
 
@@ -81,7 +81,7 @@ def to_quimb(mps):
     import quimb.tensor as qtn
 
     t = np.asarray(mps.tensors)
-    n, d = t.shape[0], jqgen.bond_dims(t.shape[0], t.shape[-1])
+    n, d = t.shape[0], jqgen.mps.bond_dims(t.shape[0], t.shape[-1])
     arrays = [t[k, : d[k], :, : d[k + 1]].transpose(0, 2, 1) for k in range(n)]
     arrays[0], arrays[-1] = arrays[0][0], arrays[-1][:, 0]
     return qtn.MatrixProductState(arrays, shape="lrp")
@@ -98,7 +98,7 @@ def quimb_check(q, mps, bits) -> dict:
     """quimb vs jqgen log-probabilities of ``bits`` (quimb normalized by its own norm)."""
     norm_sq = float(q.copy().normalize())  # returns <psi|psi> (structured 1D contraction)
     lq = np.array([quimb_log_amp_sq(q, b) for b in bits]) - np.log(norm_sq)
-    lj = np.asarray(jax.jit(jqgen.log_prob)(mps, bits), dtype=np.float64)
+    lj = np.asarray(jax.jit(jqgen.mps.log_prob)(mps, bits), dtype=np.float64)
     plain = [float(q.amplitude(b)) for b in bits]  # quimb's documented API, float32
     return {"quimb_norm_sq": norm_sq, "num_bitstrings": len(bits),
             "max_abs_diff_log_prob": float(np.max(np.abs(lq - lj))),
@@ -118,7 +118,7 @@ def quimb_sample(q, mps, num: int, repeats: int) -> dict:
         times.append(time.perf_counter() - t0)
         configs += [c for c, _ in out]
         omegas += [float(w) for _, w in out]
-    lj = np.asarray(jax.jit(jqgen.log_prob)(mps, np.asarray(configs, np.uint8)), np.float64)
+    lj = np.asarray(jax.jit(jqgen.mps.log_prob)(mps, np.asarray(configs, np.uint8)), np.float64)
     return {"num_per_repeat": num, "repeats": repeats, **_summary(times, num, "samples"),
             "max_abs_diff_log_omega_vs_jqgen_log_prob": float(np.max(np.abs(np.log(omegas) - lj)))}
 
@@ -137,18 +137,18 @@ def quimb_amplitudes(q, bits) -> dict:
 
 def run(cfg: dict, use_quimb: bool, say) -> dict:
     res = {"environment": environment(), "config": {**cfg, "dtype": "float32"}}
-    s_mps = jqgen.random_mps(jax.random.key(0), cfg["sample_n"], cfg["sample_chi"])
-    l_mps = jqgen.random_mps(jax.random.key(10), cfg["lp_n"], cfg["lp_chi"])
-    say(f"jqgen.sample n={cfg['sample_n']} chi={cfg['sample_chi']} batch={cfg['sample_batch']}")
+    s_mps = jqgen.mps.random_mps(jax.random.key(0), cfg["sample_n"], cfg["sample_chi"])
+    l_mps = jqgen.mps.random_mps(jax.random.key(10), cfg["lp_n"], cfg["lp_chi"])
+    say(f"jqgen.mps.sample n={cfg['sample_n']} chi={cfg['sample_chi']} batch={cfg['sample_batch']}")
     s_bits, s_res = jqgen_sample(s_mps, cfg["sample_batch"], cfg["repeats"])
     res["jqgen_sample"] = {"n": cfg["sample_n"], "chi": cfg["sample_chi"], "batch": cfg["sample_batch"], **s_res}
     say(f"  {s_res['samples_per_s']:.4g} samples/s, compile {s_res['compile_s']:.2f} s")
-    l_bits = np.asarray(jax.jit(jqgen.sample, static_argnums=2)(l_mps, jax.random.key(11), cfg["lp_batch"]))
-    say(f"jqgen.log_prob n={cfg['lp_n']} chi={cfg['lp_chi']} batch={cfg['lp_batch']}")
+    l_bits = np.asarray(jax.jit(jqgen.mps.sample, static_argnums=2)(l_mps, jax.random.key(11), cfg["lp_batch"]))
+    say(f"jqgen.mps.log_prob n={cfg['lp_n']} chi={cfg['lp_chi']} batch={cfg['lp_batch']}")
     _, l_res = jqgen_log_prob(l_mps, l_bits, cfg["repeats"])
     res["jqgen_log_prob"] = {"n": cfg["lp_n"], "chi": cfg["lp_chi"], "batch": cfg["lp_batch"], **l_res}
     say(f"  {l_res['evals_per_s']:.4g} evals/s, compile {l_res['compile_s']:.2f} s")
-    for fn in (jqgen.log_prob, jqgen.log_amplitude_sq):  # unbatched latency, as quimb's
+    for fn in (jqgen.mps.log_prob, jqgen.mps.log_amplitude_sq):  # unbatched latency, as quimb's
         _, b1 = bench_compiled(fn, (), (l_mps, l_bits[:1]), lambda i: (l_mps, l_bits[i : i + 1]),
                                cfg["repeats"], 1, "evals")
         res[f"jqgen_{fn.__name__}_batch1"] = {"n": cfg["lp_n"], "chi": cfg["lp_chi"], **b1}

@@ -12,13 +12,13 @@ from hypothesis.extra import numpy as hnp
 import jqgen
 
 N = 6
-MPS = jqgen.random_mps(jax.random.key(0), N, 3)
+MPS = jqgen.mps.random_mps(jax.random.key(0), N, 3)
 
 
 @given(width=st.integers(1, 12).filter(lambda w: w != N), batch=st.integers(1, 4))
 def test_wrong_bit_width(width, batch):
     with pytest.raises(ValueError, match=f"width {width}.*{N} sites"):
-        jqgen.log_prob(MPS, np.zeros((batch, width), np.uint8))
+        jqgen.mps.log_prob(MPS, np.zeros((batch, width), np.uint8))
 
 
 @given(
@@ -28,20 +28,20 @@ def test_wrong_bit_width(width, batch):
 )
 def test_non_binary_values(bits):
     with pytest.raises(ValueError, match="only 0/1 values"):
-        jqgen.log_prob(MPS, bits)
+        jqgen.mps.log_prob(MPS, bits)
 
 
 def test_non_binary_floats_and_scalars():
     with pytest.raises(ValueError, match="only 0/1"):
-        jqgen.log_prob(MPS, np.full((1, N), 0.5))
+        jqgen.mps.log_prob(MPS, np.full((1, N), 0.5))
     with pytest.raises(ValueError, match="scalar"):
-        jqgen.log_prob(MPS, np.uint8(1))
+        jqgen.mps.log_prob(MPS, np.uint8(1))
 
 
 @pytest.mark.parametrize("chi", [0, -2, 1.5, True])
 def test_bad_chi_max(chi):
     with pytest.raises(ValueError, match="chi_max"):
-        jqgen.random_mps(jax.random.key(0), 4, chi)
+        jqgen.mps.random_mps(jax.random.key(0), 4, chi)
     with pytest.raises(ValueError, match="chi_max"):
         jqgen.MPSBornMachine(num_bits=4, chi_max=chi)
 
@@ -49,7 +49,7 @@ def test_bad_chi_max(chi):
 @pytest.mark.parametrize("n", [0, 1, -1, 2.0])
 def test_bad_number_of_sites(n):
     with pytest.raises(ValueError, match="n \\(number of sites\\)"):
-        jqgen.random_mps(jax.random.key(0), n, 2)
+        jqgen.mps.random_mps(jax.random.key(0), n, 2)
 
 
 @given(shape=hnp.array_shapes(min_dims=1, max_dims=5, max_side=4))
@@ -59,18 +59,18 @@ def test_mismatched_tensor_shapes(shape):
     if ok:
         return
     with pytest.raises(ValueError):
-        jqgen.from_tensors(arr)
+        jqgen.mps.from_tensors(arr)
     with pytest.raises(ValueError, match="tensors"):
-        jqgen.log_prob(jqgen.MPS(jnp.asarray(arr)), np.zeros((1, max(1, shape[0])), np.uint8))
+        jqgen.mps.log_prob(jqgen.mps.MPS(jnp.asarray(arr)), np.zeros((1, max(1, shape[0])), np.uint8))
 
 
 def test_mismatched_batch_shapes():
     keys = jax.random.split(jax.random.key(1), 3)
-    batch = jax.vmap(lambda k: jqgen.random_mps(k, N, 2))(keys)
+    batch = jax.vmap(lambda k: jqgen.mps.random_mps(k, N, 2))(keys)
     with pytest.raises(ValueError, match="shape \\[n, chi_max, 2, chi_max\\].*vmap"):
-        jqgen.log_prob(batch, np.zeros((3, N), np.uint8))  # forgot vmap
+        jqgen.mps.log_prob(batch, np.zeros((3, N), np.uint8))  # forgot vmap
     with pytest.raises(ValueError):
-        jax.vmap(jqgen.log_prob)(batch, np.zeros((4, 1, N), np.uint8))  # 3 MPS, 4 bit batches
+        jax.vmap(jqgen.mps.log_prob)(batch, np.zeros((4, 1, N), np.uint8))  # 3 MPS, 4 bit batches
     model = jqgen.MPSBornMachine(N, 2)
     with pytest.raises(ValueError, match="width 5"):
         jqgen.fit(model, model.init(jax.random.key(0)), np.zeros((8, 5), np.uint8), optax.adam(0.1),
@@ -82,34 +82,34 @@ def test_non_finite_parameters(bad):
     t = np.array(MPS.tensors)
     t[2, 0, 1, 0] = bad
     with pytest.raises(ValueError, match="non-finite"):
-        jqgen.log_prob(jqgen.MPS(jnp.asarray(t)), np.zeros((1, N), np.uint8))
+        jqgen.mps.log_prob(jqgen.mps.MPS(jnp.asarray(t)), np.zeros((1, N), np.uint8))
     with pytest.raises(ValueError, match="non-finite"):
-        jqgen.sample(jqgen.MPS(jnp.asarray(t)), jax.random.key(0), 3)
+        jqgen.mps.sample(jqgen.mps.MPS(jnp.asarray(t)), jax.random.key(0), 3)
     with pytest.raises(ValueError, match="non-finite"):
-        jqgen.from_tensors(t)
+        jqgen.mps.from_tensors(t)
 
 
 def test_bad_sample_count_and_centre():
-    for num in (0, -1, 2.5, np.int64(3)):
+    for num in (0, -1, 2.5, True, np.zeros(3)):  # numpy integers are accepted (issue 13)
         with pytest.raises(ValueError, match="num"):
-            jqgen.sample(MPS, jax.random.key(0), num)
+            jqgen.mps.sample(MPS, jax.random.key(0), num)
     with pytest.raises(ValueError, match="center"):
-        jqgen.canonicalize(MPS, N)
+        jqgen.mps.canonicalize(MPS, N)
     with pytest.raises(ValueError, match="n <= 20"):
-        jqgen.probs(jqgen.random_mps(jax.random.key(0), 21, 1))
+        jqgen.mps.probs(jqgen.mps.random_mps(jax.random.key(0), 21, 1))
     with pytest.raises(ValueError, match="length 2\\*\\*n"):
-        jqgen.from_dense(np.ones(12))
+        jqgen.mps.from_dense(np.ones(12))
     with pytest.raises(ValueError, match="zero vector"):
-        jqgen.from_dense(np.zeros(8))
+        jqgen.mps.from_dense(np.zeros(8))
 
 
 def test_value_checks_under_jit_with_checked():
-    f = jqgen.checked(jqgen.log_prob)
+    f = jqgen.checked(jqgen.mps.log_prob)
     assert f(MPS, np.zeros((2, N), np.uint8)).shape == (2,)
     with pytest.raises(ValueError, match="0/1"):
         f(MPS, jnp.full((2, N), 2, jnp.int32))
-    nan_mps = jqgen.MPS(MPS.tensors.at[0, 0, 0, 0].set(jnp.nan))
+    nan_mps = jqgen.mps.MPS(MPS.tensors.at[0, 0, 0, 0].set(jnp.nan))
     with pytest.raises(ValueError, match="NaN or inf"):
         f(nan_mps, np.zeros((2, N), np.uint8))
     # without checked(), a traced call does not raise (checks are no-ops)
-    assert jax.jit(jqgen.log_prob)(MPS, jnp.zeros((1, N), jnp.uint8)).shape == (1,)
+    assert jax.jit(jqgen.mps.log_prob)(MPS, jnp.zeros((1, N), jnp.uint8)).shape == (1,)

@@ -63,7 +63,7 @@ def test_round_trip_params_model_metadata(tmp_path, dtype):
     assert ck.model == model and ck.model.config() == model.config()
     assert hash(ck.model) == hash(model)
     _assert_trees_equal(ck.params, params)
-    assert isinstance(ck.params, jqgen.MPS)
+    assert isinstance(ck.params, jqgen.mps.MPS)
     assert ck.metadata == {"data": "bars-stripes-2x3", "image_shape": [2, 3], "nll": 1.5, "steps": 3, "note": None}
     assert ck.opt_state is None
     bits = jqgen.all_bitstrings(6)
@@ -119,7 +119,7 @@ def test_save_rejects_bad_inputs_without_writing(tmp_path):
     with pytest.raises(ValueError, match="shape"):
         save_checkpoint(path, jqgen.MPSBornMachine(num_bits=4, chi_max=3), params)
     with pytest.raises(ValueError, match="dtype"):
-        save_checkpoint(path, model, jqgen.MPS(params.tensors.astype(jnp.complex64)))
+        save_checkpoint(path, model, jqgen.mps.MPS(params.tensors.astype(jnp.complex64)))
     with pytest.raises(FileNotFoundError):
         save_checkpoint(tmp_path / "no" / "such" / "dir.npz", model, params)
     assert os.listdir(tmp_path) == []
@@ -197,10 +197,10 @@ def test_non_finite_params_rejected_at_load(tmp_path):
     model = jqgen.MPSBornMachine(num_bits=4, chi_max=2)
     params = model.init(jax.random.key(0))
     path = tmp_path / "nan.npz"
-    save_checkpoint(path, model, jqgen.MPS(params.tensors.at[1, 0, 1, 0].set(jnp.nan)))
+    save_checkpoint(path, model, jqgen.mps.MPS(params.tensors.at[1, 0, 1, 0].set(jnp.nan)))
     with pytest.raises(ValueError, match=r"non-finite value \(.*nan\) at index \(1, 0, 1, 0\)"):
         load_checkpoint(path)
-    save_checkpoint(path, model, jqgen.MPS(params.tensors.at[0, 0, 0, 0].set(jnp.inf)))
+    save_checkpoint(path, model, jqgen.mps.MPS(params.tensors.at[0, 0, 0, 0].set(jnp.inf)))
     with pytest.raises(ValueError, match="non-finite"):
         load_checkpoint(path)
 

@@ -10,47 +10,47 @@ import jqgen
 
 @pytest.fixture
 def mps64():
-    return jqgen.random_mps(jax.random.key(0), 7, 3, dtype=jnp.float64)
+    return jqgen.mps.random_mps(jax.random.key(0), 7, 3, dtype=jnp.float64)
 
 
 def test_jit_matches_eager(mps64):
     bits = jqgen.all_bitstrings(7)
     np.testing.assert_allclose(
-        np.asarray(jax.jit(jqgen.log_prob)(mps64, bits)), np.asarray(jqgen.log_prob(mps64, bits)), atol=1e-12
+        np.asarray(jax.jit(jqgen.mps.log_prob)(mps64, bits)), np.asarray(jqgen.mps.log_prob(mps64, bits)), atol=1e-12
     )
-    np.testing.assert_allclose(np.asarray(jax.jit(jqgen.probs)(mps64)), np.asarray(jqgen.probs(mps64)), atol=1e-14)
-    can = jax.jit(jqgen.canonicalize)(mps64, 3)  # traced centre
-    np.testing.assert_allclose(np.asarray(can.tensors), np.asarray(jqgen.canonicalize(mps64, 3).tensors), atol=1e-12)
-    s1 = jax.jit(jqgen.sample, static_argnums=2)(mps64, jax.random.key(1), 10)
-    np.testing.assert_array_equal(np.asarray(s1), np.asarray(jqgen.sample(mps64, jax.random.key(1), 10)))
+    np.testing.assert_allclose(np.asarray(jax.jit(jqgen.mps.probs)(mps64)), np.asarray(jqgen.mps.probs(mps64)), atol=1e-14)
+    can = jax.jit(jqgen.mps.canonicalize)(mps64, 3)  # traced centre
+    np.testing.assert_allclose(np.asarray(can.tensors), np.asarray(jqgen.mps.canonicalize(mps64, 3).tensors), atol=1e-12)
+    s1 = jax.jit(jqgen.mps.sample, static_argnums=2)(mps64, jax.random.key(1), 10)
+    np.testing.assert_array_equal(np.asarray(s1), np.asarray(jqgen.mps.sample(mps64, jax.random.key(1), 10)))
 
 
 def test_vmap_over_a_batch_of_mps():
     keys = jax.random.split(jax.random.key(2), 4)
-    batch = jax.vmap(lambda k: jqgen.random_mps(k, 6, 3, dtype=jnp.float64))(keys)
+    batch = jax.vmap(lambda k: jqgen.mps.random_mps(k, 6, 3, dtype=jnp.float64))(keys)
     assert batch.tensors.shape == (4, 6, 3, 2, 3)
     bits = jqgen.all_bitstrings(6)
-    lp = jax.vmap(jqgen.log_prob, in_axes=(0, None))(batch, bits)
-    ent = jax.vmap(jqgen.entanglement_entropies)(batch)
-    samples = jax.vmap(jqgen.sample, in_axes=(0, 0, None))(batch, keys, 5)
+    lp = jax.vmap(jqgen.mps.log_prob, in_axes=(0, None))(batch, bits)
+    ent = jax.vmap(jqgen.mps.entanglement_entropies)(batch)
+    samples = jax.vmap(jqgen.mps.sample, in_axes=(0, 0, None))(batch, keys, 5)
     for i in range(4):
-        single = jqgen.MPS(batch.tensors[i])
-        np.testing.assert_allclose(np.asarray(lp[i]), np.asarray(jqgen.log_prob(single, bits)), atol=1e-12)
-        np.testing.assert_allclose(np.asarray(ent[i]), np.asarray(jqgen.entanglement_entropies(single)), atol=1e-10)
-        np.testing.assert_array_equal(np.asarray(samples[i]), np.asarray(jqgen.sample(single, keys[i], 5)))
+        single = jqgen.mps.MPS(batch.tensors[i])
+        np.testing.assert_allclose(np.asarray(lp[i]), np.asarray(jqgen.mps.log_prob(single, bits)), atol=1e-12)
+        np.testing.assert_allclose(np.asarray(ent[i]), np.asarray(jqgen.mps.entanglement_entropies(single)), atol=1e-10)
+        np.testing.assert_array_equal(np.asarray(samples[i]), np.asarray(jqgen.mps.sample(single, keys[i], 5)))
 
 
 def test_grad_of_user_loss_matches_finite_differences(mps64):
     data = jnp.asarray([[0, 1, 1, 0, 1, 0, 0], [1, 1, 1, 0, 0, 0, 1]], jnp.uint8)
 
     def loss(tensors):
-        return -jnp.mean(jqgen.log_prob(jqgen.MPS(tensors), data))
+        return -jnp.mean(jqgen.mps.log_prob(jqgen.mps.MPS(tensors), data))
 
     g = jax.grad(loss)(mps64.tensors)
     gj = jax.jit(jax.grad(loss))(mps64.tensors)
     np.testing.assert_allclose(np.asarray(gj), np.asarray(g), atol=1e-12)
     rng = np.random.default_rng(0)
-    mask = np.asarray(jqgen.from_tensors(jnp.ones_like(mps64.tensors)).tensors)  # active entries
+    mask = np.asarray(jqgen.mps.from_tensors(jnp.ones_like(mps64.tensors)).tensors)  # active entries
     for _ in range(3):
         d = jnp.asarray(rng.normal(size=mps64.tensors.shape) * mask)
         eps = 1e-6
@@ -60,9 +60,9 @@ def test_grad_of_user_loss_matches_finite_differences(mps64):
 
 def test_grad_under_vmap_of_batch():
     keys = jax.random.split(jax.random.key(3), 3)
-    batch = jax.vmap(lambda k: jqgen.random_mps(k, 5, 2, dtype=jnp.float64))(keys)
+    batch = jax.vmap(lambda k: jqgen.mps.random_mps(k, 5, 2, dtype=jnp.float64))(keys)
     bits = jnp.asarray([[0, 1, 0, 1, 1]], jnp.uint8)
-    grads = jax.vmap(jax.grad(lambda m: jqgen.log_prob(m, bits)[0]))(batch)
+    grads = jax.vmap(jax.grad(lambda m: jqgen.mps.log_prob(m, bits)[0]))(batch)
     assert grads.tensors.shape == batch.tensors.shape
     assert np.all(np.isfinite(np.asarray(grads.tensors)))
 

@@ -21,19 +21,19 @@ def mps_cases(draw, max_n=10):
     chi = draw(st.sampled_from([1, 2, 5]))
     seed = draw(st.integers(0, 2**31 - 1))
     dtype = draw(st.sampled_from(DTYPES))
-    return jqgen.random_mps(jax.random.key(seed), n, chi, dtype=dtype)
+    return jqgen.mps.random_mps(jax.random.key(seed), n, chi, dtype=dtype)
 
 
 def _unnormalize(mps, seed):
     """Scales each site tensor by a random factor so the state is far from normalized."""
     scales = np.exp(np.random.default_rng(seed).normal(0, 1, mps.num_sites))
-    return jqgen.MPS(mps.tensors * jnp.asarray(scales, mps.dtype)[:, None, None, None])
+    return jqgen.mps.MPS(mps.tensors * jnp.asarray(scales, mps.dtype)[:, None, None, None])
 
 
 @given(mps_cases())
 def test_probs_normalized_and_match_independent_contraction(mps):
     mps = _unnormalize(mps, 0)
-    p = np.asarray(jqgen.probs(mps))
+    p = np.asarray(jqgen.mps.probs(mps))
     assert p.shape == (2**mps.num_sites,)
     assert abs(p.sum() - 1) < 1e-10
     ref = np.abs(dense_reference(mps.tensors)) ** 2
@@ -44,8 +44,8 @@ def test_probs_normalized_and_match_independent_contraction(mps):
 def test_log_prob_agrees_with_to_dense(mps):
     mps = _unnormalize(mps, 1)
     n = mps.num_sites
-    lp = np.asarray(jqgen.log_prob(mps, jqgen.all_bitstrings(n)))
-    psi = np.asarray(jqgen.to_dense(mps))
+    lp = np.asarray(jqgen.mps.log_prob(mps, jqgen.all_bitstrings(n)))
+    psi = np.asarray(jqgen.mps.to_dense(mps))
     p = np.abs(psi) ** 2 / np.sum(np.abs(psi) ** 2)
     keep = p > 1e-200
     np.testing.assert_allclose(lp[keep], np.log(p[keep]), rtol=1e-9, atol=1e-9)
@@ -56,8 +56,8 @@ def test_log_prob_agrees_with_to_dense(mps):
 def test_canonical_tensors_are_isometries(mps, data):
     n, chi = mps.num_sites, mps.chi_max
     center = data.draw(st.integers(0, n - 1))
-    t = np.asarray(jqgen.canonicalize(_unnormalize(mps, 2), center).tensors)
-    dims = jqgen.bond_dims(n, chi)
+    t = np.asarray(jqgen.mps.canonicalize(_unnormalize(mps, 2), center).tensors)
+    dims = jqgen.mps.bond_dims(n, chi)
     for k in range(n):
         a = t[k]
         if k < center:  # sum_s A^H A = projector on the right bond
@@ -78,31 +78,31 @@ def test_canonicalization_leaves_log_prob_unchanged(mps, data):
     mps = _unnormalize(mps, 3)
     center = data.draw(st.integers(0, n - 1))
     bits = jqgen.all_bitstrings(n)
-    before = np.asarray(jqgen.log_prob(mps, bits))
-    for form in (jqgen.canonicalize(mps, center), jqgen.left_canonical(mps), jqgen.right_canonical(mps)):
-        after = np.asarray(jqgen.log_prob(form, bits))
+    before = np.asarray(jqgen.mps.log_prob(mps, bits))
+    for form in (jqgen.mps.canonicalize(mps, center), jqgen.mps.left_canonical(mps), jqgen.mps.right_canonical(mps)):
+        after = np.asarray(jqgen.mps.log_prob(form, bits))
         ok = before > -200
         np.testing.assert_allclose(after[ok], before[ok], atol=1e-8)
-        assert abs(float(jqgen.norm(form)) - 1) < 1e-10
+        assert abs(float(jqgen.mps.norm(form)) - 1) < 1e-10
 
 
 @given(mps_cases())
 def test_from_dense_to_dense_round_trip(mps):
-    psi = np.asarray(jqgen.to_dense(mps))
-    back = jqgen.from_dense(psi)
-    np.testing.assert_allclose(np.asarray(jqgen.to_dense(back)), psi, atol=1e-12)
+    psi = np.asarray(jqgen.mps.to_dense(mps))
+    back = jqgen.mps.from_dense(psi)
+    np.testing.assert_allclose(np.asarray(jqgen.mps.to_dense(back)), psi, atol=1e-12)
     # and the round trip through the original bond dimension is exact too
-    again = jqgen.from_dense(psi, chi_max=mps.chi_max)
-    np.testing.assert_allclose(np.asarray(jqgen.to_dense(again)), psi, atol=1e-10)
+    again = jqgen.mps.from_dense(psi, chi_max=mps.chi_max)
+    np.testing.assert_allclose(np.asarray(jqgen.mps.to_dense(again)), psi, atol=1e-10)
 
 
 @given(mps_cases(max_n=8))
 def test_schmidt_values_match_dense_svd(mps):
     n = mps.num_sites
-    psi = np.asarray(jqgen.to_dense(mps))
+    psi = np.asarray(jqgen.mps.to_dense(mps))
     psi = psi / np.linalg.norm(psi)
-    s = np.asarray(jqgen.schmidt_values(mps))
-    ent = np.asarray(jqgen.entanglement_entropies(mps))
+    s = np.asarray(jqgen.mps.schmidt_values(mps))
+    ent = np.asarray(jqgen.mps.entanglement_entropies(mps))
     for b in range(1, n):
         ref = np.linalg.svd(psi.reshape(2**b, -1), compute_uv=False)
         m = min(len(ref), s.shape[1])
@@ -114,27 +114,27 @@ def test_schmidt_values_match_dense_svd(mps):
 
 def test_log_norm_of_long_product_state_is_exact():
     n = 784
-    mps = jqgen.product_mps(jnp.ones((n, 2), jnp.float32), chi_max=4)
-    assert jqgen.log_norm(mps).dtype == jnp.float32
-    assert abs(float(jqgen.log_norm(mps)) - n / 2 * np.log(2)) < 1e-3
-    normed = jqgen.normalize(mps)
-    assert abs(float(jqgen.log_norm(normed))) < 1e-3
+    mps = jqgen.mps.product_mps(jnp.ones((n, 2), jnp.float32), chi_max=4)
+    assert jqgen.mps.log_norm(mps).dtype == jnp.float32
+    assert abs(float(jqgen.mps.log_norm(mps)) - n / 2 * np.log(2)) < 1e-3
+    normed = jqgen.mps.normalize(mps)
+    assert abs(float(jqgen.mps.log_norm(normed))) < 1e-3
 
 
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.complex64])
 def test_float32_default_paths_keep_dtype(dtype):
-    mps = jqgen.random_mps(jax.random.key(0), 6, 3, dtype=dtype)
+    mps = jqgen.mps.random_mps(jax.random.key(0), 6, 3, dtype=dtype)
     real = jnp.finfo(dtype).dtype
     assert mps.dtype == dtype
-    assert jqgen.log_prob(mps, jnp.zeros((2, 6), jnp.uint8)).dtype == real
-    assert jqgen.probs(mps).dtype == real
-    assert jqgen.sample_and_log_prob(mps, jax.random.key(1), 4)[1].dtype == real
-    assert jqgen.canonicalize(mps, 2).dtype == dtype
+    assert jqgen.mps.log_prob(mps, jnp.zeros((2, 6), jnp.uint8)).dtype == real
+    assert jqgen.mps.probs(mps).dtype == real
+    assert jqgen.mps.sample_and_log_prob(mps, jax.random.key(1), 4)[1].dtype == real
+    assert jqgen.mps.canonicalize(mps, 2).dtype == dtype
 
 
 def test_bond_dims_and_product_state_probabilities():
-    assert jqgen.bond_dims(6, 3) == (1, 2, 3, 3, 3, 2, 1)
+    assert jqgen.mps.bond_dims(6, 3) == (1, 2, 3, 3, 3, 2, 1)
     amps = jnp.asarray([[1.0, 0.0], [0.6, 0.8], [1.0, 1.0]], jnp.float64)
-    p = np.asarray(jqgen.probs(jqgen.product_mps(amps, chi_max=3, dtype=jnp.float64)))
+    p = np.asarray(jqgen.mps.probs(jqgen.mps.product_mps(amps, chi_max=3, dtype=jnp.float64)))
     ref = np.einsum("i,j,k->ijk", [1, 0], [0.36, 0.64], [0.5, 0.5]).ravel()
     np.testing.assert_allclose(p, ref, atol=1e-12)

@@ -26,7 +26,7 @@ SPECIAL = {
 
 
 def _dense(mps) -> np.ndarray:
-    psi = np.asarray(jqgen.to_dense(mps), np.complex128)
+    psi = np.asarray(jqgen.mps.to_dense(mps), np.complex128)
     return psi / np.linalg.norm(psi)
 
 
@@ -71,7 +71,7 @@ def test_kak_bad_input():
 @given(st.integers(2, 9), st.integers(0, 2**31 - 1), st.booleans())
 def test_one_layer_reproduces_a_chi2_mps(n, seed, complex_):
     dtype = jnp.complex128 if complex_ else jnp.float64
-    mps = jqgen.random_mps(jax.random.key(seed), n, 2, dtype=dtype)
+    mps = jqgen.mps.random_mps(jax.random.key(seed), n, 2, dtype=dtype)
     gates, fid = mps_to_layers(mps, 1)
     assert gates.shape == (1, n - 1, 4, 4)
     for g in gates.reshape(-1, 4, 4):
@@ -82,7 +82,7 @@ def test_one_layer_reproduces_a_chi2_mps(n, seed, complex_):
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_fidelity_to_chi4_mps_does_not_decrease(seed):
-    mps = jqgen.random_mps(jax.random.key(seed), 10, 4, dtype=jnp.float64)
+    mps = jqgen.mps.random_mps(jax.random.key(seed), 10, 4, dtype=jnp.float64)
     _, fid = mps_to_layers(mps, 5)
     assert all(b >= a - 1e-9 for a, b in zip(fid, fid[1:])), fid
     for d in (1, 3):  # the reported fidelity is the circuit's
@@ -92,14 +92,14 @@ def test_fidelity_to_chi4_mps_does_not_decrease(seed):
 
 
 def test_mps_estimate_matches_exact_without_truncation():
-    mps = jqgen.random_mps(jax.random.key(5), 8, 3, dtype=jnp.float64)
+    mps = jqgen.mps.random_mps(jax.random.key(5), 8, 3, dtype=jnp.float64)
     _, exact = mps_to_layers(mps, 3, exact_fidelity=True, chi_max=16)
     _, est = mps_to_layers(mps, 3, exact_fidelity=False, chi_max=16)
     assert est == pytest.approx(exact, abs=1e-9)
 
 
 def test_mapped_qcbm_probs_match_mps_up_to_fidelity():
-    mps = jqgen.random_mps(jax.random.key(3), 8, 4, dtype=jnp.float64)
+    mps = jqgen.mps.random_mps(jax.random.key(3), 8, 4, dtype=jnp.float64)
     model, params, fid = circuit_from_mps(mps, 3, dtype=jnp.float64)
     assert model.ansatz.order == "staircase" and params["gates"].shape == (3, 7, 15)
     p_mps = np.abs(_dense(mps)) ** 2
@@ -107,13 +107,13 @@ def test_mapped_qcbm_probs_match_mps_up_to_fidelity():
     # TV of the measurement distributions <= trace distance sqrt(1 - F) of the pure states
     tv = 0.5 * np.abs(p_mps - p_qcbm).sum()
     assert tv <= math.sqrt(1 - fid[-1]) + 1e-9
-    chi2 = jqgen.random_mps(jax.random.key(4), 8, 2, dtype=jnp.float64)
+    chi2 = jqgen.mps.random_mps(jax.random.key(4), 8, 2, dtype=jnp.float64)
     model2, params2, _ = circuit_from_mps(chi2, 1, dtype=jnp.float64)
     assert np.abs(np.asarray(model2.probs(params2)) - np.abs(_dense(chi2)) ** 2).max() < 1e-10
 
 
 def test_extension_starts_at_the_mapped_distribution():
-    mps = jqgen.random_mps(jax.random.key(6), 6, 2, dtype=jnp.float64)
+    mps = jqgen.mps.random_mps(jax.random.key(6), 6, 2, dtype=jnp.float64)
     m0, p0, _ = circuit_from_mps(mps, 1, dtype=jnp.float64)
     m1, p1, _ = circuit_from_mps(mps, 1, 3, key=jax.random.key(0), init_scale=0.0, dtype=jnp.float64)
     assert p1["gates"].shape == (4, 5, 15)
@@ -123,16 +123,16 @@ def test_extension_starts_at_the_mapped_distribution():
 
 
 def test_refinement_raises_fidelity():
-    mps = jqgen.random_mps(jax.random.key(7), 8, 4, dtype=jnp.float64)
+    mps = jqgen.mps.random_mps(jax.random.key(7), 8, 4, dtype=jnp.float64)
     _, _, f = circuit_from_mps(mps, 2, dtype=jnp.float64, refine_steps=200)
     assert len(f) == 3 and f[-1] > f[1]
-    exact = jqgen.random_mps(jax.random.key(8), 6, 2, dtype=jnp.float64)  # Ran's layer is already exact
+    exact = jqgen.mps.random_mps(jax.random.key(8), 6, 2, dtype=jnp.float64)  # Ran's layer is already exact
     _, _, f2 = circuit_from_mps(exact, 1, dtype=jnp.float64, refine_steps=20, refine_lr=0.05)
     assert f2[-1] >= f2[0] - 1e-12
 
 
 def test_bad_inputs():
-    mps = jqgen.random_mps(jax.random.key(0), 4, 2)
+    mps = jqgen.mps.random_mps(jax.random.key(0), 4, 2)
     with pytest.raises(ValueError, match="num_layers"):
         mps_to_layers(mps, 0)
     with pytest.raises(ValueError, match="layers_from_mps"):

@@ -18,6 +18,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from .._checks import check_bits
@@ -77,8 +78,8 @@ def log_prob(mps: MPS, bits: Any) -> jax.Array:
 
     Example:
         >>> import jax, jax.numpy as jnp, jqgen
-        >>> mps = jqgen.random_mps(jax.random.key(0), 10, 4)
-        >>> lp = jax.jit(jqgen.log_prob)(mps, jqgen.all_bitstrings(10))
+        >>> mps = jqgen.mps.random_mps(jax.random.key(0), 10, 4)
+        >>> lp = jax.jit(jqgen.mps.log_prob)(mps, jqgen.all_bitstrings(10))
         >>> round(float(jnp.exp(lp).sum()), 4)
         1.0
     """
@@ -107,20 +108,28 @@ def _probs(t: jax.Array) -> jax.Array:
     return p / jnp.sum(p)
 
 
-def _check_num(num: Any) -> None:
-    if not isinstance(num, int) or isinstance(num, bool) or num < 1:
-        raise ValueError(f"num (number of samples) must be a positive Python int, got {num!r}")
+def _check_num(num: Any) -> int:
+    """``num`` as a Python int (static under ``jit``): a positive Python or numpy integer."""
+    if not isinstance(num, (int, np.integer)) or isinstance(num, (bool, np.bool_)) or num < 1:
+        raise ValueError(
+            f"num (number of samples) must be a positive Python or numpy integer (static under jit), got {num!r}"
+        )
+    return int(num)
 
 
 def sample_and_log_prob(mps: MPS, key: jax.Array, num: int) -> tuple[jax.Array, jax.Array]:
     """Perfect samples ``uint8 [num, n]`` and their exact log-probabilities ``[num]``.
 
     The MPS is right-canonicalized (one QR sweep), then every site of all ``num`` samples
-    is drawn in a single ``lax.scan`` from its exact conditional probability.
+    is drawn in a single ``lax.scan`` from its exact conditional probability. ``num`` is a
+    Python or numpy integer (static under ``jit``).
+
+    Raises:
+        ValueError: ``num`` is not a positive integer (``0``, ``-1``, ``2.5``, ``True``,
+            an array), or ``mps`` is malformed.
     """
     check_mps(mps)
-    _check_num(num)
-    return _sample(mps.tensors, key, num)
+    return _sample(mps.tensors, key, _check_num(num))
 
 
 @functools.partial(jax.jit, static_argnums=2)
@@ -151,10 +160,13 @@ def _sample(t: jax.Array, key: jax.Array, num: int) -> tuple[jax.Array, jax.Arra
 def sample(mps: MPS, key: jax.Array, num: int) -> jax.Array:
     """Perfect (exact, independent) samples from the Born distribution, ``uint8 [num, n]``.
 
+    ``num`` is a Python or numpy integer (static under ``jit``); anything else raises
+    ``ValueError``.
+
     Example:
-        >>> import jax, jqgen
-        >>> mps = jqgen.random_mps(jax.random.key(0), 100, 8)
-        >>> jqgen.sample(mps, jax.random.key(1), 5).shape
+        >>> import jax, numpy as np, jqgen
+        >>> mps = jqgen.mps.random_mps(jax.random.key(0), 100, 8)
+        >>> jqgen.mps.sample(mps, jax.random.key(1), np.int64(5)).shape
         (5, 100)
     """
     return sample_and_log_prob(mps, key, num)[0]

@@ -2,7 +2,7 @@
 
 Left-canonical site tensors satisfy ``sum_s A[s]^H A[s] = P`` and right-canonical ones
 ``sum_s B[s] B[s]^H = P``, where ``P`` is the projector onto the active part of the bond
-(identity on the first ``d_b`` indices, see :func:`jqgen.bond_dims`)::
+(identity on the first ``d_b`` indices, see :func:`jqgen.mps.bond_dims`)::
 
     +--[A]--        +--          --[B]--+        --+
     |   |     =     |              |    |     =    |
@@ -115,8 +115,8 @@ def canonicalize(mps: MPS, center: Any) -> MPS:
 
     Example:
         >>> import jax, jqgen
-        >>> mps = jqgen.canonicalize(jqgen.random_mps(jax.random.key(1), 8, 4), center=3)
-        >>> round(float(jqgen.norm(mps)), 5)
+        >>> mps = jqgen.mps.canonicalize(jqgen.mps.random_mps(jax.random.key(1), 8, 4), center=3)
+        >>> round(float(jqgen.mps.norm(mps)), 5)
         1.0
     """
     check_mps(mps)
@@ -160,7 +160,7 @@ def log_norm(mps: MPS) -> jax.Array:
 
     Example:
         >>> import jax.numpy as jnp, jqgen
-        >>> round(float(jqgen.log_norm(jqgen.product_mps(jnp.ones((784, 2))))), 2)  # 392 ln 2
+        >>> round(float(jqgen.mps.log_norm(jqgen.mps.product_mps(jnp.ones((784, 2))))), 2)  # 392 ln 2
         271.71
     """
     check_mps(mps)
@@ -173,7 +173,20 @@ def norm(mps: MPS) -> jax.Array:
 
 
 def normalize(mps: MPS) -> MPS:
-    """The same state scaled to unit norm, the scale spread evenly over the sites."""
-    ln = log_norm(mps)
-    scale = jnp.exp(-ln / mps.num_sites).astype(mps.dtype)
-    return MPS(masked(mps.tensors) * scale)
+    """The same state scaled to unit norm, the scale spread evenly over the sites.
+
+    Example:
+        >>> import jax, jqgen
+        >>> mps = jqgen.mps.normalize(jqgen.mps.random_mps(jax.random.key(2), 6, 3))
+        >>> round(float(jqgen.mps.norm(mps)), 5)
+        1.0
+    """
+    check_mps(mps)
+    return MPS(_normalize(mps.tensors))
+
+
+@jax.jit
+def _normalize(t: jax.Array) -> jax.Array:
+    t = masked(t)
+    scale = jnp.exp(-0.5 * log_norm_sq_tensors(t) / t.shape[0]).astype(t.dtype)
+    return t * scale

@@ -43,7 +43,7 @@ def entanglement_entropies(mps: MPS) -> jax.Array:
 
     Example:
         >>> import jax.numpy as jnp, jqgen
-        >>> jqgen.entanglement_entropies(jqgen.product_mps(jnp.ones((4, 2)), 2)).tolist()
+        >>> jqgen.mps.entanglement_entropies(jqgen.mps.product_mps(jnp.ones((4, 2)), 2)).tolist()
         [0.0, 0.0, 0.0]
     """
     p = schmidt_values(mps) ** 2

@@ -60,17 +60,24 @@ class MPSBornMachine:
         t = 0.5 * base + 0.5 * eye + (self.init_noise / jnp.sqrt(chi)).astype(self.dtype) * noise
         return MPS(masked(t))
 
+    # The methods run jqgen.mps's jitted kernels (keyed on shapes and dtypes, shared by
+    # every model): a second eager call with equal sizes compiles nothing.
+
     def log_prob(self, params: MPS, bits: Any) -> jax.Array:
+        """Exact ``log p(x)`` of ``bits [..., n]`` (:func:`jqgen.mps.log_prob`)."""
         return log_prob(params, bits)
 
     def sample(self, params: MPS, key: jax.Array, num: int) -> jax.Array:
+        """``num`` perfect samples, uint8 ``[num, n]``; ``num`` a Python or numpy integer
+        (:func:`jqgen.mps.sample`)."""
         return sample(params, key, num)
 
     def probs(self, params: MPS) -> jax.Array:
+        """Dense ``p(x)`` over all ``2**n`` bitstrings, big-endian (:func:`jqgen.mps.probs`)."""
         return probs(params)
 
     def config(self) -> dict[str, Any]:
-        """JSON-serializable description (used by checkpoints)."""
+        """JSON-serializable description; :meth:`from_config` rebuilds an equal model."""
         return {
             "family": "mps",
             "num_bits": self.num_bits,
@@ -78,3 +85,29 @@ class MPSBornMachine:
             "init_noise": self.init_noise,
             "dtype": jnp.dtype(self.dtype).name,
         }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "MPSBornMachine":
+        """The model of a :meth:`config` dict (the dtype given by name).
+
+        Raises:
+            ValueError: another family, missing or unknown entries, or values the model
+                rejects.
+
+        Example:
+            >>> import jqgen
+            >>> m = jqgen.MPSBornMachine(6, 3, dtype="complex64")
+            >>> jqgen.MPSBornMachine.from_config(m.config()) == m
+            True
+        """
+        cfg = dict(config)
+        family = cfg.pop("family", "mps")
+        if family != "mps":
+            raise ValueError(f"config['family'] must be 'mps' for an MPSBornMachine, got {family!r}")
+        fields = {f.name for f in dataclasses.fields(cls)}
+        if not {"num_bits", "chi_max"} <= set(cfg) <= fields:
+            raise ValueError(
+                f"an MPSBornMachine config needs 'num_bits' and 'chi_max' and may have "
+                f"{sorted(fields - {'num_bits', 'chi_max'})}, got {sorted(cfg)}"
+            )
+        return cls(**cfg)

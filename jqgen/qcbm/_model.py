@@ -15,9 +15,9 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from .._checks import check_bits, check_finite, check_shots, is_concrete
+from .._compiled import compiled
 from ..bits import bits_to_index, index_to_bits
 from ..distributions import sample_counts
 from . import _ansatz
@@ -140,38 +140,33 @@ class QCBM:
 
     def state(self, params: dict[str, jax.Array]) -> jax.Array:
         """The statevector ``U(theta)|0...0>``, ``[2**n]`` complex."""
-        self.ansatz.check_params(params)
-        if is_concrete(params):
-            check_finite(params, "params")
-        if self.engine == "tensorcircuit":
-            from ._tc import tc_state
-
-            return tc_state(self.ansatz, params)
-        return self.ansatz.state(params)
+        self._check_params(params)
+        return self._call("_state", (), params)
 
     def probs(self, params: dict[str, jax.Array]) -> jax.Array:
         """Exact ``p(x)`` for all ``2**n`` bitstrings (big-endian order)."""
-        psi = self.state(params)
-        return jnp.real(psi) ** 2 + jnp.imag(psi) ** 2
+        self._check_params(params)
+        return self._call("_probs", (), params)
 
     def log_prob(self, params: dict[str, jax.Array], bits: Any) -> jax.Array:
         """Exact ``log p(x)`` of ``bits [..., n]`` (``-inf`` where ``p(x) = 0``)."""
         bits = check_bits(bits, self.num_bits)
-        p = self.probs(params)
-        return jnp.log(p[bits_to_index(bits)])
+        return self._call("_log_prob_of", (), self.probs(params), bits, shared=True)
 
     def sample(self, params: dict[str, jax.Array], key: jax.Array, num: int) -> jax.Array:
-        """``num`` independent shots, uint8 ``[num, n]``, reproducible by ``key``."""
+        """``num`` independent shots, uint8 ``[num, n]``, reproducible by ``key``.
+
+        ``num`` is a Python or numpy integer (static under ``jit``)."""
         check_shots(num, "num")
-        idx = _sample_indices(self.probs(params), key, num)
-        return index_to_bits(idx, self.num_bits)
+        return self._call("_sample_of", (2,), self.probs(params), key, int(num), shared=True)
 
     def sample_counts(self, params: dict[str, jax.Array], key: jax.Array, shots: int) -> jax.Array:
         """A histogram of ``shots`` shots, int32 ``[2**n]`` (what a device returns)."""
         check_shots(shots, "shots")
-        return sample_counts(self.probs(params), key, shots)
+        return self._call("_counts_of", (2,), self.probs(params), key, int(shots), shared=True)
 
     def config(self) -> dict[str, Any]:
+        """JSON-serializable description; :meth:`from_config` rebuilds an equal model."""
         return {
             "family": "qcbm",
             "ansatz": self.ansatz.config(),
@@ -182,9 +177,67 @@ class QCBM:
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "QCBM":
-        cfg = {k: v for k, v in config.items() if k != "family"}
-        cfg["ansatz"] = _ansatz.ansatz_from_config(cfg["ansatz"])
+        """The model of a :meth:`config` dict (``max_bytes`` is not stored: the guard
+        plans for the loading machine's memory).
+
+        Raises:
+            ValueError: another family, missing or unknown entries, or values the model
+                rejects.
+        """
+        cfg = dict(config)
+        family = cfg.pop("family", "qcbm")
+        if family != "qcbm":
+            raise ValueError(f"config['family'] must be 'qcbm' for a QCBM, got {family!r}")
+        allowed = {"ansatz", "dtype", "engine", "init_scale", "max_bytes"}
+        if "ansatz" not in cfg or set(cfg) - allowed:
+            raise ValueError(f"a QCBM config needs 'ansatz' and may have {sorted(allowed - {'ansatz'})}, got {sorted(cfg)}")
+        try:
+            cfg["ansatz"] = _ansatz.ansatz_from_config(cfg["ansatz"])
+        except TypeError as e:
+            raise ValueError(f"cannot rebuild the ansatz from config {config['ansatz']!r}: {e}") from None
         return cls(**cfg)
+
+    # ------------------------------------------------------------ compiled kernels
+    # Compile once: eager calls with concrete inputs run jitted kernels from
+    # jqgen._compiled, the circuit (_state, _probs) keyed on the model's value (shared by
+    # equal models), the kernels on probabilities (_log_prob_of, _sample_of, _counts_of)
+    # keyed on the class (shared by every QCBM), so a circuit compiles once per model
+    # whatever is asked of it. Traced calls (inside the caller's jit/vmap/grad) inline the
+    # same pure kernels.
+
+    def _check_params(self, params: Any) -> None:
+        self.ansatz.check_params(params)
+        if is_concrete(params):
+            check_finite(params, "params")
+
+    def _call(self, kernel: str, static_argnums: tuple[int, ...], *args: Any, shared: bool = False) -> jax.Array:
+        dynamic = [a for i, a in enumerate(args) if i not in static_argnums]
+        if is_concrete(*dynamic):
+            return compiled(type(self) if shared else self, kernel, static_argnums)(*args)
+        return getattr(self, kernel)(*args)
+
+    def _state(self, params: dict[str, jax.Array]) -> jax.Array:
+        if self.engine == "tensorcircuit":
+            from ._tc import tc_state
+
+            return tc_state(self.ansatz, params)
+        return self.ansatz.state(params)
+
+    def _probs(self, params: dict[str, jax.Array]) -> jax.Array:
+        psi = self._state(params)
+        return jnp.real(psi) ** 2 + jnp.imag(psi) ** 2
+
+    @staticmethod
+    def _log_prob_of(p: jax.Array, bits: jax.Array) -> jax.Array:
+        return jnp.log(p[bits_to_index(bits)])
+
+    @staticmethod
+    def _sample_of(p: jax.Array, key: jax.Array, num: int) -> jax.Array:
+        return index_to_bits(_sample_indices(p, key, num), p.shape[0].bit_length() - 1)
+
+    @staticmethod
+    def _counts_of(p: jax.Array, key: jax.Array, shots: int) -> jax.Array:
+        return sample_counts(p, key, shots)
 
 
 def _sample_indices(p: jax.Array, key: jax.Array, num: int) -> jax.Array:

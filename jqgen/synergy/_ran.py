@@ -29,7 +29,7 @@ __all__ = ["mps_to_layers", "layers_state", "mps_site_list"]
 
 
 def mps_site_list(mps: Any) -> list[np.ndarray]:
-    """A jqgen :class:`~jqgen.MPS` (padded) as a list of complex128 ``[chi_l, 2, chi_r]`` tensors,
+    """A jqgen :class:`~jqgen.mps.MPS` (padded) as a list of complex128 ``[chi_l, 2, chi_r]`` tensors,
     with the padding cut away (static bond dimensions)."""
     from ..mps import bond_dims
 
@@ -121,7 +121,7 @@ def mps_to_layers(mps: Any, num_layers: int, *, chi_max: int | None = None, cuto
     """Ran's method: ``num_layers`` staircase layers of two-qubit gates approximating ``mps``.
 
     Args:
-        mps: a jqgen :class:`~jqgen.MPS` (any normalization) or a list of
+        mps: a jqgen :class:`~jqgen.mps.MPS` (any normalization) or a list of
             ``[chi_l, 2, chi_r]`` site tensors.
         num_layers: ``D >= 1``.
         chi_max: largest bond kept while disentangling (default: twice the input's largest

@@ -15,7 +15,9 @@
   part of ``S`` (the exact counterparts of fidelity and rate).
 
 The report is a JSON-ready dict that records the sample count and the seed;
-:func:`format_report` renders it as a table.
+:func:`format_report` renders it as a table. A second call with an equal model, data set
+and sample count compiles nothing (the jitted sampler and log-probability are shared by
+equal models, :mod:`jqgen._compiled`).
 """
 
 from __future__ import annotations
@@ -27,11 +29,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .data import Dataset
-from .distributions import counts_to_probs, histogram, kl_divergence, mmd, mmd_samples, total_variation
-from .metrics import generalization_metrics, pack_bits
-from .protocol import GenerativeModel
-from .train import batched_log_prob
+from .._compiled import compiled
+from ..data import Dataset
+from ..distributions import counts_to_probs, histogram, kl_divergence, mmd, mmd_samples, total_variation
+from ..metrics import generalization_metrics, pack_bits
+from ..protocol import GenerativeModel
+from ._likelihood import batched_log_prob
 
 __all__ = ["evaluate", "format_report"]
 
@@ -98,7 +101,8 @@ def evaluate(model: GenerativeModel, params: Any, key: Any, dataset: Dataset, nu
     if dataset.num_bits != model.num_bits:
         raise ValueError(f"data set {dataset.name!r} has {dataset.num_bits} bits per sample, the model {model.num_bits}")
     k, seed_info = _key(key)
-    samples = np.asarray(jax.jit(model.sample, static_argnums=2)(params, k, int(num_samples)), np.uint8)
+    # jitted once per equal model and sample count (likewise log_prob in batched_log_prob)
+    samples = np.asarray(compiled(model, "sample", (2,))(params, k, int(num_samples)), np.uint8)
     train = dataset.data
     report: dict[str, Any] = {"num_samples": int(num_samples), **seed_info, "dataset": dataset.name,
                               "num_bits": model.num_bits, "model": model.config()}
