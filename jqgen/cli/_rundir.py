@@ -27,7 +27,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import jax
 import numpy as np
 
-from ..checkpoint import checkpoint_info, update_metadata
+from ..checkpoint import checkpoint_info, save_checkpoint, update_metadata
 
 __all__ = [
     "RunDir",
@@ -102,6 +102,17 @@ class RunDir:
                 raise
             raise ValueError(f"{e} (jqgen: re-run with the settings of that run to resume it, pass --overwrite to "
                              "start afresh, or choose another --out)") from None
+
+    def write_final_checkpoint(self, model: Any, params: Any, opt_state: Any, metadata: Mapping[str, Any]) -> None:
+        """The run's final checkpoint: ``model``, ``params``, ``opt_state`` and ``metadata``
+        plus the training runner's ``metadata["training"]`` (so the runner still resumes
+        from it). Written last, just before summary.json: until then the runner's own
+        (resumable) checkpoint is in place."""
+        final = dict(metadata)
+        training = training_record(self.checkpoint)
+        if training is not None:
+            final["training"] = training
+        save_checkpoint(self.checkpoint, model, params, metadata=final, opt_state=opt_state)
 
     def write_summary(self, summary: Mapping[str, Any]) -> None:
         """Writes ``<out>/summary.json`` (strict JSON); the run counts as finished from then on."""

@@ -29,8 +29,7 @@ from ._args import (
     nonnegative_float, positive_float, positive_int,
 )
 from ._report import NUM_PLOT_SAMPLES, mps_report, print_nll_lines, samples_title, versions
-from ._rundir import RunDir, TrainingStopped, device_name, prepare_run, slug, training_record, x64
-from ..checkpoint import save_checkpoint
+from ._rundir import RunDir, TrainingStopped, device_name, prepare_run, slug, x64
 from ..mps import MPSBornMachine
 from ..plots import plot_entropies, plot_samples, plot_training_curve
 from ..training import NonFiniteLossError, fit
@@ -157,13 +156,9 @@ def _write_outputs(args: argparse.Namespace, run: RunDir, ds: Any, model: Any, p
     plot_training_curve(history, run["training_curve.png"], ideal=ideal, title=f"MPS chi={args.chi_max} on {ds.name}")
     plot_samples(report.samples, ds.image_shape, run["samples.png"], title=samples_title(report.samples_in_data))
     plot_entropies(report.entropies, run["entropies.png"], title="bond entanglement entropies", chi_max=args.chi_max)
-    # last, just before summary.json: until then the runner's checkpoint (resumable) is in place
-    final = {**metadata, "steps_done": int(history.shape[0]) if status == "ok" else int(history.shape[0]) - 1,
-             "nll": report.train_nll, "test_nll": report.test_nll, "status": status}
-    training = training_record(run.checkpoint)
-    if training is not None:
-        final["training"] = training
-    save_checkpoint(run.checkpoint, model, params, metadata=final, opt_state=opt_state)
+    run.write_final_checkpoint(model, params, opt_state, {
+        **metadata, "steps_done": int(history.shape[0]) if status == "ok" else int(history.shape[0]) - 1,
+        "nll": report.train_nll, "test_nll": report.test_nll, "status": status})
     wall_s = time.perf_counter() - timing["t_start"]
     run.write_summary({
         "status": status, "error": error, "hyperparameters": hparams, "dataset": ds.name,

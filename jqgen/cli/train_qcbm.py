@@ -25,8 +25,7 @@ from ._args import (
     positive_float, positive_int,
 )
 from ._report import NUM_PLOT_SAMPLES, fraction_in, samples_title, versions
-from ._rundir import RunDir, TrainingStopped, device_name, prepare_run, slug, training_record, x64
-from ..checkpoint import save_checkpoint
+from ._rundir import RunDir, TrainingStopped, device_name, prepare_run, slug, x64
 from ..plots import plot_distribution, plot_samples, plot_training_curve
 from ..distributions import empirical_distribution, kl_divergence, mmd
 from ..qcbm import ANSATZ_NAMES, QCBM, ansatz_by_name, make_loss
@@ -159,12 +158,7 @@ def _write_outputs(args: argparse.Namespace, run: RunDir, ds: Any, model: QCBM, 
                         label=loss_label + (" (best of population)" if cmaes else ""), ylabel=loss_label)
     plot_samples(samples, ds.image_shape, run["samples.png"], title=samples_title(in_data))
     plot_distribution(probs, target, run["distribution.png"], title=f"valid-pattern rate {valid_rate:.1%}")
-    # last, just before summary.json: until then the runner's checkpoint (resumable) is in place
-    final = {**metadata, "valid_rate": valid_rate, "status": status}
-    training = training_record(run.checkpoint)
-    if training is not None:
-        final["training"] = training
-    save_checkpoint(run.checkpoint, model, params, metadata=final, opt_state=opt_state)
+    run.write_final_checkpoint(model, params, opt_state, {**metadata, "valid_rate": valid_rate, "status": status})
     wall_s = time.perf_counter() - timing["t_start"]
     run.write_summary({
         "status": status, "error": error, "hyperparameters": hparams, "dataset": ds.name,

@@ -20,7 +20,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from ..distributions import DEFAULT_SIGMAS, counts_to_probs, distribution_loss, empirical_distribution
-from ..training import CMAES, Strategy, TrainResult, default_population, run
+from ..training import CMAES, Callback, Strategy, TrainResult, default_population, run
 from ._device import Device
 from ._journal import Journal
 from ._train import CircuitTemplate, _step_seed, seeded_submit
@@ -42,7 +42,7 @@ def cmaes_on_device(
     sigma0: float = 0.3,
     loss: str = "mmd",
     eps: float = 1e-8,
-    callback: Callable[[int, Any, float], Any] | None = None,
+    callback: Callback | None = None,
     initial_layout: Sequence[int] | None = None,
     submit: Callable[[list[Any], Device, int], Any] | None = None,
     poll: Callable[[Any, Device], Any] | None = None,
