@@ -92,7 +92,8 @@ def make_loss(
     """The ``loss=`` callable for :func:`jqgen.fit`: ``(params, batch, key) -> (loss, grads)``.
 
     Args:
-        model: a :class:`QCBM`.
+        model: a :class:`QCBM` (any :class:`jqgen.GenerativeModel` with dense ``probs``,
+            e.g. a small MPS, for exact autodiff losses; parameter shift needs a QCBM).
         loss: ``"mmd"``, ``"kl"`` (clipped) or ``"nll"`` (clipped), as
             :func:`jqgen.distributions.distribution_loss`.
         shots: ``None`` for exact probabilities; else the loss and its gradient are
@@ -112,8 +113,6 @@ def make_loss(
         >>> res.history.shape
         (5,)
     """
-    if not isinstance(model, QCBM):
-        raise ValueError(f"make_loss needs a jqgen.QCBM, got {type(model).__name__}")
     f = distribution_loss(loss, sigmas=sigmas, eps=eps)
     if shots is not None:
         check_shots(shots, "shots")
@@ -123,10 +122,15 @@ def make_loss(
         raise ValueError(f"gradient must be 'autodiff' or 'parameter-shift', got {gradient!r}")
     if gradient == "autodiff" and shots is not None:
         raise ValueError("shot-based losses are not differentiable by autodiff; use gradient='parameter-shift'")
+    if gradient == "parameter-shift" and not isinstance(model, QCBM):
+        raise ValueError(f"the parameter-shift rule needs a jqgen.QCBM (angles of Pauli rotations), got "
+                         f"{type(model).__name__}")
+    if not (hasattr(model, "probs") and hasattr(model, "num_bits")):
+        raise ValueError(f"make_loss needs a model with probs(params) and num_bits, got {type(model).__name__}")
     n = model.num_bits
 
     def value_and_grad(params: Any, batch: jax.Array, key: jax.Array) -> tuple[jax.Array, Any]:
-        target = empirical_distribution(batch, n, model.dtype)
+        target = empirical_distribution(batch, n, jnp.finfo(model.dtype).dtype)
         if gradient == "autodiff":
             return jax.value_and_grad(lambda th: f(model.probs(th), target))(params)
         k_value, k_grad, k_shift = jax.random.split(key, 3)
