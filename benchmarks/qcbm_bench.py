@@ -14,6 +14,7 @@ Also: jqgen step time at n = 16 and 20 (TensorCircuit's scan path beside it), ``
 models at n = 10 against one model, and sampling throughput at n = 20.
 
     python benchmarks/qcbm_bench.py --json results/qcbm_bench_cpu.json
+    python benchmarks/qcbm_bench.py --quick    # smoke test: n = 4 and 6, 8 vmapped models, 1e4 shots (writes nothing)
 """
 
 from __future__ import annotations
@@ -35,6 +36,11 @@ import _env  # noqa: E402
 import jqgen  # noqa: E402
 from jqgen.distributions import kl_divergence  # noqa: E402
 from jqgen.qcbm import QCBM, LiuWang  # noqa: E402
+
+
+#: sizes of the full run and of ``--quick``: main comparison, larger jqgen sizes, vmap (n, models), sampling (n, shots)
+FULL = {"main_n": 12, "larger": (16, 20), "vmap": (10, 64), "sampling": (20, 1_000_000), "min_time": 1.0}
+QUICK = {"main_n": 4, "larger": (6,), "vmap": (4, 8), "sampling": (8, 10_000), "min_time": 0.05}
 
 
 def timed(fn, args, repeats: int, min_time: float = 1.0) -> dict:
@@ -83,64 +89,74 @@ def main() -> None:
     ap.add_argument("--skip-plain", action="store_true", help="skip the slow-compiling plain TensorCircuit path")
     ap.add_argument("--plain-16", action="store_true", help="also time plain TensorCircuit at n = 16 (compiles ~150 s)")
     ap.add_argument("--jqgen-only", action="store_true", help="no TensorCircuit paths (e.g. a GPU machine without it)")
+    ap.add_argument("--quick", action="store_true", help="smoke test: small sizes (n = 4 and 6), 5 repeats; writes "
+                    "nothing unless --json is given")
     args = ap.parse_args()
+    cfg = QUICK if args.quick else FULL
+    if args.quick:
+        args.repeats = min(args.repeats, 5)
+    min_time = cfg["min_time"]
     tc = not args.jqgen_only
     env = _env.environment()
     other = _env.OtherCPU().start()
     out: dict = {"benchmark": "qcbm", "circuit": "LiuWang(n, 4): RX RZ, then 4 x (CNOT line; RZ RX RZ)",
-                 "loss": "jit(value_and_grad(KL(target || p))), float32"}
+                 "loss": "jit(value_and_grad(KL(target || p))), float32", "quick": args.quick, "sizes": cfg}
 
-    params, fns = loss_fns(12, 4, tc)
+    n_main = cfg["main_n"]
+    params, fns = loss_fns(n_main, 4, tc)
     main_rows = {}
     for name in ("jqgen",) + ((("tc_scan",) + (() if args.skip_plain else ("tc_plain",))) if tc else ()):
-        main_rows[name] = timed(fns[name], (params,), args.repeats)
-        print(f"n=12 {name:>8}: {main_rows[name]}", flush=True)
+        main_rows[name] = timed(fns[name], (params,), args.repeats, min_time)
+        print(f"n={n_main} {name:>8}: {main_rows[name]}", flush=True)
     vals = {k: float(fns[k](params)[0]) for k in main_rows}
-    out["n12"] = main_rows
-    out["n12_loss_values_agree"] = vals
+    key = f"n{n_main}"  # "n12" in the full run
+    out[key] = main_rows
+    out[f"{key}_loss_values_agree"] = vals
     for ref in ("tc_plain", "tc_scan"):
         if ref in main_rows:
-            out[f"n12_step_speedup_vs_{ref}"] = round(main_rows[ref]["step_ms"] / main_rows["jqgen"]["step_ms"], 2)
-            out[f"n12_compile_speedup_vs_{ref}"] = round(main_rows[ref]["compile_s"] / main_rows["jqgen"]["compile_s"], 2)
+            out[f"{key}_step_speedup_vs_{ref}"] = round(main_rows[ref]["step_ms"] / main_rows["jqgen"]["step_ms"], 2)
+            out[f"{key}_compile_speedup_vs_{ref}"] = round(main_rows[ref]["compile_s"] / main_rows["jqgen"]["compile_s"], 2)
 
     larger = {}
-    for n in (16, 20):
+    for n in cfg["larger"]:
         p, f = loss_fns(n, 4, tc)
-        larger[n] = {"jqgen": timed(f["jqgen"], (p,), max(5, args.repeats // 5))}
+        larger[n] = {"jqgen": timed(f["jqgen"], (p,), max(5, args.repeats // 5), min_time)}
         if tc:
-            larger[n]["tc_scan"] = timed(f["tc_scan"], (p,), max(5, args.repeats // 5))
+            larger[n]["tc_scan"] = timed(f["tc_scan"], (p,), max(5, args.repeats // 5), min_time)
             larger[n]["step_speedup_vs_tc_scan"] = round(larger[n]["tc_scan"]["step_ms"] / larger[n]["jqgen"]["step_ms"], 2)
         if n == 16 and args.plain_16 and tc:
-            larger[n]["tc_plain"] = timed(f["tc_plain"], (p,), max(5, args.repeats // 5))
+            larger[n]["tc_plain"] = timed(f["tc_plain"], (p,), max(5, args.repeats // 5), min_time)
             larger[n]["step_speedup_vs_tc_plain"] = round(larger[n]["tc_plain"]["step_ms"] / larger[n]["jqgen"]["step_ms"], 2)
         print(f"n={n}: {larger[n]}", flush=True)
     out["larger"] = larger
 
     # vmap: 64 models at n = 10 in one program vs one model
-    model = QCBM(LiuWang(10, 4))
-    t10 = target(10)
+    n_v, n_models = cfg["vmap"]
+    model = QCBM(LiuWang(n_v, 4))
+    t10 = target(n_v)
     vg = jax.value_and_grad(lambda p: kl_divergence(t10, model.probs(p)))
     one = model.init(jax.random.key(0))
-    batch = jax.vmap(model.init)(jax.random.split(jax.random.key(1), 64))
-    single = timed(vg, (one,), args.repeats)
-    many = timed(jax.vmap(vg), (batch,), args.repeats)
-    out["vmap64_n10"] = {"one_model": single, "64_models": many,
-                         "cost_ratio_64_vs_1": round(many["step_ms"] / single["step_ms"], 2)}
-    print(f"vmap: {out['vmap64_n10']}", flush=True)
+    batch = jax.vmap(model.init)(jax.random.split(jax.random.key(1), n_models))
+    single = timed(vg, (one,), args.repeats, min_time)
+    many = timed(jax.vmap(vg), (batch,), args.repeats, min_time)
+    vkey = f"vmap{n_models}_n{n_v}"  # "vmap64_n10" in the full run
+    out[vkey] = {"one_model": single, f"{n_models}_models": many,
+                 f"cost_ratio_{n_models}_vs_1": round(many["step_ms"] / single["step_ms"], 2)}
+    print(f"vmap: {out[vkey]}", flush=True)
 
     # sampling throughput at n = 20
-    model20 = QCBM(LiuWang(20, 4))
+    n_s, shots = cfg["sampling"]
+    model20 = QCBM(LiuWang(n_s, 4))
     p20 = model20.init(jax.random.key(0))
-    shots = 1_000_000
-    samp = timed(lambda p, k: model20.sample(p, k, shots), (p20, jax.random.key(1)), 5)
-    cnt = timed(lambda p, k: model20.sample_counts(p, k, shots), (p20, jax.random.key(1)), 5)
-    probs_only = timed(model20.probs, (p20,), 5)
-    out["sampling_n20"] = {
+    samp = timed(lambda p, k: model20.sample(p, k, shots), (p20, jax.random.key(1)), 5, min_time)
+    cnt = timed(lambda p, k: model20.sample_counts(p, k, shots), (p20, jax.random.key(1)), 5, min_time)
+    probs_only = timed(model20.probs, (p20,), 5, min_time)
+    out[f"sampling_n{n_s}"] = {
         "shots": shots, "sample_bitstrings": samp, "sample_counts": cnt, "probs_only": probs_only,
         "bitstring_shots_per_s": round(shots / (samp["step_ms"] / 1e3)),
         "histogram_shots_per_s": round(shots / (cnt["step_ms"] / 1e3)),
     }
-    print(f"sampling: {out['sampling_n20']}", flush=True)
+    print(f"sampling: {out[f'sampling_n{n_s}']}", flush=True)
     out["environment"] = env
     out["other_processes_cpu_s"] = other.stop()
     text = json.dumps(out, indent=2)

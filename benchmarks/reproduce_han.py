@@ -125,12 +125,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-loops", type=int, default=200, help="loop limit (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-bas", action="store_true", help="skip bars and stripes")
-    p.add_argument("--quick", action="store_true", help="smoke test: D_max 10 only, 5 loops")
+    p.add_argument("--quick", action="store_true", help="smoke test: D_max 10 only, 5 loops; writes no file "
+                   "unless --out is given")
     p.add_argument("--log-every", type=int, default=10, help="progress line every N loops (stderr)")
     p.add_argument("--json", action="store_true", help="print the JSON result on stdout")
-    p.add_argument("--out", default=os.path.join(HERE, "results", "han_capacity_cpu.json"),
-                   help="JSON file, rewritten after every run (default: %(default)s); '' for none")
+    p.add_argument("--out", default=None,
+                   help="JSON file, rewritten after every run (default: results/han_capacity_cpu.json; with "
+                        "--quick: none); '' for none")
     args = p.parse_args(argv)
+    if args.out is None:
+        args.out = "" if args.quick else os.path.join(HERE, "results", "han_capacity_cpu.json")
     dims = [10] if args.quick else sorted(set(args.dims) | ({100} if args.include_100 else set()))
     max_loops = 5 if args.quick else args.max_loops
     z = np.load(args.data)

@@ -24,6 +24,11 @@ Usage::
 
     python benchmarks/sweep_vs_han.py --reference-dir PATH/UnsupGenModbyMPS [DATA.npz]
         [--dims 8 55 73] [--cutoff 1e-7] [--no-warm] [--json] [--out PATH]
+    python benchmarks/sweep_vs_han.py --quick [--reference-dir PATH]   # smoke test, writes nothing
+
+``--quick``: 200 images, ``D_max`` 8, 2 reference loops (+2 for jqgen), the warm-cache run
+included. Without ``--reference-dir`` it runs the jqgen part only and says so in one line
+(the reference is not part of jqgen).
 """
 
 from __future__ import annotations
@@ -131,7 +136,7 @@ def equal_nll(ref: dict, ours: dict) -> list[dict]:
     return out
 
 
-def warm_run(data_path: str, d: int, cutoff: float, loops: int) -> dict:
+def warm_run(data_path: str, d: int, cutoff: float, loops: int, num_data: int | None = None) -> dict:
     """jqgen at ``D_max = d`` in a subprocess whose persistent compilation cache an identical
     run filled first; the second run's record."""
     import subprocess
@@ -140,16 +145,18 @@ def warm_run(data_path: str, d: int, cutoff: float, loops: int) -> dict:
     with tempfile.TemporaryDirectory() as cache:
         cmd = [sys.executable, os.path.abspath(__file__), data_path, "--warm-worker", str(d), cache,
                "--cutoff", repr(cutoff), "--loops", str(loops)]
+        if num_data is not None:
+            cmd += ["--num-data", str(num_data)]
         r = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return json.loads(r.stdout)
 
 
-def _warm_worker(data_path: str, d: int, cache: str, cutoff: float, loops: int) -> int:
+def _warm_worker(data_path: str, d: int, cache: str, cutoff: float, loops: int, num_data: int | None = None) -> int:
     import jax
 
     jax.config.update("jax_compilation_cache_dir", cache)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    data = np.load(data_path)["data"]
+    data = np.load(data_path)["data"][:num_data]
     settings = dict(SETTINGS, cutoff=cutoff, init="uniform")
     run_sweep(data, d, settings, loops=loops, budget_s=None, label=f"jqgen (filling the cache) D={d}")
     out = run_sweep(data, d, settings, loops=loops, budget_s=None, label=f"jqgen warm D={d}")
@@ -168,25 +175,44 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cutoff", type=float, default=1e-7, help="relative singular-value cutoff (default: %(default)s)")
     p.add_argument("--json", action="store_true", help="print the JSON result on stdout (else a table)")
     p.add_argument("--out", default=None, help="also write the JSON here")
+    p.add_argument("--quick", action="store_true", help="smoke test: 200 images, D_max 8, 2 reference loops; "
+                   "without --reference-dir the jqgen part only; writes nothing unless --out is given")
+    p.add_argument("--num-data", type=int, default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.warm_worker:
-        return _warm_worker(args.data, int(args.warm_worker[0]), args.warm_worker[1], args.cutoff, args.loops)
-    if not args.reference_dir:
-        p.error("--reference-dir is required")
-    mps_c = load_reference(args.reference_dir)
-    data = np.load(args.data)["data"]
+        return _warm_worker(args.data, int(args.warm_worker[0]), args.warm_worker[1], args.cutoff, args.loops,
+                            args.num_data)
+    if args.quick:
+        args.num_data = args.num_data or 200
+        if args.dims == [8, 55, 73]:
+            args.dims = [8]
+    if not args.reference_dir and not args.quick:
+        p.error("--reference-dir is required (or --quick for the jqgen part alone)")
+    if args.reference_dir:
+        mps_c = load_reference(args.reference_dir)
+    else:
+        mps_c = None
+        print("sweep_vs_han --quick: skipped the reference runs (Han et al.'s MPS_c is not part of jqgen and no "
+              "--reference-dir was given); running the jqgen part only", file=sys.stderr, flush=True)
+    data = np.load(args.data)["data"][: args.num_data]
     env = environment()
     log(f"sweep_vs_han: {data.shape[0]} images x {data.shape[1]} bits, jqgen on {env['platform']} "
         f"({env['device']}), CPU {env['cpu_model']} x{env['cpu_affinity']}")
     runs = []
     for d in args.dims:
-        loops = LOOPS.get(d, 6)
+        loops = 2 if args.quick else LOOPS.get(d, 6)
         log(f"D_max={d}, cutoff {args.cutoff:g}, {loops} reference loops")
-        ref = run_reference(mps_c, data, d, args.cutoff, loops)
+        ref = None if mps_c is None else run_reference(mps_c, data, d, args.cutoff, loops)
         settings = dict(SETTINGS, cutoff=args.cutoff, init="uniform")
         ours = run_sweep(data, d, settings, loops=loops + EXTRA_LOOPS, budget_s=None, label=f"jqgen D={d}")
+        warm = None if args.no_warm else warm_run(args.data, d, args.cutoff, loops + EXTRA_LOOPS, args.num_data)
+        if ref is None:
+            runs.append({"chi_max": d, "cutoff": args.cutoff, "reference": None, "jqgen": ours, "jqgen_warm": warm})
+            log(f"  -> jqgen: {ours['loops_run']} loops, NLL {ours['final_train_nll']:.3f}, steady loop "
+                f"{ours['steady_loop_s']} s, compile {ours['compile_s']} s"
+                + ("" if warm is None else f"; warm cache: compile {warm['compile_s']} s"))
+            continue
         eq = equal_nll(ref, ours)
-        warm = None if args.no_warm else warm_run(args.data, d, args.cutoff, loops + EXTRA_LOOPS)
         eq_warm = None if warm is None else equal_nll(ref, warm)
         last = eq[-1]
         r_last = ref["loops"][-1]
@@ -213,7 +239,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{last.get('jqgen_cum_s')} s ({last.get('jqgen_cum_s_excl_compile')} s without compilation): "
             f"x{last.get('ratio')} (x{last.get('ratio_excl_compile')})")
     result = {
-        "benchmark": "sweep_vs_han", "environment": env,
+        "benchmark": "sweep_vs_han", "environment": env, "quick": args.quick,
+        "skipped": None if mps_c is not None else "reference runs: no --reference-dir",
         "data": {"path": os.path.relpath(args.data), "num_data": int(data.shape[0]), "num_bits": int(data.shape[1])},
         "reference": "Han et al. numpy MPS_c (MPScumulant.py, github.com/congzlwag/UnsupGenModbyMPS), float64, "
                      "numpy's default BLAS threads",
@@ -225,6 +252,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(text)
     else:
+        if mps_c is None:
+            print("sweep_vs_han: reference skipped (no --reference-dir); jqgen only:")
+            for r in runs:
+                j = r["jqgen"]
+                print(f"  D_max={r['chi_max']:<4d} {j['loops_run']} loops, NLL {j['final_train_nll']:.3f}, steady loop "
+                      f"{j['steady_loop_s']} s, compile {j['compile_s']} s")
+            return 0
         print("time to the reference's final NLL (cumulative wall seconds)")
         for r in runs:
             s = r["summary"]
