@@ -99,6 +99,15 @@ def check_shots(num: Any, name: str) -> None:
         raise ValueError(f"{name} must be a positive int (static under jit), got {num!r}")
 
 
+def check_x64(dtype: Any) -> None:
+    """Raises ``ValueError`` for a 64-bit dtype (float64, complex128) while JAX runs in its
+    default 32-bit mode: JAX would silently make 32-bit arrays of it (with a warning), so a
+    model would claim a dtype its parameters do not have."""
+    if jnp.finfo(dtype).bits == 64 and not jax.config.jax_enable_x64:
+        raise ValueError(f"dtype {jnp.dtype(dtype).name} needs 64-bit JAX: set "
+                         "jax.config.update('jax_enable_x64', True) (or use jax.enable_x64(True)) first")
+
+
 def check_finite(tree: Any, what: str) -> None:
     """Raises ``ValueError`` (concrete) or emits a checkify check (traced) for NaN/inf leaves."""
     leaves = jax.tree_util.tree_leaves(tree)

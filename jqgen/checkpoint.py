@@ -352,14 +352,15 @@ def load_checkpoint(path: str | os.PathLike[str], optimizer: Any = None) -> Chec
     """
     path = os.fspath(path)
     header, arrays = _read(path)
-    model = model_from_config(header["config"])
-    # 64-bit leaves cannot be restored without x64 (eval_shape would silently give 32-bit)
+    # 64-bit leaves cannot be restored without x64 (eval_shape would silently give 32-bit;
+    # a 64-bit model cannot even be built): say so with the path, before building the model
     wide = _needs_x64(header)
     if wide and not jax.config.jax_enable_x64:
         raise ValueError(
             f"{path} holds 64-bit values ({wide}); enable "
             "jax.config.update('jax_enable_x64', True) before loading it"
         )
+    model = model_from_config(header["config"])
     target = jax.eval_shape(model.init, jax.random.key(0))
     params = _unflatten(target, arrays, header["params"], "param", "params", path)
     opt_state = None

@@ -8,6 +8,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from .._checks import check_x64
 from ._born import log_prob, probs, sample
 from ._core import MPS, _check_sizes, masked, product_mps
 
@@ -47,6 +48,7 @@ class MPSBornMachine:
             raise ValueError(f"dtype must be a float or complex dtype, got {self.dtype!r}") from None
         if not jnp.issubdtype(dtype, jnp.inexact):
             raise ValueError(f"dtype must be a float or complex dtype, got {dtype}")
+        check_x64(dtype)
         object.__setattr__(self, "dtype", dtype)  # canonical form: equal dtypes hash equally
         if not self.init_noise >= 0:
             raise ValueError(f"init_noise must be >= 0, got {self.init_noise!r}")

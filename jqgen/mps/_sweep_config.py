@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._checks import check_x64
 from ._canonical import left_canonical
 from ._core import MPS, bond_dims, masked, random_mps
 from ._sweep import SweepCarry, SweepHyper, environments, half_sweep, pad_carry
@@ -89,6 +90,7 @@ class SweepConfig:
             _check("lr_decay_on_rise", 0 < self.lr_decay_on_rise <= 1, self.lr_decay_on_rise, "in (0, 1]")
         dtype = jnp.dtype(self.dtype)
         _check("dtype", dtype in (jnp.dtype(jnp.float32), jnp.dtype(jnp.float64)), dtype, "float32 or float64")
+        check_x64(dtype)
         object.__setattr__(self, "dtype", dtype)
         _check("svd", self.svd in ("auto", "lapack", "gram"), self.svd, "'auto', 'lapack' or 'gram'")
         _check("init", self.init in ("uniform", "normal"), self.init, "'uniform', 'normal' or an MPS")

@@ -16,7 +16,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from .._checks import check_bits, check_finite, check_shots, is_concrete
+from .._checks import check_bits, check_finite, check_shots, check_x64, is_concrete
 from .._compiled import compiled
 from ..bits import bits_to_index, index_to_bits
 from ..distributions import sample_counts
@@ -100,8 +100,7 @@ class QCBM:
             raise ValueError(f"dtype must be float32 or float64, got {self.dtype!r}") from None
         if dtype not in (jnp.dtype(jnp.float32), jnp.dtype(jnp.float64)):
             raise ValueError(f"dtype must be float32 or float64 (the angles are real), got {dtype}")
-        if dtype == jnp.dtype(jnp.float64) and not jax.config.jax_enable_x64:
-            raise ValueError("dtype float64 needs 64-bit JAX: set jax.config.update('jax_enable_x64', True) first")
+        check_x64(dtype)
         object.__setattr__(self, "dtype", dtype)
         if self.engine not in ("fused", "tensorcircuit"):
             raise ValueError(f"engine must be 'fused' or 'tensorcircuit', got {self.engine!r}")
