@@ -1,6 +1,17 @@
-"""Strict test harness: float64 available (models still default to float32), strict dtype
-promotion (no silent float32 -> float64 or real -> complex mixing) and warnings as errors
-(set in pyproject.toml)."""
+"""Strict test harness, float32 by default as users run jqgen.
+
+* JAX's default mode: ``jax_enable_x64`` stays off, so every test runs the float32 path that
+  users get without configuring anything (tests/test_harness.py checks it). A test that
+  needs float64 for what it checks (central finite differences, dense references at
+  1e-10, float64 models) says so with ``@pytest.mark.float64``: it then runs inside
+  ``with jax.enable_x64(True):`` (thread-local, undone after the test). Nothing may leave the
+  process-wide flag switched on: that fails the test that did it.
+* Strict dtype promotion (no silent float32 -> float64 or real -> complex mixing) and
+  warnings as errors (set in pyproject.toml).
+
+Shared helpers: :func:`dense_reference` (an independent numpy contraction of an MPS) and
+:func:`g_test_pvalue` (goodness of fit of samples to exact probabilities).
+"""
 
 import os
 
@@ -8,17 +19,29 @@ import jax
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
+from scipy import stats
 
-jax.config.update("jax_enable_x64", True)
 os.environ["JQGEN_COMPILE_CACHE"] = "none"  # in-process CLI calls: no on-disk compile cache
 
 
 @pytest.fixture(autouse=True)
-def strict_dtype_promotion():
+def jax_mode(request):
+    """float32 unless the test is marked ``float64``; afterwards, x64 is off process-wide."""
+    if request.node.get_closest_marker("float64") is not None:
+        with jax.enable_x64(True):
+            yield
+    else:
+        yield
+    assert not jax.config.jax_enable_x64, "the test left jax_enable_x64 on (use @pytest.mark.float64)"
+
+
+@pytest.fixture(autouse=True)
+def strict_dtype_promotion(jax_mode):
     """jqgen's own code runs under strict promotion (``jqgen.fit`` runs the Optax update,
     which mixes Python floats and int32 counts, under standard promotion itself)."""
     with jax.numpy_dtype_promotion("strict"):
         yield
+
 
 settings.register_profile(
     "default",
@@ -30,16 +53,16 @@ settings.register_profile(
 settings.register_profile("thorough", max_examples=200, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
-SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
+#: The project's real data sets: ../shared/data next to the repository root.
+SHARED_DATA = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "shared", "data"))
 
 
 @pytest.fixture
 def shared_data():
     """Path of ../shared/data (the project's real data sets); skips when absent."""
-    path = os.path.abspath(SHARED_DATA)
-    if not os.path.isdir(path):
+    if not os.path.isdir(SHARED_DATA):
         pytest.skip("../shared/data is not present")
-    return path
+    return SHARED_DATA
 
 
 def dense_reference(tensors: np.ndarray) -> np.ndarray:
@@ -54,3 +77,27 @@ def dense_reference(tensors: np.ndarray) -> np.ndarray:
             v = v @ t[k, :, (idx >> (n - 1 - k)) & 1, :]
         out[idx] = v[0]
     return out
+
+
+# Significance of the goodness-of-fit tests. The seeds are fixed, so each test is a
+# deterministic pass/fail; alpha = 1e-3 bounds the chance that a correct sampler fails on a
+# newly chosen seed to 0.1 %; each test adds a power check (a distorted distribution must
+# be rejected by a wide margin at its sample size).
+ALPHA = 1e-3
+
+
+def g_test_pvalue(samples: np.ndarray, p: np.ndarray) -> float:
+    """G-test of sample counts (rows of bits) against probabilities ``p``; bins expected < 5
+    are pooled."""
+    from jqgen import bits_to_index
+
+    counts = np.bincount(np.asarray(bits_to_index(samples)), minlength=p.size).astype(np.float64)
+    assert counts[p == 0].sum() == 0, "sampled a bitstring of probability zero"
+    expected = p * counts.sum()
+    small = expected < 5
+    obs = np.append(counts[~small], counts[small].sum())
+    exp = np.append(expected[~small], expected[small].sum())
+    keep = exp > 0
+    obs, exp = obs[keep], exp[keep]
+    g = 2 * np.sum(np.where(obs > 0, obs * np.log(np.where(obs > 0, obs, 1) / exp), 0))
+    return float(stats.chi2.sf(g, df=len(obs) - 1))

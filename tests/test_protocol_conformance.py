@@ -16,11 +16,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from scipy import stats
 
 import jqgen
 from jqgen.checkpoint import load_checkpoint, save_checkpoint
 from jqgen.qcbm import HardwareEfficient, LiuWang, SU4Brickwork
+from tests.conftest import ALPHA, g_test_pvalue
 
 N = 3  # small: the suite compiles every family's circuit a few times
 _ANSATZE = {"hardware-efficient": HardwareEfficient(N, 2), "liu-wang": LiuWang(N, 2), "su4": SU4Brickwork(N, 1)}
@@ -191,31 +191,17 @@ def test_jit_vmap_grad_agree_with_eager(model, params):
 # gives G ~ 20,000 * 0.01 = 200 on 7 degrees of freedom, rejected at p < 1e-30: the power
 # check asserts that the same samples reject it at 1e-6. Seeds are fixed, so each test is a
 # deterministic pass/fail; ALPHA bounds the chance that a correct sampler fails on a new seed.
-NUM_SAMPLES = 20_000
-ALPHA = 1e-3
-
-
-def _g_test_pvalue(samples: np.ndarray, p: np.ndarray) -> float:
-    counts = np.bincount(np.asarray(jqgen.bits_to_index(samples)), minlength=p.size).astype(np.float64)
-    assert counts[p == 0].sum() == 0, "sampled a bitstring of probability zero"
-    expected = p * counts.sum()
-    small = expected < 5  # pool the bins with small expected counts
-    obs = np.append(counts[~small], counts[small].sum())
-    exp = np.append(expected[~small], expected[small].sum())
-    keep = exp > 0
-    obs, exp = obs[keep], exp[keep]
-    g = 2 * np.sum(np.where(obs > 0, obs * np.log(np.where(obs > 0, obs, 1) / exp), 0))
-    return float(stats.chi2.sf(g, df=len(obs) - 1))
+NUM_SAMPLES = 20_000  # ALPHA and g_test_pvalue: tests/conftest.py
 
 
 def test_samples_follow_probs(model, params):
     p = np.asarray(model.probs(params), np.float64)
     p = p / p.sum()
     x = np.asarray(model.sample(params, jax.random.key(7), NUM_SAMPLES))
-    assert _g_test_pvalue(x, p) > ALPHA
+    assert g_test_pvalue(x, p) > ALPHA
     tilt = np.where(np.arange(p.size) % 2 == 0, 1.1, 0.9)
     q = p * tilt / np.sum(p * tilt)
-    assert _g_test_pvalue(x, q) < 1e-6
+    assert g_test_pvalue(x, q) < 1e-6
 
 
 @contextlib.contextmanager

@@ -143,6 +143,8 @@ def test_bad_input_raises_value_error():
         SU4Brickwork(3, 1, "zigzag")
     with pytest.raises(ValueError, match="engine"):
         QCBM(LiuWang(3, 1), engine="qiskit")
+    with pytest.raises(ValueError, match="float64 needs 64-bit JAX.*jax_enable_x64"):  # JAX's default 32-bit mode
+        QCBM(LiuWang(3, 1), dtype=jnp.float64)
     model = QCBM(HardwareEfficient(4, 2))
     params = model.init(jax.random.key(0))
     bad = dict(params, xx=jnp.zeros((3, 3), jnp.float32))

@@ -33,6 +33,7 @@ def _dense(mps) -> np.ndarray:
 # --- KAK ---------------------------------------------------------------------------------
 
 
+@pytest.mark.float64
 def test_numpy_su4_matches_jqgen_su4():
     p = np.random.default_rng(0).normal(size=(5, 15))
     for row in p:
@@ -69,6 +70,7 @@ def test_kak_bad_input():
 
 @settings(deadline=None)
 @given(st.integers(2, 9), st.integers(0, 2**31 - 1), st.booleans())
+@pytest.mark.float64
 def test_one_layer_reproduces_a_chi2_mps(n, seed, complex_):
     dtype = jnp.complex128 if complex_ else jnp.float64
     mps = jqgen.mps.random_mps(jax.random.key(seed), n, 2, dtype=dtype)
@@ -81,6 +83,7 @@ def test_one_layer_reproduces_a_chi2_mps(n, seed, complex_):
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.float64
 def test_fidelity_to_chi4_mps_does_not_decrease(seed):
     mps = jqgen.mps.random_mps(jax.random.key(seed), 10, 4, dtype=jnp.float64)
     _, fid = mps_to_layers(mps, 5)
@@ -91,6 +94,7 @@ def test_fidelity_to_chi4_mps_does_not_decrease(seed):
         assert f == pytest.approx(fid[:d], abs=1e-9)
 
 
+@pytest.mark.float64
 def test_mps_estimate_matches_exact_without_truncation():
     mps = jqgen.mps.random_mps(jax.random.key(5), 8, 3, dtype=jnp.float64)
     _, exact = mps_to_layers(mps, 3, exact_fidelity=True, chi_max=16)
@@ -98,6 +102,7 @@ def test_mps_estimate_matches_exact_without_truncation():
     assert est == pytest.approx(exact, abs=1e-9)
 
 
+@pytest.mark.float64
 def test_mapped_qcbm_probs_match_mps_up_to_fidelity():
     mps = jqgen.mps.random_mps(jax.random.key(3), 8, 4, dtype=jnp.float64)
     model, params, fid = circuit_from_mps(mps, 3, dtype=jnp.float64)
@@ -112,6 +117,7 @@ def test_mapped_qcbm_probs_match_mps_up_to_fidelity():
     assert np.abs(np.asarray(model2.probs(params2)) - np.abs(_dense(chi2)) ** 2).max() < 1e-10
 
 
+@pytest.mark.float64
 def test_extension_starts_at_the_mapped_distribution():
     mps = jqgen.mps.random_mps(jax.random.key(6), 6, 2, dtype=jnp.float64)
     m0, p0, _ = circuit_from_mps(mps, 1, dtype=jnp.float64)
@@ -122,6 +128,7 @@ def test_extension_starts_at_the_mapped_distribution():
     assert 0 < np.abs(np.asarray(m0.probs(p0)) - np.asarray(m2.probs(p2))).max() < 1e-2
 
 
+@pytest.mark.float64
 def test_refinement_raises_fidelity():
     mps = jqgen.mps.random_mps(jax.random.key(7), 8, 4, dtype=jnp.float64)
     _, _, f = circuit_from_mps(mps, 2, dtype=jnp.float64, refine_steps=200)
@@ -161,7 +168,7 @@ def test_bad_inputs():
 def test_pretrain_pipeline_continues_from_the_mps():
     data = bars_and_stripes(2, 3)
     r = pretrain(data, chi=2, layers_from_mps=1, extra_layers=1, key=jax.random.key(1), mps_steps=300,
-                 circuit_steps=100, init_scale=0.0, dtype=jnp.float64)
+                 circuit_steps=100, init_scale=0.0)
     assert r.fidelities[0] > 1 - 1e-6  # chi = 2: one layer is exact
     # the circuit stage starts at the trained MPS's KL, and does not get worse
     assert r.circuit_history[0] == pytest.approx(r.mps_history[-1], abs=0.05)

@@ -49,6 +49,7 @@ def dense_kernel(n, sigmas, kernel):
 
 
 @given(st.integers(1, 6), st.integers(0, 10**6))
+@pytest.mark.float64
 def test_kernel_matvec_equals_explicit_kernel(n, seed):
     v = np.random.default_rng(seed).normal(size=2**n)
     k = explicit_kernel(n, jqgen.distributions.DEFAULT_SIGMAS)
@@ -64,6 +65,7 @@ def test_mmd_is_zero_on_itself_symmetric_and_positive(n, s1, s2):
     assert float(jqgen.distributions.mmd(p, q)) > 0
 
 
+@pytest.mark.float64
 def test_mmd_from_samples_equals_mmd_of_histograms():
     rng = np.random.default_rng(0)
     x = rng.integers(0, 2, (300, 5)).astype(np.uint8)
@@ -75,6 +77,7 @@ def test_mmd_from_samples_equals_mmd_of_histograms():
 
 
 @given(st.integers(1, 6), st.integers(0, 10**6), st.integers(0, 10**6))
+@pytest.mark.float64
 def test_kl_and_nll(n, s1, s2):
     t, p = dist(s1, n, 0.5), dist(s2, n)
     kl = float(jqgen.distributions.kl_divergence(t, p))
@@ -90,6 +93,7 @@ def test_kl_and_nll(n, s1, s2):
 
 @pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("n", [1, 2, 3, 5])
+@pytest.mark.float64
 def test_both_kernels_match_the_dense_matrix(kernel, n):
     sigmas = (0.7, 1.5, 3.0)
     k = dense_kernel(n, sigmas, kernel)
@@ -155,6 +159,7 @@ def test_total_variation_examples_and_top_level_name():
     assert float(jax.jit(total_variation)(jnp.array([0.5, 0.5]), jnp.array([0.75, 0.25]))) == 0.25
 
 
+@pytest.mark.float64
 def test_entropy_examples():
     assert float(entropy(jnp.full(8, 1 / 8))) == pytest.approx(3 * np.log(2), rel=1e-12)
     assert float(entropy(jnp.array([1.0, 0.0, 0.0, 0.0]))) == 0.0
@@ -184,6 +189,7 @@ def test_smooth_kl_is_finite_where_clip_is_and_has_no_kink(n, s1, s2):
 
 
 @given(st.sampled_from([1, 3, 6]), st.sampled_from([1, 150]), st.integers(0, 10**6))  # few shapes: few compilations
+@pytest.mark.float64
 def test_histogram_counts_to_probs_round_trip(n, q, seed):
     x = np.random.default_rng(seed).integers(0, 2, (q, n)).astype(np.uint8)
     h = histogram(x, n)

@@ -27,6 +27,7 @@ def _direct_left(t, bits, k):
     return np.array(out)
 
 
+@pytest.mark.float64
 def test_environments_agree_with_direct_contraction():
     n, chi = 7, 4
     mps = jqgen.mps.left_canonical(jqgen.mps.random_mps(jax.random.key(0), n, chi, dtype=jnp.float64))
@@ -40,6 +41,7 @@ def test_environments_agree_with_direct_contraction():
     np.testing.assert_allclose(np.linalg.norm(np.asarray(carry.left[3]), axis=1), 1, atol=1e-12)
 
 
+@pytest.mark.float64
 def test_two_site_gradient_matches_jax_grad_of_nll():
     n, chi, k = 6, 3, 2
     mps = jqgen.mps.canonicalize(jqgen.mps.random_mps(jax.random.key(2), n, chi, dtype=jnp.float64), k)
@@ -82,6 +84,7 @@ def test_truncation_respects_chi_max_and_keeps_normalization():
         assert not t[k, res.bond_dims[k]:].any() and not t[k, :, :, res.bond_dims[k + 1]:].any()
 
 
+@pytest.mark.float64
 def test_small_lr_lowers_nll_monotonically_and_matches_exact_nll():
     data = _random_data(8, 40, 4)
     res = jqgen.sweep_train(data, max_bond=16, loops=5, key=jax.random.key(1), lr=2e-3,
@@ -91,7 +94,7 @@ def test_small_lr_lowers_nll_monotonically_and_matches_exact_nll():
     assert jqgen.mean_nll(res.model, res.mps, data) == pytest.approx(nll[-1], rel=1e-10)
 
 
-@pytest.mark.parametrize("dtype, tol", [(jnp.float64, 1e-9), (jnp.float32, 2e-3)])
+@pytest.mark.parametrize("dtype, tol", [pytest.param(jnp.float64, 1e-9, marks=pytest.mark.float64), (jnp.float32, 2e-3)])
 def test_gram_split_matches_the_svd_split(dtype, tol):
     # a smooth regime (full batch, small steps): with minibatches and large steps the sweep
     # amplifies any rounding difference chaotically, whichever split is used. A normal start:
@@ -196,7 +199,7 @@ def one_loop_checkpoint(tmp_path_factory):
      ({"cutoff": 1e-4}, r"cutoff \(values"), ({"min_bond": 2}, "min_bond"), ({"max_bond": 5}, "max_bond"),
      ({"init_bond": 3}, "init_bond"), ({"normalized_grad": True}, "normalized_grad"),
      ({"lr_decay_on_rise": 0.5}, "lr_decay_on_rise"), ({"min_improvement": 0.1}, "min_improvement"),
-     ({"dtype": jnp.float64}, "dtype"), ({"key": jax.random.key(6)}, r"key: \{"),
+     pytest.param({"dtype": jnp.float64}, "dtype", marks=pytest.mark.float64), ({"key": jax.random.key(6)}, r"key: \{"),
      ({"key": jax.random.key(5, impl="rbg")}, r"key: \{"), ("data", "data")],
 )
 def test_resume_with_other_settings_is_refused(one_loop_checkpoint, change, match):
@@ -218,7 +221,7 @@ def test_resume_with_other_settings_is_refused(one_loop_checkpoint, change, matc
 def test_resuming_a_run_the_stop_rule_ended_returns_its_result(tmp_path):
     data = _random_data(8, 40, 4)
     kw = dict(max_bond=16, key=jax.random.key(1), lr=2e-3, descent_steps=1, num_batches=1, cutoff=0.0,
-              dtype=jnp.float64, progress=False, min_improvement=1e9,  # every decrease is too small
+              progress=False, min_improvement=1e9,  # every decrease is too small
               test_data=_random_data(8, 10, 9))
     path = tmp_path / "run.npz"
     first = jqgen.sweep_train(data, loops=6, checkpoint_path=path, **kw)
@@ -233,6 +236,7 @@ def test_resuming_a_run_the_stop_rule_ended_returns_its_result(tmp_path):
     np.testing.assert_array_equal(again.bond_dims, first.bond_dims)
 
 
+@pytest.mark.float64
 def test_failed_svd_falls_back_to_the_qr_algorithm(monkeypatch):
     from jqgen.mps import _sweep
 
@@ -253,6 +257,7 @@ def test_failed_svd_falls_back_to_the_qr_algorithm(monkeypatch):
     np.testing.assert_allclose(np.asarray((u * s) @ vh), np.asarray(m), atol=1e-12)
 
 
+@pytest.mark.float64
 def test_failed_gram_eigensolver_falls_back_to_the_svd(monkeypatch):
     from jqgen.mps import _sweep
 
@@ -276,7 +281,8 @@ def test_failed_gram_eigensolver_falls_back_to_the_svd(monkeypatch):
     [({"cutoff": -0.1}, "cutoff"), ({"min_bond": 9}, "min_bond"), ({"lr": 0.0}, "lr"),
      ({"lr": -1e-3}, "lr"), ({"loops": 0}, "loops"), ({"num_batches": 100}, "num_batches"),
      ({"lr_decay_on_rise": 2.0}, "lr_decay_on_rise"), ({"dtype": jnp.complex64}, "dtype"),
-     ({"init": "zeros"}, "init"), ({"blas_threads": 0}, "blas_threads"), ({"blas_threads": 1.5}, "blas_threads")],
+     ({"init": "zeros"}, "init"), ({"blas_threads": 0}, "blas_threads"), ({"blas_threads": 1.5}, "blas_threads"),
+     ({"dtype": jnp.float64}, "float64 needs 64-bit JAX")],  # float32 mode: float64 is refused, not truncated
 )
 def test_bad_hyperparameters(kw, match):
     args = dict(max_bond=8, loops=1, key=jax.random.key(0), num_batches=1, progress=False)
@@ -304,6 +310,7 @@ def test_mnist_cutoff_schedule_that_crashes_the_reference_stays_finite(shared_da
 
 
 @pytest.mark.parametrize("init", ["uniform", "normal"])
+@pytest.mark.float64
 def test_initial_states_are_normalized_and_left_canonical(init):
     from jqgen.mps import SweepConfig
     from jqgen.mps._sweep_config import initial_sweep_state
@@ -346,7 +353,8 @@ def test_blas_threads_are_limited_during_the_run_and_restored():
     assert blas_threads() == before
 
 
-@pytest.mark.parametrize("dtype, chi, svd", [(jnp.float32, 8, "gram"), (jnp.float64, 32, "lapack")])
+@pytest.mark.parametrize("dtype, chi, svd", [(jnp.float32, 8, "gram"),
+                                             pytest.param(jnp.float64, 32, "lapack", marks=pytest.mark.float64)])
 def test_sweep_left_environments_equal_recomputed_ones_bit_for_bit(dtype, chi, svd):
     """sweep_train reuses a loop's left environments in the next loop on the CPU; a resumed
     run recomputes them, so both must give the same bits."""

@@ -11,6 +11,7 @@ import sys
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from scipy.linalg import expm
@@ -113,6 +114,7 @@ def ansatze(draw):
 
 
 @given(ansatze(), st.integers(0, 2**31 - 1))
+@pytest.mark.float64
 def test_fused_and_tensorcircuit_engines_match_dense_reference(ansatz, seed):
     model = QCBM(ansatz, dtype=jnp.float64)
     params = model.init(jax.random.key(seed))
@@ -143,6 +145,7 @@ def random_circuits(draw):
 
 
 @given(random_circuits())
+@pytest.mark.float64
 def test_random_tensorcircuit_circuits_match_dense_reference(circuit):
     n, ops = circuit
     gates = []
@@ -159,8 +162,9 @@ def test_random_tensorcircuit_circuits_match_dense_reference(circuit):
     np.testing.assert_allclose(np.asarray(state), run(n, gates), atol=1e-10)
 
 
-@given(ansatze(), st.integers(0, 2**31 - 1), st.sampled_from([jnp.float32, jnp.float64]))
-def test_probabilities_are_normalized_and_log_prob_consistent(ansatz, seed, dtype):
+@pytest.mark.parametrize("dtype", [jnp.float32, pytest.param(jnp.float64, marks=pytest.mark.float64)])
+@given(ansatze(), st.integers(0, 2**31 - 1))
+def test_probabilities_are_normalized_and_log_prob_consistent(dtype, ansatz, seed):
     model = QCBM(ansatz, dtype=dtype)
     params = model.init(jax.random.key(seed))
     p = model.probs(params)
@@ -171,6 +175,7 @@ def test_probabilities_are_normalized_and_log_prob_consistent(ansatz, seed, dtyp
     np.testing.assert_allclose(np.exp(np.asarray(model.log_prob(params, bits))), np.asarray(p), rtol=1e-4, atol=1e-7)
 
 
+@pytest.mark.float64
 def test_su4_kak_zero_is_identity_and_gates_are_unitary():
     key = jax.random.key(0)
     p = jax.random.normal(key, (20, 15), jnp.float64) * 3

@@ -170,7 +170,7 @@ def test_run_batch_through_a_faulty_provider(tmp_path, p_after, seed):
     acknowledgement makes the provider run the batch twice (documented: no idempotency
     key), but the duplicate is never journaled, polled or counted."""
     dev = Device.local(5)
-    model = jqgen.QCBM(jqgen.qcbm.HardwareEfficient(4, 2, "all"), dtype=jnp.float64)
+    model = jqgen.QCBM(jqgen.qcbm.HardwareEfficient(4, 2, "all"))
     ps = [model.init(jax.random.key(s)) for s in range(6)]
     cs = [compile_qcbm(model, p, dev, initial_layout=[4, 2, 0, 1]) for p in ps]
     tags = [{"i": i} for i in range(len(cs))]

@@ -46,6 +46,19 @@ def test_bad_chi_max(chi):
         jqgen.MPSBornMachine(num_bits=4, chi_max=chi)
 
 
+def test_64_bit_model_dtypes_need_x64():
+    """In JAX's default 32-bit mode a float64/complex128 model is refused (JAX would make
+    float32 parameters, with a warning, for a model that claims float64)."""
+    assert not jax.config.jax_enable_x64
+    for dtype in (jnp.float64, jnp.complex128, "float64"):
+        with pytest.raises(ValueError, match="needs 64-bit JAX.*jax_enable_x64"):
+            jqgen.MPSBornMachine(4, 2, dtype=dtype)
+    with jax.enable_x64(True):
+        for dtype in (jnp.float64, jnp.complex128):
+            model = jqgen.MPSBornMachine(4, 2, dtype=dtype)
+            assert model.init(jax.random.key(0)).tensors.dtype == dtype
+
+
 @pytest.mark.parametrize("n", [0, 1, -1, 2.0])
 def test_bad_number_of_sites(n):
     with pytest.raises(ValueError, match="n \\(number of sites\\)"):

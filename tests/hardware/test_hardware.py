@@ -178,6 +178,7 @@ def _vec(counts, n):
     ids=["line6-forced", "line4-relabelled"],
 )
 @pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.float64
 def test_compiled_circuit_has_the_original_distribution(ansatz, device, initial_layout, seed):
     from qiskit.quantum_info import Statevector
 
@@ -202,12 +203,12 @@ def test_compiled_circuit_has_the_original_distribution(ansatz, device, initial_
 
 
 def test_circuit_hash_is_deterministic_and_sensitive():
-    model = jqgen.QCBM(jqgen.qcbm.HardwareEfficient(3, 1), dtype=jnp.float64)
+    model = jqgen.QCBM(jqgen.qcbm.HardwareEfficient(3, 1))
     p = model.init(jax.random.key(0))
     d = Device.local(3)
     h1 = compile_qcbm(model, p, d).circuit_hash
     assert h1 == compile_qcbm(model, p, d).circuit_hash
-    q = dict(p, first=p["first"].at[0, 0].add(1e-12))
+    q = dict(p, first=p["first"].at[0, 0].set(jnp.nextafter(p["first"][0, 0], jnp.inf)))  # one ulp (float32)
     assert compile_qcbm(model, q, d).circuit_hash != h1
     assert params_hash(q) != params_hash(p)
 
@@ -232,7 +233,7 @@ def test_compile_rejects_wide_circuits():
 def small():
     """Two distinct compiled 2-qubit circuits for an all-to-all 2-qubit local device."""
     dev = Device.local(2, coupling=None)
-    model = jqgen.QCBM(jqgen.qcbm.HardwareEfficient(2, 1), dtype=jnp.float64)
+    model = jqgen.QCBM(jqgen.qcbm.HardwareEfficient(2, 1))
     cs = [compile_qcbm(model, model.init(jax.random.key(s)), dev) for s in range(2)]
     return dev, cs
 
@@ -429,7 +430,7 @@ def test_local_provider_counts_match_exact_probabilities(tmp_path, monkeypatch):
     tc.backend.set_random_state(1234)
     monkeypatch.setenv("JQGEN_TEST_TOKEN", TOKEN)
     dev = Device.local(5)
-    model = jqgen.QCBM(jqgen.qcbm.HardwareEfficient(4, 2, "all"), dtype=jnp.float64)
+    model = jqgen.QCBM(jqgen.qcbm.HardwareEfficient(4, 2, "all"))
     params = model.init(jax.random.key(3))
     c = compile_qcbm(model, params, dev, initial_layout=[4, 2, 0, 1])
     assert isinstance(c, Compiled) and c.num_physical == 5
@@ -465,7 +466,7 @@ def test_noisy_gates_sample_the_depolarized_density_matrix(tmp_path):
     tc = tensorcircuit()
     tc.backend.set_random_state(7)
     dev = Device.local(3, coupling=None)
-    model = jqgen.QCBM(jqgen.qcbm.HardwareEfficient(3, 1, "line"), dtype=jnp.float64)
+    model = jqgen.QCBM(jqgen.qcbm.HardwareEfficient(3, 1, "line"))
     params = model.init(jax.random.key(5))
     c = compile_qcbm(model, params, dev)
     captured = []
