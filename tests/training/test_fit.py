@@ -132,3 +132,15 @@ def test_fit_resumes_from_its_checkpoint_to_the_identical_result(tmp_path):
         jqgen.fit(model, p0, data, optax.adam(0.01), checkpoint_path=path, **kw)
     with pytest.raises(ValueError, match="key"):
         jqgen.fit(model, p0, data, optax.adam(0.05), checkpoint_path=path, **{**kw, "key": jax.random.key(2)})
+
+
+def test_distribution_losses_train_any_model_with_dense_probs():
+    """make_loss's exact (autodiff) losses are not QCBM-only: an MPS trains on MMD; the
+    parameter-shift rule, which needs Pauli-rotation angles, refuses it."""
+    data = bars_and_stripes(2, 2)
+    model = jqgen.MPSBornMachine(4, 2)
+    res = jqgen.fit(model, model.init(jax.random.key(0)), data, optax.adam(0.05), key=jax.random.key(1), steps=30,
+                    loss=jqgen.qcbm.make_loss(model, "mmd"), progress=False)
+    assert res.history[-1] < 0.5 * res.history[0]
+    with pytest.raises(ValueError, match="parameter-shift rule needs a jqgen.QCBM"):
+        jqgen.qcbm.make_loss(model, "mmd", shots=100)
