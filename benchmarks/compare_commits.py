@@ -2,8 +2,10 @@
 
 Issue 13 (the architecture round) asks that the committed headline figures be no slower
 after the change, measured "same run, before/after commit, as a ratio". This script runs,
-for the code before (default ``8de6a4f``, checked out with ``git worktree add`` outside
-the repository) and the code after (this checkout), **that commit's own benchmark
+for the code before (default ``8de6a4f``) and the code after (default ``HEAD`` when the
+script starts), each checked out with ``git worktree add`` outside the repository (so a
+commit others make during the run does not mix in; ``--after-dir`` may name the
+repository itself instead), **that commit's own benchmark
 scripts** against **that commit's own library** (``PYTHONPATH`` = the commit's folder,
 working directory = that folder), each run in a fresh subprocess, interleaved: for every
 repetition and every figure, before then after. The figures:
@@ -69,6 +71,67 @@ with open(cfg["out"], "w") as f:
 """
 
 
+#: ``programs`` worker, run with ``python -c`` in the commit's folder: the optimized XLA
+#: programs (``jit(f).lower(...).compile().as_text()``) of the timed ``mps`` and ``qcbm``
+#: kernels, as the benchmark scripts build them, written to ``out/NAME.txt`` with debug
+#: information and instruction numbering removed (equal text = the same program).
+PROGRAM_WORKER = r"""
+import json, os, re, sys
+import jax, jax.numpy as jnp, numpy as np
+import jqgen
+from jqgen.qcbm import QCBM, LiuWang
+try:
+    from jqgen.distributions import kl_divergence
+except ImportError:  # before issue 13
+    from jqgen.qcbm import kl_divergence
+m = jqgen.mps if hasattr(jqgen.mps, "sample") else jqgen  # MPS functions moved to jqgen.mps
+out = sys.argv[1]
+
+def normalized(text):
+    keep, skip = [], False
+    for ln in text.split("\n"):
+        if ln in ("FileNames", "FunctionNames", "FileLocations", "StackFrames"):
+            skip = True
+            continue
+        if skip and (not ln.strip() or re.match(r"^\s*\d", ln)):
+            continue
+        skip = False
+        ln = re.sub(r", metadata=\{[^}]*\}", "", ln)
+        ln = re.sub(r", stack_frame_id=\d+", "", ln)
+        ln = re.sub(r"^HloModule \S+", "HloModule", ln)
+        keep.append(re.sub(r"(%[A-Za-z_\-]+)[.\d]+", r"\1", ln))
+    return "\n".join(keep)
+
+def dump(name, f, *args, static=()):
+    text = jax.jit(f, static_argnums=static).lower(*args).compile().as_text()
+    with open(os.path.join(out, name + ".txt"), "w") as fh:
+        fh.write(normalized(text))
+
+def target(n):
+    return jnp.asarray(np.random.default_rng(0).dirichlet(np.ones(2**n)), jnp.float32)
+
+for n in (12, 16, 20):
+    q, t = QCBM(LiuWang(n, 4)), target(n)
+    dump(f"qcbm_kl_grad_n{n}", jax.value_and_grad(lambda p, q=q, t=t: kl_divergence(t, q.probs(p))),
+         q.init(jax.random.key(0)))
+q10, t10 = QCBM(LiuWang(10, 4)), target(10)
+vg = jax.value_and_grad(lambda p: kl_divergence(t10, q10.probs(p)))
+dump("qcbm_kl_grad_n10", vg, q10.init(jax.random.key(0)))
+dump("qcbm_vmap64_n10", jax.vmap(vg), jax.vmap(q10.init)(jax.random.split(jax.random.key(1), 64)))
+q20 = QCBM(LiuWang(20, 4))
+p20 = q20.init(jax.random.key(0))
+dump("qcbm_sample_n20", lambda p, k: q20.sample(p, k, 1_000_000), p20, jax.random.key(1))
+dump("qcbm_sample_counts_n20", lambda p, k: q20.sample_counts(p, k, 1_000_000), p20, jax.random.key(1))
+dump("mps_sample_n100_chi32", m.sample, m.random_mps(jax.random.key(0), 100, 32), jax.random.key(1), 10_000,
+     static=(2,))
+l_mps = m.random_mps(jax.random.key(10), 784, 64)
+dump("mps_log_prob_n784_chi64", m.log_prob, l_mps, jnp.zeros((1000, 784), jnp.uint8))
+dump("mps_log_prob_n784_chi64_batch1", m.log_prob, l_mps, jnp.zeros((1, 784), jnp.uint8))
+dump("mps_log_amplitude_sq_n784_chi64_batch1", m.log_amplitude_sq, l_mps, jnp.zeros((1, 784), jnp.uint8))
+print(jqgen.__file__)
+"""
+
+
 def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
@@ -121,25 +184,71 @@ class Quiet:
         return not procs
 
 
+def other_load(seconds: float = 3.0) -> float | None:
+    """Cores' worth of CPU that other processes use now (busy CPU over ``seconds``, minus ours)."""
+    b0, c0 = busy_cpu_s(), own_cpu_s()
+    time.sleep(seconds)
+    b1, c1 = busy_cpu_s(), own_cpu_s()
+    return None if b0 is None or b1 is None else max(0.0, (b1 - b0) - (c1 - c0)) / seconds
+
+
+class Idle:
+    """Waits until other processes use at most ``max_load`` cores (polled every ``poll_s``),
+    ``budget_s`` seconds in all: pytest is not the only thing that shares the machine."""
+
+    def __init__(self, budget_s: float, max_load: float = 0.1, poll_s: float = 15.0) -> None:
+        self.budget_s, self.max_load, self.poll_s, self.waited_s = budget_s, max_load, poll_s, 0.0
+        self.log: list[dict] = []
+
+    def wait(self, when: str) -> float | None:
+        """The other load measured just before the run (after waiting, if needed)."""
+        t0 = time.time()
+        load = other_load()
+        first = load
+        while (self.budget_s > 0 and load is not None and load > self.max_load
+               and self.waited_s + (time.time() - t0) < self.budget_s):
+            log(f"  waiting: other processes use {load:.2f} cores; {self.waited_s + time.time() - t0:.0f} s waited "
+                f"of {self.budget_s:.0f}")
+            time.sleep(self.poll_s)
+            load = other_load()
+        waited = time.time() - t0
+        self.waited_s += waited
+        if waited > 4:
+            self.log.append({"when": when, "load_first": first, "load_at_start": load, "waited_s": round(waited, 1)})
+        return load
+
+
 # ---------------------------------------------------------------------------- worktree
 
 def git(*args: str, cwd: str = ROOT) -> str:
     return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
 
 
-def tree_hash(root: str) -> str:
-    """sha256 of every ``jqgen/**/*.py`` and ``benchmarks/*.py`` under ``root`` (detects edits mid-run)."""
+def tree_hash(root: str, subs: tuple[str, ...] = ("jqgen", "benchmarks")) -> str:
+    """sha256 of every ``jqgen/**/*.py`` and ``benchmarks/*.py`` (the scripts the runs use,
+    not this driver) under ``root``: detects edits during a run, and tells runs of the same
+    code apart from others when results are merged."""
     h = hashlib.sha256()
-    for sub in ("jqgen", "benchmarks"):
+    for sub in subs:
         for dirpath, dirnames, files in sorted(os.walk(os.path.join(root, sub))):
             dirnames.sort()
             for name in sorted(files):
-                if name.endswith(".py") and (sub == "jqgen" or dirpath.endswith("benchmarks")):
+                if (name.endswith(".py") and name != "compare_commits.py"
+                        and (sub == "jqgen" or os.path.basename(dirpath) == "benchmarks")):
                     path = os.path.join(dirpath, name)
                     h.update(os.path.relpath(path, root).encode())
                     with open(path, "rb") as f:
                         h.update(f.read())
     return h.hexdigest()[:16]
+
+
+def code_unchanged(commit: str, root: str) -> bool:
+    """True if ``jqgen/`` and the benchmark scripts in ``root`` (this driver, README and
+    results aside) are those of ``commit`` (working tree included)."""
+    r = subprocess.run(["git", "diff", "--quiet", commit, "--", "jqgen", "benchmarks",
+                        ":(exclude)benchmarks/compare_commits.py", ":(exclude)benchmarks/README.md",
+                        ":(exclude)benchmarks/results"], cwd=root, capture_output=True)
+    return r.returncode == 0
 
 
 # ---------------------------------------------------------------------------- figures
@@ -206,6 +315,13 @@ def extract_metrics(r: dict) -> dict:
             "n784_1e5_s": _get(c, "n784_1e5", "median_s"), "n64_1e5_s": _get(c, "naive_n64_1e5", "jqgen", "median_s")}
 
 
+#: How the noise and the verdict are computed (stored in the result).
+NOISE_DEFINITION = (
+    "noise_rel: run-to-run noise of one measurement, 1.4826 x the median absolute deviation over the "
+    "repetitions / the median, the larger of the two sides; range_rel: (max - min) / median, the larger side; "
+    "verdict: 'slower'/'faster' when |ratio - 1| exceeds ratio_threshold = max(2 standard errors of the ratio of "
+    "the medians (1.2533 sigma / sqrt(n) per side), 2%), else 'within noise'")
+
 #: metrics where a larger value is better (the others are times: smaller is better)
 HIGHER_IS_BETTER = {"sampling_speedup_vs_quimb", "log_prob_speedup_vs_quimb"}
 #: values that are not timings (reported, no verdict)
@@ -234,6 +350,36 @@ def figure_command(fig: str, tmp: str, smoke: bool, data: str) -> tuple[list[str
         return [py, "benchmarks/metrics_bench.py", "--json", out] + (["--repeats", "1"] if smoke else []), out, \
             extract_metrics
     raise ValueError(fig)
+
+
+def compare_programs(sides: dict[str, str], timeout_s: float = 600.0) -> dict:
+    """Runs :data:`PROGRAM_WORKER` for both sides; which compiled programs are identical."""
+    texts: dict[str, dict[str, str]] = {}
+    files: dict[str, str] = {}
+    with tempfile.TemporaryDirectory(prefix="cmp-programs-") as tmp:
+        for side, root in sides.items():
+            d = os.path.join(tmp, side)
+            os.makedirs(d)
+            env = dict(os.environ, PYTHONPATH=root, PYTHONDONTWRITEBYTECODE="1")
+            p = subprocess.run([sys.executable, "-c", PROGRAM_WORKER, d], cwd=root, env=env, capture_output=True,
+                               text=True, timeout=timeout_s)
+            if p.returncode != 0:
+                return {"error": f"{side}: {(p.stderr or p.stdout)[-2000:]}"}
+            files[side] = p.stdout.strip()
+            texts[side] = {}
+            for name in sorted(os.listdir(d)):
+                with open(os.path.join(d, name)) as f:
+                    texts[side][name[:-4]] = f.read()
+    out: dict[str, Any] = {"what": "optimized XLA programs (jit(...).lower(...).compile().as_text(), debug "
+                                   "information and instruction numbers removed) of the timed mps and qcbm kernels "
+                                   "as the benchmark scripts build them", "jqgen_files": files, "programs": {}}
+    for name in texts["before"]:
+        b, a = texts["before"][name], texts["after"].get(name)
+        out["programs"][name] = {"identical": a == b, "lines": b.count("\n") + 1,
+                                 "sha256_before": hashlib.sha256(b.encode()).hexdigest()[:16],
+                                 "sha256_after": None if a is None else hashlib.sha256(a.encode()).hexdigest()[:16]}
+    out["all_identical"] = all(v["identical"] for v in out["programs"].values())
+    return out
 
 
 def run_one(fig: str, side: str, root: str, smoke: bool, data: str, timeout_s: float) -> dict:
@@ -266,6 +412,14 @@ def run_one(fig: str, side: str, root: str, smoke: bool, data: str, timeout_s: f
     return rec
 
 
+def is_quiet(r: dict, cores: int) -> bool:
+    """A run is quiet if no pytest ran when it started and other processes used at most
+    2% of the machine's CPU capacity during it (at least 0.5 CPU s allowed)."""
+    other = r.get("other_processes_cpu_s")
+    return (not r.get("pytest_running_at_start") and other is not None
+            and other <= max(0.5, 0.02 * r["wall_s"] * cores))
+
+
 def summarize(runs: list[dict], figures: list[str]) -> dict:
     out: dict[str, Any] = {}
     for fig in figures:
@@ -281,20 +435,25 @@ def summarize(runs: list[dict], figures: list[str]) -> dict:
             if b and a:
                 mb, ma = statistics.median(b), statistics.median(a)
                 row.update(before_median=mb, after_median=ma)
-                if not name.endswith(NOT_TIMED) and mb:
+                if not name.endswith(NOT_TIMED) and mb and ma:
                     ratio = ma / mb
-                    spread = [(max(x) - min(x)) / statistics.median(x) for x in (b, a) if len(x) > 1 and statistics.median(x)]
-                    noise = max(spread) if spread else None
-                    pairs = [y / x for x, y in zip(b, a) if x]
-                    row.update(ratio_after_over_before=round(ratio, 4), noise_rel=None if noise is None else round(noise, 4),
-                               pair_ratios=[round(x, 3) for x in pairs])
-                    slower = ratio < 1 if name in HIGHER_IS_BETTER else ratio > 1
-                    if noise is None:
-                        row["verdict"] = "one repetition: no noise estimate"
-                    elif abs(ratio - 1) <= noise:
-                        row["verdict"] = "within noise"
+                    row.update(ratio_after_over_before=round(ratio, 4), pair_ratios=[round(y / x, 3) for x, y in
+                                                                                     zip(b, a) if x])
+                    if min(len(b), len(a)) < 2:
+                        row.update(noise_rel=None, verdict="one repetition: no noise estimate")
                     else:
-                        row["verdict"] = "slower" if slower else "faster"
+                        # run-to-run noise of one measurement: robust sigma (1.4826 MAD) / median, the
+                        # larger side; the standard error of a median is ~1.25 sigma / sqrt(n)
+                        sig = {k: 1.4826 * statistics.median(abs(v - m) for v in x) / m
+                               for k, x, m in (("before", b, mb), ("after", a, ma))}
+                        se = 1.2533 * (sig["before"] ** 2 / len(b) + sig["after"] ** 2 / len(a)) ** 0.5
+                        threshold = max(2 * se, 0.02)  # 2 standard errors of the ratio, at least 2%
+                        slower = ratio < 1 if name in HIGHER_IS_BETTER else ratio > 1
+                        row.update(noise_rel=round(max(sig.values()), 4),
+                                   range_rel=round(max((max(x) - min(x)) / m for x, m in ((b, mb), (a, ma))), 4),
+                                   ratio_threshold=round(threshold, 4),
+                                   verdict="within noise" if abs(ratio - 1) <= threshold else
+                                   ("slower" if slower else "faster"))
                     if name in HIGHER_IS_BETTER:
                         row["note"] = "a ratio of speed-ups: > 1 is better"
             rows[name] = row
@@ -302,22 +461,104 @@ def summarize(runs: list[dict], figures: list[str]) -> dict:
     return out
 
 
+def analyse(result: dict, figures: list[str], cores: int) -> dict:
+    """Adds the quiet flags, the summaries (all runs; quiet runs only) and the headline to ``result``."""
+    runs = result["runs"]
+    for r in runs:
+        r["quiet"] = is_quiet(r, cores)
+    quiet_runs = [r for r in runs if r["quiet"]]
+    other = [r["other_processes_cpu_s"] for r in runs if r.get("other_processes_cpu_s") is not None]
+    result["quiet"].update({
+        "runs_started_while_pytest_ran": sum(1 for r in runs if r.get("pytest_running_at_start")),
+        "quiet_runs": f"{len(quiet_runs)} of {len(runs)} (no pytest at the start, other processes <= 2% of the "
+                      "CPU capacity during the run, at least 0.5 CPU s allowed)",
+        "quiet_runs_per_figure_and_side": {f"{fig} {s}": sum(1 for r in quiet_runs if r["figure"] == fig
+                                                             and r["side"] == s)
+                                           for fig in figures for s in ("before", "after")},
+        "other_processes_cpu_s_per_run": {"median": statistics.median(other) if other else None,
+                                          "max": max(other) if other else None},
+    })
+    summary, summary_quiet = summarize(runs, figures), summarize(quiet_runs, figures)
+    result["noise_definition"] = NOISE_DEFINITION
+    keys = ("before", "after", "before_median", "after_median", "ratio_after_over_before", "noise_rel",
+            "ratio_threshold", "verdict")
+    result.update({
+        "figures": summary,
+        "figures_quiet_runs_only": summary_quiet,
+        "headline": {fig: {k: {x: summary[fig].get(k, {}).get(x) for x in keys[2:]} for k in HEADLINE[fig]}
+                     for fig in figures},
+        "headline_quiet_runs_only": {fig: {k: {x: summary_quiet[fig].get(k, {}).get(x) for x in keys}
+                                           for k in HEADLINE[fig]} for fig in figures},
+    })
+    return result
+
+
+def print_tables(result: dict, figures: list[str]) -> None:
+    for title, key in (("all runs", "figures"), ("quiet runs only", "figures_quiet_runs_only")):
+        log(f"\n{title}\nfigure   metric                              before      after       ratio  noise  "
+            "thresh n  verdict")
+        for fig in figures:
+            for k, row in result[key][fig].items():
+                if "ratio_after_over_before" in row:
+                    log(f"{fig:8s} {k:34s} {row['before_median']:<11.4g} {row['after_median']:<11.4g} "
+                        f"{row['ratio_after_over_before']:<6.3f} "
+                        f"{row['noise_rel'] if row['noise_rel'] is not None else '-':<6} "
+                        f"{row.get('ratio_threshold') or '-':<6} "
+                        f"{min(len(row['before']), len(row['after'])):<2d} {row['verdict']}")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--before", default="8de6a4f", help="commit of the code before (default: %(default)s)")
     p.add_argument("--before-dir", default="/tmp/jqgen-before", help="worktree of it, outside the repository "
                    "(created if missing, removed at the end unless --keep-worktree)")
-    p.add_argument("--after-dir", default=ROOT, help="the code after (default: this checkout)")
+    p.add_argument("--after", default="HEAD", help="commit of the code after (default: %(default)s, resolved at the "
+                   "start), checked out like --before, so that commits made during the run do not mix in")
+    p.add_argument("--after-dir", default="/tmp/jqgen-after", help="worktree of --after (created if missing); or "
+                   "an existing checkout to use as it is, e.g. the repository itself (default: %(default)s)")
     p.add_argument("--reps", type=int, default=3, help="repetitions of every (figure, side) (default: %(default)s)")
     p.add_argument("--figures", nargs="+", choices=FIGURES, default=list(FIGURES))
     p.add_argument("--data", default=DATA, help="MNIST-1k .npz (default: ../shared/data/mnist28_binary_1k.npz)")
     p.add_argument("--wait-quiet", type=float, default=2700.0, help="seconds to wait in all while pytest runs")
+    p.add_argument("--wait-idle", type=float, default=0.0, help="seconds to wait in all, before runs, until other "
+                   "processes use at most 0.1 cores (default: %(default)s, no waiting)")
     p.add_argument("--timeout", type=float, default=900.0, help="seconds per benchmark run")
     p.add_argument("--smoke", action="store_true", help="1 repetition at small sizes: a check of the driver, "
                    "not a measurement (writes nothing unless --out)")
     p.add_argument("--keep-worktree", action="store_true")
     p.add_argument("--out", default=None, help="write the JSON here (it is printed anyway)")
+    p.add_argument("--merge", nargs="+", default=[], metavar="JSON",
+                   help="earlier results of this script to include (same library and script sources on both sides)")
+    p.add_argument("--note", action="append", default=[], help="a note to store in the result's 'notes' (repeatable)")
+    p.add_argument("--no-programs", action="store_true", help="skip the check that the mps and qcbm figures' compiled "
+                   "programs are identical before and after")
+    p.add_argument("--resummarize", default=None, metavar="JSON",
+                   help="no runs: recompute the quiet flags and summaries of an earlier result (e.g. one written by "
+                        "an earlier version of this script) and write it to --out")
     args = p.parse_args(argv)
+    if args.resummarize:
+        with open(args.resummarize) as f:
+            result = json.load(f)
+        figures = sorted({r["figure"] for r in result["runs"]}, key=FIGURES.index)
+        cores = (result.get("environment") or {}).get("cpu_affinity") or os.cpu_count() or 1
+        result = analyse(result, figures, cores)
+        result["resummarized"] = f"summaries recomputed from the runs of {args.resummarize} by compare_commits.py"
+        result["notes"] = list(result.get("notes") or []) + args.note
+        if not args.no_programs:
+            sides = {"before": os.path.abspath(args.before_dir), "after": os.path.abspath(args.after_dir)}
+            for s in sides.values():
+                if not os.path.isdir(os.path.join(s, "jqgen")):
+                    raise SystemExit(f"--resummarize with the program check: {s} is not a checkout (or --no-programs)")
+            log("comparing the compiled programs ...")
+            result["compiled_programs"] = dict(compare_programs(sides), commits={
+                s: git("rev-parse", "HEAD", cwd=d) for s, d in sides.items()})
+        text = json.dumps(result, indent=1)
+        if args.out:
+            os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+            with open(args.out, "w") as f:
+                f.write(text + "\n")
+        print_tables(result, figures)
+        return 0
     if args.smoke and args.reps == 3:
         args.reps = 1
     data = os.path.abspath(args.data)
@@ -325,40 +566,60 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, HERE)
     import _env  # noqa: E402  (jax + jqgen of this checkout, for the machine record)
 
-    created = False
-    if not os.path.isdir(os.path.join(args.before_dir, "jqgen")):
-        log(f"git worktree add {args.before_dir} {args.before}")
-        git("worktree", "add", "--detach", args.before_dir, args.before)
-        created = True
+    created: list[str] = []
+    for folder, commit in ((args.before_dir, args.before), (args.after_dir, args.after)):
+        if not os.path.isdir(os.path.join(folder, "jqgen")):
+            commit = git("rev-parse", commit)
+            log(f"git worktree add --detach {folder} {commit[:10]}")
+            git("worktree", "add", "--detach", folder, commit)
+            created.append(folder)
     sides = {"before": os.path.abspath(args.before_dir), "after": os.path.abspath(args.after_dir)}
     commits = {s: git("rev-parse", "HEAD", cwd=d) for s, d in sides.items()}
     if not commits["before"].startswith(git("rev-parse", args.before)[:12]):
         raise SystemExit(f"{args.before_dir} is at {commits['before'][:10]}, not {args.before}")
     hashes_start = {s: tree_hash(d) for s, d in sides.items()}
+    uncommitted = git("status", "--porcelain", "--", "jqgen", "benchmarks", cwd=sides["after"]).splitlines()
+    jqgen_hash = {s: tree_hash(d, ("jqgen",)) for s, d in sides.items()}
+    merged: list[dict] = []
+    for path in args.merge:
+        with open(path) as f:
+            prev = json.load(f)
+        same = all(code_unchanged(prev[s]["commit"], sides[s]) for s in sides)
+        if not same or prev.get("smoke") != args.smoke or prev["before"]["commit"] != commits["before"]:
+            raise SystemExit(f"--merge {path}: measured with other sources (jqgen/ or the benchmark scripts differ "
+                             "from its commits) or another --smoke setting")
+        merged += [dict(r, session=path) for r in prev["runs"]]
     quiet = Quiet(args.wait_quiet)
+    idle = Idle(args.wait_idle)
     quiet_at_start = quiet.wait("start")
     env = _env.environment()
+    programs = None
+    if not args.no_programs and not args.smoke:
+        log("comparing the compiled programs ...")
+        programs = dict(compare_programs(sides), commits=commits)
+        log(f"  identical: {programs.get('all_identical')}")
     t_all = time.perf_counter()
-    runs: list[dict] = []
+    runs: list[dict] = list(merged)
     try:
         for rep in range(args.reps):
             for fig in args.figures:
                 for side in ("before", "after"):
                     q = quiet.wait(f"rep {rep + 1} {fig} {side}")
+                    load = idle.wait(f"rep {rep + 1} {fig} {side}")
                     log(f"rep {rep + 1}/{args.reps} {fig:8s} {side:6s} ({commits[side][:8]}) ...")
                     rec = run_one(fig, side, sides[side], args.smoke, data, args.timeout)
-                    rec.update(rep=rep + 1, pytest_running_at_start=not q)
+                    rec.update(rep=rep + 1, pytest_running_at_start=not q, other_load_at_start=load,
+                               session="this run")
                     runs.append(rec)
                     head = {k: rec.get("values", {}).get(k) for k in HEADLINE[fig]}
                     log(f"    {rec['wall_s']:.1f} s, other processes {rec['other_processes_cpu_s']} CPU s, "
                         + (f"ERROR rc={rec['rc']}: {rec['error'][-400:]}" if "error" in rec else json.dumps(head)))
     finally:
         hashes_end = {s: tree_hash(d) for s, d in sides.items()}
-        if created and not args.keep_worktree:
-            log(f"git worktree remove --force {args.before_dir}")
-            git("worktree", "remove", "--force", args.before_dir)
-    other = [r["other_processes_cpu_s"] for r in runs if r.get("other_processes_cpu_s") is not None]
-    summary = summarize(runs, args.figures)
+        for folder in created if not args.keep_worktree else []:
+            log(f"git worktree remove --force {folder}")
+            git("worktree", "remove", "--force", folder)
+    cores = env.get("cpu_affinity") or os.cpu_count() or 1
     result = {
         "benchmark": "architecture_before_after",
         "what": "issue 13's headline figures for the code before and after the architecture round, same session, "
@@ -368,16 +629,15 @@ def main(argv: list[str] | None = None) -> int:
         "smoke": args.smoke,
         "before": {"commit": commits["before"], "dir": sides["before"], "pythonpath": sides["before"]},
         "after": {"commit": commits["after"], "dir": sides["after"], "pythonpath": sides["after"],
-                  "uncommitted_jqgen_changes": env.get("git", {}).get("modified_jqgen_files") if env.get("git") else None},
+                  "uncommitted_changes": uncommitted},
         "sources_unchanged_during_run": hashes_start == hashes_end,
+        "source_hashes": hashes_start, "jqgen_hashes": jqgen_hash, "merged_from": args.merge,
         "environment": env,
         "machine": f"{env['platform']} ({env['device']}), {env['cpu_model']}, {env['cpu_affinity']} cores",
         "quiet": {
             "pytest_running_at_start_after_waiting": not quiet_at_start,
             "waited_for_pytest_s": round(quiet.waited_s, 1), "wait_log": quiet.log,
-            "runs_started_while_pytest_ran": sum(1 for r in runs if r.get("pytest_running_at_start")),
-            "other_processes_cpu_s_per_run": {"median": statistics.median(other) if other else None,
-                                              "max": max(other) if other else None},
+            "waited_for_idle_s": round(idle.waited_s, 1), "idle_wait_log": idle.log,
         },
         "settings": {
             "repetitions": args.reps,
@@ -391,23 +651,16 @@ def main(argv: list[str] | None = None) -> int:
             "metrics": "benchmarks/metrics_bench.py (median of 5 runs per case)" + (" --repeats 1" if args.smoke else ""),
             "data": os.path.relpath(data, ROOT),
         },
-        "figures": summary,
-        "headline": {fig: {k: {x: summary[fig].get(k, {}).get(x) for x in
-                               ("before_median", "after_median", "ratio_after_over_before", "noise_rel", "verdict")}
-                           for k in HEADLINE[fig]} for fig in args.figures},
+        "compiled_programs": programs,
+        "notes": args.note,
         "runs": runs,
         "total_wall_s": round(time.perf_counter() - t_all, 1),
     }
+    result = analyse(result, args.figures, cores)
     text = json.dumps(result, indent=1)
     print(text)
     _env.write_text(args.out, text)
-    log("\nfigure   metric                              before      after       ratio  noise  verdict")
-    for fig in args.figures:
-        for k, row in summary[fig].items():
-            if "ratio_after_over_before" in row:
-                log(f"{fig:8s} {k:34s} {row['before_median']:<11.4g} {row['after_median']:<11.4g} "
-                    f"{row['ratio_after_over_before']:<6.3f} {row['noise_rel'] if row['noise_rel'] is not None else '-':<6} "
-                    f"{row['verdict']}")
+    print_tables(result, args.figures)
     return 0 if all("error" not in r for r in runs) else 1
 
 

@@ -273,28 +273,27 @@ def test_sweep_float64_restores_x64_setting(tmp_path, capsys):
         assert load_checkpoint(tmp_path / "checkpoint.npz").params.tensors.dtype == np.float64
 
 
-def test_the_command_keeps_compiled_programs_on_disk(tmp_path):
+def test_the_command_keeps_compiled_programs_on_disk(tmp_path, monkeypatch, capsys):
     """``jqgen`` (the process owner) enables jax's persistent compilation cache in
-    ``$JQGEN_COMPILE_CACHE`` (default ``~/.cache/jqgen/xla``); ``none`` turns it off. In a
-    subprocess: the setting is process-wide. (A second run loading the programs:
-    benchmarks/sweep_vs_han.py measures it.)"""
+    ``$JQGEN_COMPILE_CACHE`` (default ``~/.cache/jqgen/xla``); ``none`` turns it off. The
+    default runs in a subprocess: the setting is process-wide. (A second run loading the
+    programs: benchmarks/sweep_vs_han.py measures it.)"""
     import subprocess
     import sys
 
     home = tmp_path / "home"
     home.mkdir()
-
-    def run(setting, out):
-        code = ("import sys; from jqgen.cli import main; sys.exit(main(['train', 'mps', '--method', 'sweep', "
-                f"'--data', 'bars-stripes-3x3', '--chi-max', '4', '--loops', '1', '--out', {str(out)!r}]))")
-        env = {**os.environ, "HOME": str(home), "JAX_PLATFORMS": "cpu"}
-        env.pop("JQGEN_COMPILE_CACHE", None)
-        if setting is not None:
-            env["JQGEN_COMPILE_CACHE"] = setting
-        r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
-        assert r.returncode == 0, r.stderr[-2000:]
-
-    run("none", tmp_path / "a")
-    assert not (home / ".cache" / "jqgen").exists()
-    run(None, tmp_path / "b")
+    argv = ["train", "mps", "--data", "bars-stripes-2x2", "--chi-max", "2", "--steps", "10", "--chunk-size", "10",
+            "--no-progress"]
+    # none (as in this process, tests/conftest.py): nothing is written
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("JQGEN_COMPILE_CACHE", "none")
+    assert main(argv + ["--out", str(tmp_path / "a")]) == 0
+    assert not (home / ".cache" / "jqgen").exists() and not jax.config.jax_compilation_cache_dir
+    # the default, in a fresh process
+    code = f"import sys; from jqgen.cli import main; sys.exit(main({argv + ['--out', str(tmp_path / 'b')]!r}))"
+    env = {**os.environ, "HOME": str(home), "JAX_PLATFORMS": "cpu"}
+    env.pop("JQGEN_COMPILE_CACHE", None)
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
     assert any((home / ".cache" / "jqgen" / "xla").iterdir())

@@ -135,13 +135,16 @@ def test_ctrl_c_before_training_is_one_line_too(monkeypatch, capsys):
 
 
 # ------------------------------------------------------------------------------ resume
+# Short runs with a checkpoint every 2 steps: the kill comes right after the first one, and
+# the ~100 chunks left (each writes a checkpoint, ~0.4 s in all) keep the child running
+# well past it, so the kill still lands mid-run.
 RESUMABLE = {
-    "mps": ["train", "mps", "--data", "bars-stripes-3x3", "--chi-max", "4", "--steps", "3000", "--chunk-size", "10",
+    "mps": ["train", "mps", "--data", "bars-stripes-3x3", "--chi-max", "4", "--steps", "200", "--chunk-size", "2",
             "--batch-size", "7"],
-    "qcbm": ["train", "qcbm", "--data", "bars-stripes-2x2", "--ansatz", "all", "--layers", "2", "--steps", "3000",
-             "--chunk-size", "10"],
+    "qcbm": ["train", "qcbm", "--data", "bars-stripes-2x2", "--ansatz", "all", "--layers", "2", "--steps", "200",
+             "--chunk-size", "2"],
     "qcbm-cmaes": ["train", "qcbm", "--data", "bars-stripes-2x2", "--ansatz", "line", "--layers", "1",
-                   "--optimizer", "cmaes", "--steps", "1500", "--chunk-size", "5"],
+                   "--optimizer", "cmaes", "--steps", "200", "--chunk-size", "2"],
 }
 
 

@@ -259,7 +259,7 @@ _SCRIPT = textwrap.dedent(
     from jqgen.data import bars_and_stripes
     from jqgen.hardware import Device, train_on_device
 
-    journal, out, kill_after, kill_at_poll = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    journal, out, steps, kill_after, kill_at_poll = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:6])
     model = jqgen.QCBM(jqgen.qcbm.HardwareEfficient(4, 1, "all"))
     params = model.init(jax.random.key(0))
     dev = Device.local(4, native_gates=("rx", "rz", "rxx", "cx"), coupling=None)
@@ -278,7 +278,7 @@ _SCRIPT = textwrap.dedent(
             os.kill(os.getpid(), signal.SIGKILL)
         return _default_poll(task, device)
 
-    res = train_on_device(model, params, bars_and_stripes(2, 2), dev, shots=200, steps=6, optimizer=optax.adam(0.1),
+    res = train_on_device(model, params, bars_and_stripes(2, 2), dev, shots=200, steps=steps, optimizer=optax.adam(0.1),
                           journal_path=journal, key=jax.random.key(7), loss="mmd", callback=callback, poll=poll)
     np.save(out + ".params.npy", np.asarray(ravel_pytree(res.params)[0]))
     np.save(out + ".history.npy", res.history)
@@ -289,20 +289,23 @@ _SCRIPT = textwrap.dedent(
 
 
 def test_sigkilled_run_resumes_from_its_journal(tmp_path):
-    """A training run SIGKILLs itself after step 3 of 6 (after its results are journaled);
+    """A training run SIGKILLs itself after step 2 of 4 (after its results are journaled);
     a second process resumes from the journal: it submits nothing the journal has counts
     for, and ends with exactly the parameters and history of an uninterrupted run (a
-    third process, fresh journal). Another run is SIGKILLed in the middle of step 4 (all
+    third process, fresh journal). Another run is SIGKILLed in the middle of step 3 (all
     of the step's tasks journaled, 10 of 46 results in): the resumed run resubmits only the
     36 tasks without counts (``local`` forgets its tasks with the process: recorded as
-    lost) and completes."""
+    lost) and completes. (4 steps: the fewest with whole steps journaled before and after
+    each kill.)"""
     script = tmp_path / "train.py"
     script.write_text(_SCRIPT)
     env = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONWARNINGS": "ignore"}
     per_step = 2 * 22 + 2
+    steps, kill_after = 4, 2
 
     def start(name, journal, kill_after=0, kill_at_poll=0):
-        return subprocess.Popen([sys.executable, str(script), str(journal), str(tmp_path / name), str(kill_after), str(kill_at_poll)],
+        return subprocess.Popen([sys.executable, str(script), str(journal), str(tmp_path / name), str(steps),
+                                 str(kill_after), str(kill_at_poll)],
                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def finish(*procs):
@@ -310,22 +313,25 @@ def test_sigkilled_run_resumes_from_its_journal(tmp_path):
             _, p.err = p.communicate(timeout=300)
 
     jk, jf, jm = tmp_path / "killed.jsonl", tmp_path / "full.jsonl", tmp_path / "mid.jsonl"
-    killed, full, mid = start("killed", jk, kill_after=3), start("full", jf), start("mid", jm, kill_at_poll=3 * per_step + 11)
+    killed, full = start("killed", jk, kill_after=kill_after), start("full", jf)
+    mid = start("mid", jm, kill_at_poll=kill_after * per_step + 11)
     finish(killed, full, mid)
     assert killed.returncode == -9 and mid.returncode == -9, (killed.err, mid.err)
     assert full.returncode == 0, full.err
     assert not (tmp_path / "killed.params.npy").exists() and not (tmp_path / "mid.params.npy").exists()
     before, before_mid = _records(jk), _records(jm)
     done = {r["key"] for r in before if r["type"] == "result"}
-    assert len(done) == 3 * per_step and len({r["key"] for r in before if r["type"] == "submit"}) == 3 * per_step
+    assert len(done) == kill_after * per_step
+    assert len({r["key"] for r in before if r["type"] == "submit"}) == kill_after * per_step
     done_mid = {r["key"] for r in before_mid if r["type"] == "result"}
     pending_mid = {r["key"] for r in before_mid if r["type"] == "submit"} - done_mid
-    assert len(done_mid) == 3 * per_step + 10 and len(pending_mid) == per_step - 10
+    assert len(done_mid) == kill_after * per_step + 10 and len(pending_mid) == per_step - 10
 
     resumed, resumed_mid = start("resumed", jk), start("resumed_mid", jm)
     finish(resumed, resumed_mid)
     assert resumed.returncode == 0, resumed.err
     assert resumed_mid.returncode == 0, resumed_mid.err
+    total = steps * per_step
     for path, old, had_counts, pending, name in ((jk, before, done, set(), "resumed"), (jm, before_mid, done_mid, pending_mid, "resumed_mid")):
         after = _records(path)
         assert after[: len(old)] == old  # append-only
@@ -336,15 +342,16 @@ def test_sigkilled_run_resumes_from_its_journal(tmp_path):
         assert lost == pending and pending <= new_submits
         submits = Counter(r["key"] for r in after if r["type"] == "submit")
         assert all(n == 1 or (n == 2 and k in lost) for k, n in submits.items()), submits
-        assert len(submits) == 6 * per_step and len({r["key"] for r in after if r["type"] == "result"}) == 6 * per_step
+        assert len(submits) == total and len({r["key"] for r in after if r["type"] == "result"}) == total
         info = json.loads((tmp_path / f"{name}.json").read_text())
-        assert info["submitted"] == 6 * per_step - len(had_counts)
-        assert info["budget"] == {"tasks": 6 * per_step + len(pending), "shots": (6 * per_step + len(pending)) * 200}
-    assert json.loads((tmp_path / "full.json").read_text())["budget"]["tasks"] == 6 * per_step
+        assert info["submitted"] == total - len(had_counts)
+        assert info["budget"] == {"tasks": total + len(pending), "shots": (total + len(pending)) * 200}
+    assert json.loads((tmp_path / "full.json").read_text())["budget"]["tasks"] == total
     np.testing.assert_array_equal(np.load(tmp_path / "resumed.params.npy"), np.load(tmp_path / "full.params.npy"))
     np.testing.assert_array_equal(np.load(tmp_path / "resumed.history.npy"), np.load(tmp_path / "full.history.npy"))
-    # killed mid-step: the first three steps are replayed exactly (the rest uses new shots)
-    np.testing.assert_array_equal(np.load(tmp_path / "resumed_mid.history.npy")[:3], np.load(tmp_path / "full.history.npy")[:3])
+    # killed mid-step: the steps before it are replayed exactly (the rest uses new shots)
+    np.testing.assert_array_equal(np.load(tmp_path / "resumed_mid.history.npy")[:kill_after],
+                                  np.load(tmp_path / "full.history.npy")[:kill_after])
 
 
 # -------------------------------------------------------------------------------- tokens

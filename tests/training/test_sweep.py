@@ -301,7 +301,7 @@ def test_mnist_cutoff_schedule_that_crashes_the_reference_stays_finite(shared_da
     """The reference code divides by psi = 0 at bond 276 in its second loop (cutoff 1e-7
     after a first loop at 0.3); normalized environments keep every psi finite."""
     data = np.load(f"{shared_data}/mnist28_binary_1k.npz")["data"]
-    res = jqgen.sweep_train(data, max_bond=32, loops=3, key=jax.random.key(0), lr=lambda i: 0.05 if i == 0 else 1e-3,
+    res = jqgen.sweep_train(data, max_bond=32, loops=2, key=jax.random.key(0), lr=lambda i: 0.05 if i == 0 else 1e-3,
                             descent_steps=10, num_batches=10,
                             cutoff=lambda i: 0.3 if i == 0 else 1e-7, progress=False)
     nll = np.asarray(res.history["train_nll"])
