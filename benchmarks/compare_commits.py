@@ -22,15 +22,25 @@ repetition and every figure, before then after. The figures:
 * ``metrics``: ``metrics_bench.py``: ``generalization_metrics`` on 10^6 samples of 64
   bits against 10^5 training strings, with cost (and the smaller cases).
 
-Per figure and metric: the values of every repetition, the medians, the ratio
-after/before of the medians (< 1 is faster for times), and the run-to-run noise (the
-larger of the two sides' (max - min) / median). Before every run the script waits while
-a ``pytest`` process runs (``pgrep -f pytest``, polled every 30 s, up to ``--wait-quiet``
-seconds in all) and records the CPU time other processes used during the run.
+Before the runs it also compiles the timed ``mps`` and ``qcbm`` kernels on both sides and
+compares the optimized XLA programs (``compiled_programs``): identical programs mean that a
+timing difference of those figures is run-to-run variation.
 
-    python benchmarks/compare_commits.py --out benchmarks/results/architecture_before_after_cpu.json
-    python benchmarks/compare_commits.py --reps 5 --figures sweep mps
-    python benchmarks/compare_commits.py --smoke     # 1 repetition, small sizes: checks the driver (~2 min)
+Per figure and metric: the values of every repetition, the medians, the ratio
+after/before of the medians (< 1 is faster for times), the paired ratios of each
+repetition, the run-to-run noise and a verdict (:data:`NOISE_DEFINITION`), once over all
+runs (``figures``) and once over the quiet runs only (``figures_quiet_runs_only``; a run
+is quiet if no pytest ran at its start and other processes used at most 2% of the CPU
+capacity during it). Before every run the script waits while a ``pytest`` process runs
+(``pgrep -f pytest``, polled every 30 s, up to ``--wait-quiet`` seconds in all; optionally
+also until the machine is idle, ``--wait-idle``) and records the CPU time other processes
+used during the run.
+
+    python benchmarks/compare_commits.py --reps 5 --out benchmarks/results/architecture_before_after_cpu.json
+    python benchmarks/compare_commits.py --reps 3 --figures sweep mps
+    python benchmarks/compare_commits.py --smoke --wait-quiet 0   # 1 repetition, small sizes: checks the driver
+    python benchmarks/compare_commits.py --resummarize OLD.json --no-programs --out NEW.json   # summaries only
+    python benchmarks/compare_commits.py --merge EARLIER.json ...  # add the runs of an earlier session (same code)
 """
 
 from __future__ import annotations
@@ -426,6 +436,10 @@ def summarize(runs: list[dict], figures: list[str]) -> dict:
         rows: dict[str, Any] = {}
         vals = {s: [r["values"] for r in runs if r["figure"] == fig and r["side"] == s and "values" in r]
                 for s in ("before", "after")}
+        # the before and after runs of the same repetition (and session), for paired ratios
+        by_rep = {s: {(r.get("session"), r.get("rep")): r["values"] for r in runs
+                      if r["figure"] == fig and r["side"] == s and "values" in r} for s in ("before", "after")}
+        paired = [k for k in by_rep["before"] if k in by_rep["after"]]
         names = list(vals["after"][0]) if vals["after"] else list(vals["before"][0]) if vals["before"] else []
         for name in names:
             b = [v.get(name) for v in vals["before"]]
@@ -437,8 +451,10 @@ def summarize(runs: list[dict], figures: list[str]) -> dict:
                 row.update(before_median=mb, after_median=ma)
                 if not name.endswith(NOT_TIMED) and mb and ma:
                     ratio = ma / mb
-                    row.update(ratio_after_over_before=round(ratio, 4), pair_ratios=[round(y / x, 3) for x, y in
-                                                                                     zip(b, a) if x])
+                    pairs = [(by_rep["before"][k].get(name), by_rep["after"][k].get(name)) for k in paired]
+                    row.update(ratio_after_over_before=round(ratio, 4),
+                               pair_ratios=[round(y / x, 3) for x, y in pairs if x and y is not None],
+                               pair_ratios_note="after / before within the same repetition")
                     if min(len(b), len(a)) < 2:
                         row.update(noise_rel=None, verdict="one repetition: no noise estimate")
                     else:
