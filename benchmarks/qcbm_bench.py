@@ -121,7 +121,7 @@ def main() -> None:
     for n in cfg["larger"]:
         p, f = loss_fns(n, 4, tc)
         larger[n] = {"jqgen": timed(f["jqgen"], (p,), max(5, args.repeats // 5), min_time)}
-        if tc:
+        if tc and not args.quick:  # quick: the scanned TensorCircuit path is timed at the main size only
             larger[n]["tc_scan"] = timed(f["tc_scan"], (p,), max(5, args.repeats // 5), min_time)
             larger[n]["step_speedup_vs_tc_scan"] = round(larger[n]["tc_scan"]["step_ms"] / larger[n]["jqgen"]["step_ms"], 2)
         if n == 16 and args.plain_16 and tc:
