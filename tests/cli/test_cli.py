@@ -265,8 +265,9 @@ def test_sweep_with_test_split_stop_rule_and_default_out(tmp_path, monkeypatch, 
 
 
 def test_sweep_float64_restores_x64_setting(tmp_path, capsys):
+    sweep = ["train", "mps", "--method", "sweep", "--data", "bars-stripes-3x3", "--chi-max", "4", "--no-progress"]
     with jax.enable_x64(False):
-        rc = main(SWEEP_BAS + ["--loops", "1", "--dtype", "float64", "--out", str(tmp_path)])
+        rc = main(sweep + ["--loops", "1", "--dtype", "float64", "--out", str(tmp_path)])
         assert rc == 0 and not jax.config.jax_enable_x64
         assert main(["sample", str(tmp_path / "checkpoint.npz"), "--num", "3", "--out", str(tmp_path / "s.png")]) == 0
     with jax.enable_x64(True):
