@@ -2,6 +2,7 @@
 SIGKILL; the package layout of :mod:`jqgen.cli` and :func:`jqgen.qcbm.ansatz_by_name`."""
 
 import ast
+import contextlib
 import json
 import os
 import pathlib
@@ -96,9 +97,24 @@ def _env():
     return env
 
 
-def _start(argv):
-    return subprocess.Popen([sys.executable, "-m", "jqgen.cli", *argv], env=_env(), stdout=subprocess.PIPE,
+# ``python -m jqgen.cli`` with Python's own SIGINT handler (KeyboardInterrupt), as in a
+# terminal: a process started from a background job inherits SIGINT ignored, and so would
+# the child of a test run from one.
+_CLI = "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); " \
+       "runpy.run_module('jqgen.cli', run_name='__main__', alter_sys=True)"
+
+
+@contextlib.contextmanager
+def _started(argv):
+    """The CLI in a subprocess; killed (and its pipes closed) if the test fails first."""
+    proc = subprocess.Popen([sys.executable, "-c", _CLI, *argv], env=_env(), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
 
 
 def _wait_for(path, proc, timeout=240.0):
@@ -111,11 +127,11 @@ def _wait_for(path, proc, timeout=240.0):
 
 def test_ctrl_c_exits_130_with_one_line_naming_the_checkpoint(tmp_path):
     out = tmp_path / "run"
-    proc = _start(["train", "mps", "--data", "bars-stripes-3x3", "--chi-max", "4", "--steps", "1000000",
-                   "--chunk-size", "20", "--no-progress", "--out", str(out)])
-    _wait_for(out / "checkpoint.npz", proc)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
+    with _started(["train", "mps", "--data", "bars-stripes-3x3", "--chi-max", "4", "--steps", "1000000",
+                   "--chunk-size", "20", "--no-progress", "--out", str(out)]) as proc:
+        _wait_for(out / "checkpoint.npz", proc)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     line = _one_line(err)
     assert line.startswith("jqgen: interrupted after ") and "of 1000000 steps" in line
@@ -158,10 +174,10 @@ def test_a_killed_run_resumes_to_the_uninterrupted_result(name, tmp_path, capsys
     whole = jqgen.load_checkpoint(tmp_path / "whole" / "checkpoint.npz")
 
     out = tmp_path / "killed"
-    proc = _start(argv + ["--out", str(out)])
-    _wait_for(out / "checkpoint.npz", proc)
-    proc.send_signal(signal.SIGKILL)
-    proc.communicate(timeout=60)
+    with _started(argv + ["--out", str(out)]) as proc:
+        _wait_for(out / "checkpoint.npz", proc)
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=60)
     done = jqgen.checkpoint_info(out / "checkpoint.npz")["metadata"]["training"]["steps_done"]
     assert 0 < done < steps and not (out / "summary.json").exists()
 
@@ -238,10 +254,10 @@ def test_synergy_resumes_its_stages_after_sigkill(tmp_path, capsys):
             "--extra-layers", "1", "--mps-steps", "60", "--circuit-steps", "600", "--no-progress"]
     assert main(argv + ["--out", str(tmp_path / "whole")]) == 0
     out = tmp_path / "killed"
-    proc = _start(argv + ["--out", str(out)])
-    _wait_for(out / "circuit_stage.npz", proc)
-    proc.send_signal(signal.SIGKILL)
-    proc.communicate(timeout=60)
+    with _started(argv + ["--out", str(out)]) as proc:
+        _wait_for(out / "circuit_stage.npz", proc)
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=60)
     assert (out / "mps_stage.npz").exists() and not (out / "summary.json").exists()
     assert main(argv + ["--out", str(out)]) == 0
     a, b = jqgen.load_checkpoint(tmp_path / "whole" / "checkpoint.npz"), jqgen.load_checkpoint(out / "checkpoint.npz")
