@@ -34,8 +34,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._version import __version__
-from .mps import MPSBornMachine
-from .qcbm import QCBM
+from .mps import MPSBornMachine, SymmetricMPSBornMachine
+from .qcbm import QCBM, ConservingQCBM
 
 __all__ = ["Checkpoint", "MODEL_FAMILIES", "checkpoint_info", "load_checkpoint", "model_from_config", "save_checkpoint",
            "update_metadata"]
@@ -48,7 +48,9 @@ _HEADER = "__jqgen__"
 #: (classmethod, see :class:`jqgen.GenerativeModel`).
 MODEL_FAMILIES: Mapping[str, type] = {
     "mps": MPSBornMachine,
+    "symmetric-mps": SymmetricMPSBornMachine,
     "qcbm": QCBM,
+    "qcbm-conserving": ConservingQCBM,
 }
 
 

@@ -12,7 +12,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import jax
 
-__all__ = ["GenerativeModel"]
+__all__ = ["GenerativeModel", "check_support"]
 
 Params = TypeVar("Params")
 
@@ -36,6 +36,11 @@ class GenerativeModel(Protocol[Params]):
         config() -> dict: JSON-serializable, with a ``"family"`` entry.
         from_config(config) -> model (classmethod): rebuilds the model from ``config()``.
         num_bits: ``n``, the number of binary variables.
+
+    Optional:
+        in_support(bits[..., n]) -> bool[...]: for a family whose support is a known
+            constraint (the symmetric MPS, the weight-conserving QCBM): which strings it can
+            generate. Trainers refuse data outside it (:func:`check_support`).
 
     Invariants (checked for every family by tests/test_protocol_conformance.py):
         * ``cls.from_config(m.config()) == m`` and their hashes are equal; equal models
@@ -66,3 +71,34 @@ class GenerativeModel(Protocol[Params]):
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> GenerativeModel[Params]: ...
+
+
+def check_support(model: Any, data: Any, name: str = "data") -> None:
+    """Raises ``ValueError`` when a row of ``data [N, n]`` lies outside a constrained model's
+    support (a model with ``in_support``; no-op for the others): its likelihood would be 0.
+
+    Example:
+        >>> import jqgen
+        >>> from jqgen.protocol import check_support
+        >>> m = jqgen.mps.SymmetricMPSBornMachine(4, 2, 2)
+        >>> check_support(m, [[1, 1, 0, 0], [1, 1, 1, 0]])
+        Traceback (most recent call last):
+        ...
+        ValueError: data row 1 ([1, 1, 1, 0], sum_i a_i x_i = 3) is outside the support of SymmetricMPSBornMachine (only strings with sum_i a_i x_i = 2); 1 of 2 rows break it
+    """
+    in_support = getattr(model, "in_support", None)
+    if in_support is None:
+        return
+    import numpy as np
+
+    ok = np.asarray(in_support(data))
+    if not ok.all():
+        rows = np.asarray(data)
+        bad = int(np.argmin(ok))
+        weights = np.asarray(getattr(model, "constraint_weights", np.ones(rows.shape[-1], np.int64)))
+        target = getattr(model, "target", None)
+        raise ValueError(
+            f"{name} row {bad} ({rows[bad].astype(int).tolist()}, sum_i a_i x_i = {int(rows[bad] @ weights)}) is "
+            f"outside the support of {type(model).__name__} (only strings with sum_i a_i x_i = {target}); "
+            f"{int((~ok).sum())} of {len(ok)} rows break it"
+        )

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import optax
 
 from .._checks import check_bits, check_finite
-from ..protocol import GenerativeModel
+from ..protocol import GenerativeModel, check_support
 from ._fingerprint import digest, fingerprint
 from ._runner import Callback, run
 from ._state import UNDESCRIBED
@@ -155,6 +155,7 @@ def fit(
     if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     check_finite(params, "initial params")
+    check_support(model, data)
     strategy = gradient(model, optimizer, batch_size=min(batch_size, n_data), loss=loss)
     return run(strategy, params, data, key=key, steps=steps, model=model, chunk_size=chunk_size,
                checkpoint_path=checkpoint_path, checkpoint_every=checkpoint_every, metadata=metadata,

@@ -23,7 +23,10 @@ import numpy as np
 
 from .._checks import check_bits, validate_binary
 from ..checkpoint import checkpoint_info
-from ..mps import MPS, MPSBornMachine, SweepConfig, SweepState, bond_dims, initial_sweep_state, log_prob, sweep_loop
+from ..mps import (MPS, BlockMPS, MPSBornMachine, SweepConfig, SweepState, SymmetricMPSBornMachine, bond_dims,
+                   initial_sweep_state, log_prob, sweep_loop)
+from ..mps._u1_sweep import block_sweep_loop, initial_block_state
+from ..protocol import check_support
 from ._runner import run
 from ._strategy import Strategy
 
@@ -39,16 +42,19 @@ class SweepResult(NamedTuple):
 
     Attributes:
         model: ``MPSBornMachine(n, chi_pad)`` for the returned parameters (``chi_pad``, the
-            final bond bucket, is at most ``max_bond``).
-        mps: the trained, normalized MPS (left-canonical up to site ``n-2``).
-        bond_dims: ``[n + 1]`` bond dimensions after the last loop.
+            final bond bucket, is at most ``max_bond``), or, for a constrained run
+            (``target=``), ``SymmetricMPSBornMachine(n, target, chi_pad, weights)``.
+        mps: the trained, normalized MPS (left-canonical up to site ``n-2``): an
+            :class:`~jqgen.mps.MPS`, or a :class:`~jqgen.mps.BlockMPS` for a constrained run.
+        bond_dims: ``[n + 1]`` bond dimensions after the last loop (``[n + 1, Q]`` block
+            sizes by charge for a constrained run; their row sums are the bond dimensions).
         history: per-loop lists: ``loop``, ``train_nll``, ``test_nll`` (NaN without test
             data), ``max_bond``, ``lr``, ``seconds`` (wall time of the loop).
         status: the runner's ``"completed"`` or ``"stopped: min_improvement"``.
     """
 
-    model: MPSBornMachine
-    mps: MPS
+    model: MPSBornMachine | SymmetricMPSBornMachine
+    mps: MPS | BlockMPS
     bond_dims: np.ndarray
     history: dict[str, list[float]]
     status: str = "completed"
@@ -57,12 +63,26 @@ class SweepResult(NamedTuple):
 _log_prob_jit = jax.jit(log_prob)
 
 
-def _test_nll(tensors: jax.Array, test: np.ndarray) -> float:
+def _test_nll(model: Any, params: Any, test: np.ndarray) -> float:
     with jax.default_matmul_precision("highest"):  # no TF32 on GPUs
-        return float(-jnp.mean(_log_prob_jit(MPS(tensors), jnp.asarray(test))))
+        if isinstance(params, MPS):
+            return float(-jnp.mean(_log_prob_jit(params, jnp.asarray(test))))
+        return float(-jnp.mean(model.log_prob(params, test)))
 
 
-def sweep(config: SweepConfig, data: Any, key: jax.Array, *, test_data: Any = None) -> Strategy:
+class Constraint(NamedTuple):
+    """``sum_i weights[i] x_i = target``: a sweep of a :class:`~jqgen.mps.SymmetricMPSBornMachine`."""
+
+    weights: tuple[int, ...]
+    target: int
+
+    def model(self, chi: int, dtype: Any) -> SymmetricMPSBornMachine:
+        w = None if all(a == 1 for a in self.weights) else self.weights
+        return SymmetricMPSBornMachine(len(self.weights), self.target, chi, weights=w, dtype=dtype)
+
+
+def sweep(config: SweepConfig, data: Any, key: jax.Array, *, test_data: Any = None,
+          constraint: Constraint | None = None) -> Strategy:
     """The sweep strategy (a host strategy: one step = one loop).
 
     Args:
@@ -70,6 +90,8 @@ def sweep(config: SweepConfig, data: Any, key: jax.Array, *, test_data: Any = No
         data: ``[N, n]`` training rows (validated).
         key: the run's key: its second half (``split(key)[1]``) orders the rows and keys the loops.
         test_data: optional held-out rows, whose NLL is recorded every loop.
+        constraint: train a U(1)-symmetric MPS (block sweeps of :mod:`jqgen.mps._u1_sweep`)
+            instead of an unconstrained one.
     """
     n_data, n = data.shape
     sweep_key = jax.random.split(key)[1]
@@ -79,24 +101,39 @@ def sweep(config: SweepConfig, data: Any, key: jax.Array, *, test_data: Any = No
     # contractions, 14% of a loop at D_max = 55), where the incremental contraction and
     # environments() give identical bits, so a resumed run (which recomputes them) stays
     # bit-identical; only when the incoming tensors are the ones the kept carry ends with
-    reuse = jax.default_backend() == "cpu"
+    reuse = jax.default_backend() == "cpu" and constraint is None
     # GPUs' Jacobi solvers can stop without converging: recompute a NaN factorization there
     fallback = jax.default_backend() != "cpu"
     kept: dict[str, Any] = {}
     lr_at, cut_at = config.schedule("lr"), config.schedule("cutoff")
 
-    def init(mps: MPS, key: jax.Array) -> SweepState:
-        return SweepState(np.asarray(bond_dims(n, mps.chi_max), np.int32))
+    def model_of(params: Any) -> Any:
+        if constraint is None:
+            return MPSBornMachine(n, params.tensors.shape[-1], dtype=config.dtype)
+        return constraint.model(params.blocks.shape[-1], config.dtype)
 
-    def host_step(mps: MPS, state: SweepState, _data: Any, loop: int, _key: jax.Array):
+    def init(params: Any, key: jax.Array) -> SweepState:
+        if constraint is None:
+            return SweepState(np.asarray(bond_dims(n, params.chi_max), np.int32))
+        return SweepState(np.asarray(model_of(params).layout.dims, np.int32))
+
+    def loop_of(params: Any, state: SweepState, loop: int, lr: float, cut: float) -> tuple[Any, Any, float]:
+        lkey = jax.random.fold_in(sweep_key, loop)
+        if constraint is None:
+            carry = kept.get("carry") if reuse and kept.get("tensors") is params.tensors else None
+            carry, nll = sweep_loop(config, params.tensors, np.asarray(state.dims), rows, lkey, lr, cut, carry=carry,
+                                    fallback=fallback)
+            kept.update(carry=carry, tensors=carry.tensors)
+            return MPS(carry.tensors), carry, nll
+        carry, nll = block_sweep_loop(config, params.blocks, np.asarray(state.dims), rows,
+                                      jnp.asarray(constraint.weights, jnp.int32), lkey, lr, cut, fallback=fallback)
+        return BlockMPS(carry.blocks), carry, nll
+
+    def host_step(params: Any, state: SweepState, _data: Any, loop: int, _key: jax.Array):
         t0 = time.perf_counter()
         base_lr, loop_cut = float(lr_at(loop)), float(cut_at(loop))
         loop_lr = base_lr * state.lr_scale
-        carry = kept.get("carry") if reuse and kept.get("tensors") is mps.tensors else None
-        carry, train_nll = sweep_loop(config, mps.tensors, np.asarray(state.dims), rows,
-                                      jax.random.fold_in(sweep_key, loop), loop_lr, loop_cut, carry=carry,
-                                      fallback=fallback)
-        kept.update(carry=carry, tensors=carry.tensors)
+        new, carry, train_nll = loop_of(params, state, loop, loop_lr, loop_cut)
         fallbacks = int(carry.svd_fallbacks)
         if fallbacks and fallback:
             warnings.warn(f"loop {loop + 1}: {fallbacks} bond factorization(s) returned NaN (a GPU solver that did "
@@ -104,19 +141,22 @@ def sweep(config: SweepConfig, data: Any, key: jax.Array, *, test_data: Any = No
         elif fallbacks:
             raise FloatingPointError(f"loop {loop + 1}: {fallbacks} bond factorization(s) returned NaN")
         dims = np.asarray(carry.dims)
-        test_nll = _test_nll(carry.tensors, test) if test is not None and math.isfinite(train_nll) else math.nan
+        test_nll = _test_nll(model_of(new), new, test) if test is not None and math.isfinite(train_nll) else math.nan
         scale = state.lr_scale
         if config.lr_decay_on_rise is not None and train_nll > state.prev_nll:
             scale *= config.lr_decay_on_rise
-        metrics: dict[str, Any] = {"loss": train_nll, "train_nll": train_nll, "test_nll": test_nll, "max_bond": int(dims.max()),
+        metrics: dict[str, Any] = {"loss": train_nll, "train_nll": train_nll, "test_nll": test_nll,
+                                   "max_bond": int(dims.reshape(n + 1, -1).sum(axis=1).max()),
                                    "lr": loop_lr, "lr_base": base_lr, "cutoff": loop_cut,
                                    "seconds": time.perf_counter() - t0}
         if config.min_improvement is not None and 0 <= state.prev_nll - train_nll < config.min_improvement:
             metrics["stop"] = "min_improvement"
-        return MPS(carry.tensors), SweepState(dims.astype(np.int32), float(scale), float(train_nll)), metrics
+        return new, SweepState(dims.astype(np.int32), float(scale), float(train_nll)), metrics
 
-    return Strategy("sweep", init, host_step=host_step, config=config.to_json(), unit="loop",
-                    model_of=lambda mps: MPSBornMachine(n, mps.tensors.shape[-1], dtype=config.dtype))
+    described = config.to_json()
+    if constraint is not None:
+        described = {**described, "constraint": {"weights": list(constraint.weights), "target": constraint.target}}
+    return Strategy("sweep", init, host_step=host_step, config=described, unit="loop", model_of=model_of)
 
 
 def _check_schedules(path: str, config: SweepConfig) -> None:
@@ -185,6 +225,8 @@ def sweep_train(
     svd: str = "auto",
     blas_threads: int | None = 1,
     metadata: Any = None,
+    target: int | None = None,
+    weights: Any = None,
 ) -> SweepResult:
     """Trains an MPS Born machine on ``data`` by two-site sweeps (Han et al., PRX 2018).
 
@@ -230,6 +272,14 @@ def sweep_train(
             afterwards; needs ``threadpoolctl``); 1 is fastest for these small matrices.
             ``None`` leaves it unchanged.
         metadata: extra JSON metadata for the checkpoint.
+        target: train a U(1)-symmetric MPS (:class:`~jqgen.mps.SymmetricMPSBornMachine`) that
+            generates only strings with ``sum_i weights[i] x_i = target`` (cardinality
+            ``target`` when ``weights`` is ``None``): block sweeps truncated charge sector by
+            sector (:mod:`jqgen.mps._u1_sweep`; ``max_bond`` bounds the sum of a bond's
+            sectors; every sector keeps at least one state). ``init`` may then be a
+            :class:`~jqgen.mps.BlockMPS`; ``normalized_grad`` and ``svd="gram"`` are not
+            available (``"auto"`` is the SVD). Every data row must meet the constraint.
+        weights: the non-negative integer ``a_i`` of a constrained run (default: ones).
 
     Returns:
         :class:`SweepResult`.
@@ -249,31 +299,59 @@ def sweep_train(
     """
     data = validate_binary(data, name="data")
     n = data.shape[1]
-    init_mps = init if isinstance(init, MPS) else None
+    constraint = _constraint(n, target, weights, normalized_grad, svd, max_bond)
+    if constraint is not None:
+        check_support(constraint.model(1, jnp.float32), data)
+    init_mps = init if isinstance(init, (MPS, BlockMPS)) else None
     config = SweepConfig(max_bond, lr=lr, descent_steps=descent_steps, num_batches=num_batches, cutoff=cutoff,
                          min_bond=min_bond, init_bond=init_bond, init="uniform" if init_mps is not None else init,
                          normalized_grad=bool(normalized_grad), lr_decay_on_rise=lr_decay_on_rise,
                          min_improvement=min_improvement, dtype=dtype, svd=svd, chunk=chunk)
-    _check_run(data, config, loops, init_mps, blas_threads)
+    _check_run(data, config, loops, init_mps, blas_threads, constraint)
     test = None if test_data is None else np.asarray(check_bits(test_data, n, "test_data"))
     path = os.fspath(checkpoint_path) if checkpoint_path is not None else None
     key = _resume_key(path, key)
-    strategy = sweep(config, data, key, test_data=test)
+    strategy = sweep(config, data, key, test_data=test, constraint=constraint)
     if init_mps is not None:
+        leaf = init_mps.tensors if isinstance(init_mps, MPS) else init_mps.blocks
         strategy = strategy._replace(config={**strategy.config, "init": {
-            "mps_sha256": hashlib.sha256(np.asarray(init_mps.tensors).tobytes()).hexdigest()}})
+            "mps_sha256": hashlib.sha256(np.asarray(leaf).tobytes()).hexdigest()}})
     if path is not None and os.path.exists(path):
         _check_schedules(path, config)
-    mps0, _ = initial_sweep_state(config, jax.random.split(key)[0], n, init_mps)
+    if constraint is None:
+        params0, _ = initial_sweep_state(config, jax.random.split(key)[0], n, init_mps)
+    else:
+        blocks, _ = initial_block_state(config, jax.random.split(key)[0], constraint.weights, constraint.target,
+                                        init_mps)
+        params0 = BlockMPS(blocks)
     with _blas_limit(blas_threads):
-        res = run(strategy, mps0, data, key=key, steps=loops, checkpoint_path=path, metadata=metadata,
+        res = run(strategy, params0, data, key=key, steps=loops, checkpoint_path=path, metadata=metadata,
                   callback=callback, progress=progress, desc=f"sweep D_max={max_bond}")
-    mps = res.params
-    return SweepResult(MPSBornMachine(n, mps.tensors.shape[-1], dtype=config.dtype), mps,
-                       np.asarray(res.state.dims), _loop_history(res.metrics, res.steps_done), res.status)
+    return SweepResult(strategy.model_of(res.params), res.params, np.asarray(res.state.dims),
+                       _loop_history(res.metrics, res.steps_done), res.status)
 
 
-def _check_run(data: np.ndarray, config: SweepConfig, loops: Any, init_mps: MPS | None, blas_threads: Any) -> None:
+def _constraint(n: int, target: Any, weights: Any, normalized_grad: Any, svd: str, max_bond: int
+                ) -> Constraint | None:
+    if target is None:
+        if weights is not None:
+            raise ValueError("weights needs target (the required sum_i weights[i] x_i)")
+        return None
+    if normalized_grad:
+        raise ValueError("normalized_grad is not available for a constrained (target=) sweep")
+    if svd == "gram":
+        raise ValueError("svd='gram' is not available for a constrained (target=) sweep: use 'auto' or 'lapack'")
+    w = (1,) * n if weights is None else tuple(weights)
+    if len(w) != n:
+        raise ValueError(f"weights must have one entry per bit ({n}), got {len(w)}")
+    from ..mps import ChargeLayout
+
+    lay = ChargeLayout(w, target, max(1, int(max_bond)) if isinstance(max_bond, int) else 1)  # validates
+    return Constraint(lay.weights, lay.target)
+
+
+def _check_run(data: np.ndarray, config: SweepConfig, loops: Any, init_mps: Any, blas_threads: Any,
+               constraint: Constraint | None = None) -> None:
     n_data, n = data.shape
     if n < 3:
         raise ValueError(f"number of sites must be at least 3 for two-site sweeps, got {n}")
@@ -281,11 +359,19 @@ def _check_run(data: np.ndarray, config: SweepConfig, loops: Any, init_mps: MPS 
         raise ValueError(f"loops must be a positive int, got {loops!r}")
     if config.num_batches > n_data:
         raise ValueError(f"num_batches must be at most the number of samples ({n_data}), got {config.num_batches!r}")
-    if init_mps is not None and not (init_mps.num_sites == n and init_mps.chi_max <= config.max_bond
-                                     and not jnp.iscomplexobj(init_mps.tensors)):
-        raise ValueError(f"init must be a real MPS of {n} sites with padding <= max_bond={config.max_bond}, got an "
-                         f"MPS of {init_mps.num_sites} sites, padding {init_mps.chi_max}, "
+    if isinstance(init_mps, MPS) and (constraint is not None or not (
+            init_mps.num_sites == n and init_mps.chi_max <= config.max_bond and not jnp.iscomplexobj(init_mps.tensors))):
+        raise ValueError(f"init must be a real MPS of {n} sites with padding <= max_bond={config.max_bond} (a BlockMPS "
+                         f"for a constrained run), got an MPS of {init_mps.num_sites} sites, padding {init_mps.chi_max}, "
                          f"{jnp.dtype(init_mps.dtype).name}")
+    if isinstance(init_mps, BlockMPS):
+        want = None if constraint is None else constraint.model(init_mps.blocks.shape[-1], config.dtype)
+        shape = None if want is None else (n, 2, want.layout.num_charges)
+        if want is None or init_mps.blocks.shape[:3] != shape or init_mps.blocks.shape[-1] > config.max_bond \
+                or jnp.iscomplexobj(init_mps.blocks):
+            raise ValueError(f"init must be a real BlockMPS of blocks [n, 2, Q, chi, chi] = {shape} + (chi, chi) with "
+                             f"chi <= max_bond={config.max_bond} for a constrained run, got shape "
+                             f"{tuple(init_mps.blocks.shape)}")
     if blas_threads is not None and (isinstance(blas_threads, bool) or not isinstance(blas_threads, int)
                                      or blas_threads < 1):
         raise ValueError(f"blas_threads must be a positive int or None, got {blas_threads!r}")
