@@ -12,7 +12,7 @@ from .metrics import generalization_metrics, pack_bits, precision_recall, qualit
 from .spaces import BarsAndStripesSpace, Cardinality, Enumerated, QuadraticCost, random_quadratic_cost
 from .synthetic import cardinality_cost_dataset, cardinality_dataset, gaussian_mixture, gaussian_mixture_dataset
 from .protocol import GenerativeModel
-from .qcbm import QCBM
+from .qcbm import QCBM, ConservingQCBM
 from . import training
 from .training import LossFn, NonFiniteLossError, SweepResult, TrainResult, cmaes_fit, fit, sweep_train
 from ._version import __version__
@@ -50,6 +50,7 @@ __all__ = [
     "GenerativeModel",
     "LossFn",
     "QCBM",
+    "ConservingQCBM",
     "qcbm",
     "NonFiniteLossError",
     "TrainResult",

@@ -5,7 +5,9 @@ or CMA-ES (:func:`jqgen.qcbm.cmaes_fit`); writes ``checkpoint.npz``, ``summary.j
 ``training_curve.png``, ``samples.png`` and ``distribution.png``; an interrupted run resumes
 from ``<out>/checkpoint.npz`` when the same command is re-run. ``--device`` runs
 :func:`jqgen.cli.train_qcbm_device.train_qcbm_on_device` instead, as ``jqgen train
-qcbm-device`` does.
+qcbm-device`` does. ``--cardinality K`` trains a
+:class:`jqgen.qcbm.ConservingQCBM` (Givens circuit on ``--topology``, simulated in the
+``C(n, K)`` subspace) whose samples all have weight ``K``; the data must have weight ``K``.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from ._report import NUM_PLOT_SAMPLES, fraction_in, samples_title, versions
 from ._rundir import RunDir, TrainingStopped, device_name, prepare_run, slug, x64
 from ..plots import plot_distribution, plot_samples, plot_training_curve
 from ..distributions import empirical_distribution, kl_divergence, mmd
-from ..qcbm import ANSATZ_NAMES, QCBM, ansatz_by_name, make_loss
+from ..qcbm import ANSATZ_NAMES, QCBM, ConservingQCBM, Givens, ansatz_by_name, make_loss
+from ..qcbm._conserving import MAX_DENSE_BITS
 from ..training import NonFiniteLossError, cmaes_fit, fit
 
 __all__ = ["FILES", "HYPERPARAMETERS", "command", "register", "train"]
@@ -37,7 +40,18 @@ __all__ = ["FILES", "HYPERPARAMETERS", "command", "register", "train"]
 FILES = ("checkpoint.npz", "summary.json", "training_curve.png", "samples.png", "distribution.png")
 #: The options recorded as ``hyperparameters`` in the checkpoint and summary.
 HYPERPARAMETERS = ("data", "ansatz", "layers", "loss", "shots", "optimizer", "lr", "steps", "population", "sigma0",
-                   "dtype", "engine", "chunk_size", "seed")
+                   "dtype", "engine", "chunk_size", "seed", "cardinality", "topology", "phases")
+
+
+def _weight(text: str) -> int:
+    """Argument type of ``--cardinality``: an integer ``>= 0``."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
 
 
 def register(families: Any) -> None:
@@ -52,6 +66,8 @@ def register(families: Any) -> None:
         "--shots N estimates the loss and its parameter-shift gradient from N shots per circuit,\n"
         "  as on hardware; without it probabilities are exact and gradients come from autodiff.\n"
         "--optimizer cmaes trains gradient-free (evosax CMA-ES); --steps then counts generations.\n"
+        "--cardinality K trains a Hamming-weight-conserving circuit (Givens rotations on --topology,\n"
+        "  simulated in the C(n, K) subspace): every sample has weight K; the data must have weight K.\n"
         "An interrupted run resumes from <out>/checkpoint.npz when the same command is re-run.")
     add_data_argument(q, "bars-stripes-3x3")
     q.add_argument("--ansatz", choices=ANSATZ_NAMES, default="line", help="circuit family (default: %(default)s)")
@@ -67,6 +83,12 @@ def register(families: Any) -> None:
     q.add_argument("--dtype", choices=REAL_DTYPES, default="float32", help="angle dtype (default: %(default)s)")
     q.add_argument("--engine", choices=("fused", "tensorcircuit"), default="fused",
                    help="simulator (default: %(default)s)")
+    q.add_argument("--cardinality", type=_weight, default=None, metavar="K",
+                   help="conserve the Hamming weight K (a Givens circuit; --ansatz is then ignored)")
+    q.add_argument("--topology", choices=("brick", "staircase", "all"), default="brick",
+                   help="Givens edges per layer with --cardinality (default: %(default)s)")
+    q.add_argument("--phases", choices=("none", "rz", "rzz"), default="none",
+                   help="RZ (and RZZ) phases after each Givens layer with --cardinality (default: %(default)s)")
     q.add_argument("--chunk-size", type=positive_int, default=50,
                    help="steps per compiled chunk (default: %(default)s)")
     add_seed_argument(q)
@@ -96,9 +118,11 @@ def train(args: argparse.Namespace) -> int:
     """``jqgen train qcbm`` on the simulator; returns 0 or raises (see :mod:`jqgen.cli`)."""
     t_start = time.perf_counter()
     ds = load_data(args.data)
-    model = QCBM(ansatz_by_name(args.ansatz, ds.num_bits, args.layers, ds.data), dtype=getattr(jnp, args.dtype),
-                 engine=args.engine)
-    run = prepare_run(args.out, default_name=f"qcbm-{args.ansatz}-{slug(ds.name)}", files=FILES,
+    model = _model(args, ds)
+    dense = not (isinstance(model, ConservingQCBM) and ds.num_bits > MAX_DENSE_BITS)
+    name = args.ansatz if args.cardinality is None else f"givens-k{args.cardinality}"
+    run = prepare_run(args.out, default_name=f"qcbm-{name}-{slug(ds.name)}",
+                      files=FILES if dense else tuple(f for f in FILES if f != "distribution.png"),
                       overwrite=args.overwrite, unit="generations" if args.optimizer == "cmaes" else "steps",
                       total=args.steps)
     hparams = {k: getattr(args, k) for k in HYPERPARAMETERS}
@@ -120,8 +144,9 @@ def train(args: argparse.Namespace) -> int:
     try:
         with run.resuming():
             if args.optimizer == "adam":
+                exact_nll = args.cardinality is not None and args.loss == "nll" and args.shots is None
                 res = fit(model, params, ds.data, optax.adam(args.lr), steps=args.steps,
-                          loss=make_loss(model, args.loss, shots=args.shots), **common)
+                          loss=None if exact_nll else make_loss(model, args.loss, shots=args.shots), **common)
             else:
                 res = cmaes_fit(model, params, ds.data, generations=args.steps, population_size=args.population,
                                 sigma0=args.sigma0, loss=args.loss, shots=args.shots, **common)
@@ -136,28 +161,58 @@ def train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _model(args: argparse.Namespace, ds: Any) -> Any:
+    """The model of the options: a :class:`QCBM`, or with ``--cardinality`` a
+    :class:`ConservingQCBM` (after checking that every data string has that weight)."""
+    dtype = getattr(jnp, args.dtype)
+    if args.cardinality is None:
+        return QCBM(ansatz_by_name(args.ansatz, ds.num_bits, args.layers, ds.data), dtype=dtype, engine=args.engine)
+    k = args.cardinality
+    if k > ds.num_bits:
+        raise ValueError(f"--cardinality {k} exceeds the {ds.num_bits} bits of data set {ds.name!r}")
+    weights = np.asarray(ds.data, np.int64).sum(axis=1)
+    bad = np.flatnonzero(weights != k)
+    if bad.size:
+        raise ValueError(f"--cardinality {k}: data set {ds.name!r} has {bad.size} of {weights.size} samples of another "
+                         f"weight (sample {bad[0]} has weight {weights[bad[0]]}); every sample must have weight {k}")
+    return ConservingQCBM(Givens(ds.num_bits, k, args.layers, topology=args.topology, phases=args.phases),
+                          dtype=dtype, engine=args.engine)
+
+
+def _distribution(model: Any, params: Any, data: np.ndarray) -> tuple[Any, Any, float]:
+    """``(probs, target)`` (dense, or ``None`` beyond the dense size of a conserving model)
+    and the probability on the training patterns."""
+    n = data.shape[1]
+    if isinstance(model, ConservingQCBM) and n > MAX_DENSE_BITS:
+        rows = np.unique(data, axis=0)
+        return None, None, float(np.exp(np.asarray(jax.jit(model.log_prob)(params, rows), np.float64)).sum())
+    probs = np.asarray(jax.jit(model.probs)(params), np.float64)
+    target = np.asarray(empirical_distribution(data, n), np.float64)
+    return probs, target, float(probs[target > 0].sum())
+
+
 def _write_outputs(args: argparse.Namespace, run: RunDir, ds: Any, model: QCBM, params: Any, opt_state: Any,
                    history: np.ndarray, error: str | None, metadata: dict[str, Any], timing: dict[str, float],
                    k_sample: jax.Array) -> None:
     """The final checkpoint (the optimizer state in its own structure, the runner's
     ``metadata["training"]``), plots and summary of a simulated QCBM run, and its printout."""
     n, status = ds.num_bits, "ok" if error is None else "non-finite loss"
-    probs = np.asarray(jax.jit(model.probs)(params), np.float64)
-    target = np.asarray(empirical_distribution(ds.data, n), np.float64)
-    valid_rate = float(probs[target > 0].sum())
-    final_mmd = float(mmd(jnp.asarray(probs), jnp.asarray(target)))
-    final_kl = float(kl_divergence(jnp.asarray(target), jnp.asarray(probs)))
+    probs, target, valid_rate = _distribution(model, params, ds.data)
+    final_mmd = None if probs is None else float(mmd(jnp.asarray(probs), jnp.asarray(target)))
+    final_kl = None if probs is None else float(kl_divergence(jnp.asarray(target), jnp.asarray(probs)))
     samples = np.asarray(jax.jit(model.sample, static_argnums=2)(params, k_sample, NUM_PLOT_SAMPLES))
     in_data, device = fraction_in(samples, ds.data), device_name()
     hparams = metadata["hyperparameters"]
     cmaes = args.optimizer == "cmaes"
+    circuit = args.ansatz if args.cardinality is None else f"givens-{args.topology} (weight {args.cardinality})"
     loss_label = {"mmd": "squared MMD", "kl": "KL(data || model)", "nll": "NLL (nats)"}[args.loss]
     plot_training_curve(history, run["training_curve.png"],
-                        title=f"QCBM {args.ansatz}, {args.layers} layers, {ds.name}",
+                        title=f"QCBM {circuit}, {args.layers} layers, {ds.name}",
                         xlabel="generation" if cmaes else "step",
                         label=loss_label + (" (best of population)" if cmaes else ""), ylabel=loss_label)
     plot_samples(samples, ds.image_shape, run["samples.png"], title=samples_title(in_data))
-    plot_distribution(probs, target, run["distribution.png"], title=f"valid-pattern rate {valid_rate:.1%}")
+    if probs is not None:
+        plot_distribution(probs, target, run["distribution.png"], title=f"valid-pattern rate {valid_rate:.1%}")
     run.write_final_checkpoint(model, params, opt_state, {**metadata, "valid_rate": valid_rate, "status": status})
     wall_s = time.perf_counter() - timing["t_start"]
     run.write_summary({
@@ -169,11 +224,12 @@ def _write_outputs(args: argparse.Namespace, run: RunDir, ds: Any, model: QCBM, 
         "wall_s": wall_s, "device": device, **versions(),
     })
     how = f"{args.shots} shots, parameter-shift" if args.shots else "exact"
-    print(f"jqgen train qcbm: {ds.name} ({ds.data.shape[0]} samples x {n} bits), ansatz {args.ansatz}, "
+    print(f"jqgen train qcbm: {ds.name} ({ds.data.shape[0]} samples x {n} bits), ansatz {circuit}, "
           f"{args.layers} layers ({model.ansatz.num_params} angles), {args.loss} ({how}), "
           f"{args.optimizer}, {args.steps} {'generations' if cmaes else 'steps'}")
     print(f"  valid-pattern rate {valid_rate:.1%}   (probability on the training patterns)")
-    print(f"  MMD^2 {final_mmd:.3e}   KL(data||model) {final_kl:.4f}")
+    if final_mmd is not None:
+        print(f"  MMD^2 {final_mmd:.3e}   KL(data||model) {final_kl:.4f}")
     print(f"  samples    {in_data:.0%} of {NUM_PLOT_SAMPLES} lie in the training set")
     print(f"  time       train {timing['fit_s']:.2f} s (first chunk incl. compilation "
           f"{timing['first_chunk_s']:.2f} s), wall {wall_s:.2f} s; device {device}")
