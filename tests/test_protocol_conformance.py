@@ -15,6 +15,7 @@ from typing import Any, Iterator
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 import jqgen
@@ -34,10 +35,21 @@ FAMILIES = [
         for name, ansatz in _ANSATZE.items()
         for engine in ("fused", "tensorcircuit")
     ],
+    # constrained families (they have ``in_support``): only strings of weight 2
+    pytest.param(jqgen.mps.SymmetricMPSBornMachine(N, 2, 2), id="symmetric-mps"),
+    pytest.param(jqgen.mps.SymmetricMPSBornMachine(N, 2, 2, dtype=jnp.complex64), id="symmetric-mps-complex"),
 ]
 
 ALL_BITS = np.asarray(jqgen.all_bitstrings(N))
 DATA = np.asarray([[0, 0, 0], [1, 1, 1], [0, 1, 1], [1, 1, 1], [1, 0, 0]], np.uint8)
+#: The data of the constrained families (weight 2).
+DATA_WEIGHT_2 = np.asarray([[0, 1, 1], [1, 1, 0], [1, 0, 1], [1, 1, 0], [0, 1, 1]], np.uint8)
+
+
+def _data(model: Any) -> np.ndarray:
+    """Rows the model can generate: :data:`DATA`, or :data:`DATA_WEIGHT_2` for a family with
+    ``in_support`` (whose other strings have likelihood 0)."""
+    return DATA_WEIGHT_2 if hasattr(model, "in_support") else DATA
 
 
 def _tol(params: Any) -> float:
@@ -69,6 +81,15 @@ def test_implements_the_runtime_checkable_protocol(model):
     assert callable(type(model).from_config)
 
 
+def test_in_support_and_fit_refuse_what_the_model_cannot_generate(model, params):
+    """A constrained family says which strings it generates, and ``fit`` refuses other data."""
+    if not hasattr(model, "in_support"):
+        return
+    np.testing.assert_array_equal(np.asarray(model.in_support(ALL_BITS)), ALL_BITS.sum(axis=1) == 2)
+    with pytest.raises(ValueError, match="row 0 .* outside the support"):
+        jqgen.fit(model, params, DATA, optax.sgd(0.1), key=jax.random.key(0), steps=1, progress=False)
+
+
 def test_init_and_samples_are_deterministic_in_the_key(model, params):
     assert _leaves_equal(model.init(jax.random.key(0)), params)
     assert not _leaves_equal(model.init(jax.random.key(1)), params)
@@ -86,11 +107,17 @@ def test_normalization_and_log_prob_agree_with_probs(model, params):
     assert lp.shape == (2**N,)
     assert abs(np.exp(lp).sum() - 1) < 10 * tol
     np.testing.assert_allclose(np.exp(lp), p, atol=tol)
+    assert not np.any(np.isnan(lp))
+    if hasattr(model, "in_support"):  # exact zeros (log_prob -inf, never NaN) off the support
+        off = ~np.asarray(model.in_support(ALL_BITS))
+        assert off.any() and np.all(p[off] == 0) and np.all(np.isneginf(lp[off]))
     pos = p > 1e-4
     np.testing.assert_allclose(lp[pos], np.log(p[pos]), atol=50 * tol)
     # any leading shape: [2, 3, n] -> [2, 3]
-    batch = np.stack([DATA[:2], DATA[2:4]])
-    np.testing.assert_allclose(np.asarray(model.log_prob(params, batch)), lp[np.asarray(jqgen.bits_to_index(batch))], atol=tol)
+    batch = np.stack([DATA[:2], DATA[2:4]])  # any rows: -inf where p = 0
+    got, want = np.asarray(model.log_prob(params, batch)), lp[np.asarray(jqgen.bits_to_index(batch))]
+    np.testing.assert_array_equal(np.isneginf(got), np.isneginf(want))
+    np.testing.assert_allclose(got[np.isfinite(want)], want[np.isfinite(want)], atol=tol)
 
 
 @pytest.mark.parametrize("num", [5, np.int64(5), np.int32(5)], ids=["int", "int64", "int32"])
@@ -133,7 +160,8 @@ _FAST_COMPILE = {"xla_backend_optimization_level": 0}
 
 
 def _mean_ll(model: Any) -> Any:
-    return lambda p: jnp.mean(model.log_prob(p, DATA))
+    data = _data(model)
+    return lambda p: jnp.mean(model.log_prob(p, data))
 
 
 def _all_methods(model: Any) -> Any:
@@ -177,7 +205,7 @@ def test_jit_vmap_grad_agree_with_eager(model, params):
             assert a.dtype == b.dtype
             np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=tol, rtol=tol)
         np.testing.assert_allclose(np.asarray(probs), np.asarray(model.probs(want)), atol=tol)
-        assert abs(float(ll) - float(jnp.mean(model.log_prob(want, DATA)))) < 10 * tol
+        assert abs(float(ll) - float(jnp.mean(model.log_prob(want, _data(model))))) < 10 * tol
         np.testing.assert_array_equal(np.asarray(x), np.asarray(model.sample(want, keys[i], 64)))
         assert jax.tree_util.tree_structure(g) == jax.tree_util.tree_structure(want)
         for a, b in zip(jax.tree_util.tree_leaves(g), jax.tree_util.tree_leaves(want)):
@@ -224,7 +252,7 @@ def test_second_eager_call_on_an_equal_model_compiles_nothing(model, params):
     key = jax.random.key(8)
 
     def calls(m: Any, p: Any) -> list[Any]:
-        return [m.probs(p), m.log_prob(p, DATA), m.sample(p, key, 16)]
+        return [m.probs(p), m.log_prob(p, _data(m)), m.sample(p, key, 16)]
 
     jax.block_until_ready(calls(model, params))
     other = type(model).from_config(model.config())

@@ -74,7 +74,11 @@ def mps_report(model: Any, params: Any, ds: Dataset, key: jax.Array) -> MPSRepor
     train_nll = mean_nll(model, params, ds.data)
     test_nll = mean_nll(model, params, ds.test) if ds.test is not None else None
     samples = np.asarray(jax.jit(model.sample, static_argnums=2)(params, key, NUM_PLOT_SAMPLES))
-    entropies = [float(x) for x in np.asarray(jax.jit(entanglement_entropies)(params), np.float64)]
+    if hasattr(model, "schmidt_values"):  # a symmetric MPS: Schmidt values per charge sector
+        p = np.asarray(model.schmidt_values(params), np.float64).reshape(model.num_bits - 1, -1) ** 2
+        entropies = [float(-np.sum(row[row > 0] * np.log(row[row > 0]))) for row in p]
+    else:
+        entropies = [float(x) for x in np.asarray(jax.jit(entanglement_entropies)(params), np.float64)]
     return MPSReport(train_nll, test_nll, samples, fraction_in(samples, ds.data), entropies)
 
 

@@ -30,7 +30,8 @@ from ._args import (
 )
 from ._report import NUM_PLOT_SAMPLES, mps_report, print_nll_lines, samples_title, versions
 from ._rundir import RunDir, TrainingStopped, device_name, prepare_run, slug, x64
-from ..mps import MPSBornMachine
+from ..mps import MPSBornMachine, SymmetricMPSBornMachine
+from ..protocol import check_support
 from ..plots import plot_entropies, plot_samples, plot_training_curve
 from ..training import NonFiniteLossError, fit
 
@@ -59,6 +60,10 @@ def register(families: Any) -> None:
                      help="bond dimension; with --method sweep the largest one (default: %(default)s)")
     mps.add_argument("--lr", type=positive_float, default=None,
                      help="learning rate (default: 0.01 for Adam, 5e-3 for sweep)")
+    mps.add_argument("--cardinality", type=positive_int, default=None, metavar="K",
+                     help="generate only strings with exactly K ones: a U(1)-symmetric MPS "
+                     "(jqgen.mps.SymmetricMPSBornMachine; --chi-max is then the block size of one charge "
+                     "sector, with --method sweep the largest total bond); every data row must have K ones")
     mps.add_argument("--dtype", choices=DTYPES, default="float32",
                      help="parameter dtype; sweep: float32 or float64 (default: %(default)s)")
     add_seed_argument(mps)
@@ -85,6 +90,8 @@ def resolve_method_args(args: argparse.Namespace) -> None:
     for name in other:
         if name not in own and getattr(args, name) is not None:
             raise ValueError(f"--{name.replace('_', '-')} applies to --method {'gradient' if sweep else 'sweep'} only")
+    if sweep and getattr(args, "cardinality", None) is not None and args.normalized_grad is None:
+        args.normalized_grad = False  # the block sweeps of a symmetric MPS have no normalized gradient
     for name, default in own.items():
         if getattr(args, name) is None:
             setattr(args, name, default)
@@ -105,13 +112,20 @@ def train_gradient(args: argparse.Namespace) -> int:
     """``jqgen train mps --method gradient``; returns 0 or raises (see :mod:`jqgen.cli`)."""
     t_start = time.perf_counter()
     ds = load_data(args.data)
-    model = MPSBornMachine(ds.num_bits, args.chi_max, init_noise=args.init_noise, dtype=getattr(jnp, args.dtype))
+    dtype = getattr(jnp, args.dtype)
+    if args.cardinality is None:
+        model: Any = MPSBornMachine(ds.num_bits, args.chi_max, init_noise=args.init_noise, dtype=dtype)
+    else:
+        model = SymmetricMPSBornMachine(ds.num_bits, args.cardinality, args.chi_max, init_noise=args.init_noise,
+                                        dtype=dtype)
+        check_support(model, ds.data, f"--data {args.data}:")
     run = prepare_run(args.out, default_name=f"mps-{slug(ds.name)}", files=FILES, overwrite=args.overwrite,
                       unit="steps", total=args.steps)
     n_data = ds.data.shape[0]
     batch = n_data if args.batch_size is None else min(args.batch_size, n_data)
     hparams = {
-        "family": "mps", "data": args.data, "chi_max": args.chi_max, "steps": args.steps, "lr": args.lr,
+        "family": model.config()["family"], "data": args.data, "chi_max": args.chi_max,
+        "cardinality": args.cardinality, "steps": args.steps, "lr": args.lr,
         "batch_size": batch, "init_noise": args.init_noise, "dtype": args.dtype, "seed": args.seed,
         "chunk_size": args.chunk_size, "optimizer": "adam", "method": "gradient",
     }
@@ -170,7 +184,8 @@ def _write_outputs(args: argparse.Namespace, run: RunDir, ds: Any, model: Any, p
         "fit_s": timing["fit_s"], "first_chunk_s": timing["first_chunk_s"], "wall_s": wall_s,
         "device": device, **versions(),
     })
-    print(f"jqgen train mps: {ds.name} ({n_data} samples x {ds.num_bits} bits), chi_max={args.chi_max}, "
+    kind = "" if args.cardinality is None else f", symmetric (exactly {args.cardinality} ones)"
+    print(f"jqgen train mps: {ds.name} ({n_data} samples x {ds.num_bits} bits){kind}, chi_max={args.chi_max}, "
           f"{args.dtype}, adam lr={args.lr:g}, {args.steps} steps, batch {batch}{' (full)' if batch == n_data else ''}")
     print_nll_lines(report, ds)
     print(f"  samples    {report.samples_in_data:.0%} of {NUM_PLOT_SAMPLES} lie in the training set")

@@ -27,6 +27,8 @@ from ._rundir import (
 )
 from ..checkpoint import checkpoint_info, load_checkpoint
 from ..data import Dataset
+from ..mps import SymmetricMPSBornMachine
+from ..protocol import check_support
 from ..plots import plot_bond_dims, plot_entropies, plot_samples, plot_training_curve
 from ..training import stored_state, sweep_train
 
@@ -36,7 +38,7 @@ __all__ = ["DESCRIPTION", "FILES", "RESUME_KEYS", "SWEEP_DEFAULTS", "add_argumen
 SWEEP_DEFAULTS = {"loops": 20, "lr": 5e-3, "descent_steps": 1, "num_batches": 1, "cutoff": 0.0, "chi_min": 2,
                   "normalized_grad": True, "lr_decay_on_rise": 0.2, "min_improvement": 0.002}
 #: Settings that must agree when a sweep run resumes from an existing checkpoint.
-RESUME_KEYS = ("data", "chi_max", "lr", "descent_steps", "num_batches", "cutoff", "chi_min", "normalized_grad",
+RESUME_KEYS = ("data", "cardinality", "chi_max", "lr", "descent_steps", "num_batches", "cutoff", "chi_min", "normalized_grad",
                "lr_decay_on_rise", "min_improvement", "dtype", "seed")
 #: Output files, in print order.
 FILES = ("checkpoint.npz", "summary.json", "training_curve.png", "bond_dims.png", "samples.png", "entropies.png")
@@ -86,8 +88,13 @@ def _hyperparameters(args: argparse.Namespace, ds: Dataset) -> dict[str, Any]:
         raise ValueError(f"--num-batches ({args.num_batches}) exceeds the number of samples ({n_data})")
     if args.lr_decay_on_rise > 1:
         raise ValueError(f"--lr-decay-on-rise must be in (0, 1], got {args.lr_decay_on_rise:g}")
+    if args.cardinality is not None:
+        check_support(SymmetricMPSBornMachine(n, args.cardinality, 1), ds.data, f"--data {args.data}:")
+        if args.normalized_grad:
+            raise ValueError("--normalized-grad is not available with --cardinality (block sweeps)")
     return {
-        "family": "mps", "method": "sweep", "data": args.data, "chi_max": args.chi_max, "loops": args.loops,
+        "family": "mps" if args.cardinality is None else "symmetric-mps", "method": "sweep", "data": args.data,
+        "cardinality": args.cardinality, "chi_max": args.chi_max, "loops": args.loops,
         "lr": args.lr, "descent_steps": args.descent_steps, "num_batches": args.num_batches,
         "batch_size": n_data // args.num_batches, "cutoff": args.cutoff, "chi_min": args.chi_min,
         "normalized_grad": args.normalized_grad,
@@ -147,6 +154,7 @@ def train(args: argparse.Namespace) -> int:
                 lr_decay_on_rise=hparams["lr_decay_on_rise"], min_improvement=hparams["min_improvement"],
                 test_data=ds.test, dtype=getattr(jnp, args.dtype), checkpoint_path=run.checkpoint,
                 progress=not args.no_progress, metadata=metadata, callback=lambda done, *_: run.progress(done),
+                target=args.cardinality,
             )
         model, params, dims, history = res.model, res.mps, np.asarray(res.bond_dims, np.int64), res.history
         stopped = res.status.startswith("stopped")
@@ -183,11 +191,14 @@ def _write_outputs(args: argparse.Namespace, run: RunDir, ds: Dataset, hparams: 
     added to its metadata), the plots, the summary and the printout."""
     status = "ok" if error is None else "non-finite loss"
     report = mps_report(model, params, ds, k_sample)
+    sectors = dims.tolist() if dims.ndim == 2 else None  # [n + 1, Q] block sizes of a symmetric MPS
+    dims = dims.sum(axis=1) if dims.ndim == 2 else dims
     loops_done = len(history["loop"])
     stop_reason = _stop_reason(error, stopped, history, hparams, args.loops)
     add_metadata(run.checkpoint, {
         "loop": loops_done, "loops_done": loops_done, "nll": report.train_nll, "test_nll": report.test_nll,
         "status": status, "stop_reason": stop_reason, "history": history, "bond_dims": dims.tolist(),
+        "sector_dims": sectors,
     })
     plot_training_curve(history["train_nll"], run["training_curve.png"], ideal=ds.ideal_nll,
                         test=history["test_nll"] if ds.test is not None else None, xlabel="loop", label="train NLL",
@@ -206,7 +217,8 @@ def _write_outputs(args: argparse.Namespace, run: RunDir, ds: Dataset, hparams: 
         "num_test": None if ds.test is None else int(ds.test.shape[0]),
         "train_nll": report.train_nll, "test_nll": report.test_nll, "ideal_nll": ds.ideal_nll,
         "gap": report.train_nll - ds.ideal_nll, "loops_done": loops_done, "resumed_from_loop": resumed_from,
-        "stop_reason": stop_reason, "history": history, "bond_dims": dims.tolist(), "max_bond": int(dims.max()),
+        "stop_reason": stop_reason, "history": history, "bond_dims": dims.tolist(), "sector_dims": sectors,
+        "max_bond": int(dims.max()),
         "model_chi_pad": model.chi_max, "samples_in_data": report.samples_in_data, "entropies": report.entropies,
         "fit_s": timing["fit_s"], "first_loop_s": timing["first_loop_s"], "median_loop_s": timing["median_loop_s"],
         "wall_s": timing["wall_s"], "device": device_name(), **versions(),
@@ -228,7 +240,8 @@ def _print(args: argparse.Namespace, ds: Dataset, hparams: dict[str, Any], repor
         opts.append(f"lr x{hparams['lr_decay_on_rise']:g} on rise")
     if hparams["min_improvement"] is not None:
         opts.append(f"stop below {hparams['min_improvement']:g}")
-    print(f"jqgen train mps --method sweep: {ds.name} ({n_data} samples x {n} bits), D_max={args.chi_max}, "
+    kind = "" if args.cardinality is None else f", symmetric (exactly {args.cardinality} ones)"
+    print(f"jqgen train mps --method sweep: {ds.name} ({n_data} samples x {n} bits){kind}, D_max={args.chi_max}, "
           f"{args.dtype}, {', '.join(opts)}")
     print(f"  loops      {loops_done} (--loops {args.loops}; {stop_reason})"
           + (f", resumed from loop {resumed_from}" if resumed_from else ""))

@@ -35,12 +35,12 @@ def block_mask(dims: jax.Array, weights: jax.Array, chi: int, dtype) -> jax.Arra
     """``[n, 2, Q, chi, chi]`` 0/1 mask of the layout ``dims [n + 1, Q]`` (built from iotas:
     no large constant in the compiled program)."""
     n, q_num = weights.shape[0], dims.shape[1]
-    q = jnp.arange(q_num)
-    out_q = q[None, None, :] + weights[:, None, None] * jnp.arange(2)[None, :, None]  # [n, 2, Q]
+    q = jnp.arange(q_num, dtype=jnp.int32)
+    out_q = q[None, None, :] + weights[:, None, None] * jnp.arange(2, dtype=jnp.int32)[None, :, None]  # [n, 2, Q]
     ok = out_q < q_num
     rows = dims[:-1][:, None, :]  # [n, 1, Q]
     cols = jnp.take_along_axis(dims[1:][:, None, :], jnp.clip(out_q, 0, q_num - 1), axis=2)  # [n, 2, Q]
-    i = jnp.arange(chi)
+    i = jnp.arange(chi, dtype=jnp.int32)
     m = ((i[:, None] < rows[..., None, None]) & (i[None, :] < cols[..., None, None]) & ok[..., None, None])
     return m.astype(dtype)
 
@@ -48,7 +48,7 @@ def block_mask(dims: jax.Array, weights: jax.Array, chi: int, dtype) -> jax.Arra
 def _shift_up(m: jax.Array, a: jax.Array) -> jax.Array:
     """``out[q] = m[q - a]`` (0 where ``q < a``) along axis 0: charges raised by ``a``."""
     q_num = m.shape[0]
-    src = jnp.arange(q_num) - a
+    src = jnp.arange(q_num, dtype=jnp.int32) - a
     out = jnp.take(m, jnp.clip(src, 0, q_num - 1), axis=0)
     return jnp.where((src >= 0).reshape((-1,) + (1,) * (m.ndim - 1)), out, jnp.zeros_like(out))
 
@@ -56,7 +56,7 @@ def _shift_up(m: jax.Array, a: jax.Array) -> jax.Array:
 def _shift_down(m: jax.Array, a: jax.Array) -> jax.Array:
     """``out[q] = m[q + a]`` (0 where ``q + a > b``) along axis 0."""
     q_num = m.shape[0]
-    src = jnp.arange(q_num) + a
+    src = jnp.arange(q_num, dtype=jnp.int32) + a
     out = jnp.take(m, jnp.clip(src, 0, q_num - 1), axis=0)
     return jnp.where((src < q_num).reshape((-1,) + (1,) * (m.ndim - 1)), out, jnp.zeros_like(out))
 
@@ -169,7 +169,7 @@ def sample_and_log_prob(blocks: jax.Array, weights: jax.Array, key: jax.Array, n
     rdt = jnp.finfo(blocks.dtype).dtype
     renv = right_environments(blocks, weights)
     # conditional Gram matrices G[k, x, q] = B[k,x,q] R_{k+1}[q + a_k x] B[k,x,q]^H
-    up = jnp.arange(q_num)[None, None, :] + weights[:, None, None] * jnp.arange(2)[None, :, None]  # [n, 2, Q]
+    up = jnp.arange(q_num, dtype=jnp.int32)[None, None, :] + weights[:, None, None] * jnp.arange(2, dtype=jnp.int32)[None, :, None]  # [n, 2, Q]
     r_next = jnp.take_along_axis(renv[1:][:, None], jnp.clip(up, 0, q_num - 1)[..., None, None], axis=2)
     r_next = r_next * (up < q_num)[..., None, None].astype(blocks.dtype)
     gram = jnp.einsum("kxqai,kxqij,kxqbj->kxqab", blocks, r_next, blocks.conj())

@@ -39,7 +39,7 @@ def _qr_active(m: jax.Array, active: jax.Array) -> tuple[jax.Array, jax.Array]:
 
 def _dims_mask(dims: jax.Array, chi: int) -> jax.Array:
     """``[Q, chi]`` bool: the active indices of one bond."""
-    return jnp.arange(chi)[None, :] < dims[:, None]
+    return jnp.arange(chi, dtype=jnp.int32)[None, :] < dims[:, None]
 
 
 def _left_site(blk, nxt, a, d_left, d_right):

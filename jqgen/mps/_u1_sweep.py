@@ -121,7 +121,7 @@ def _sector_factors(theta, a1, a2, d_left, d_right, fallback):
     q_num, chi = theta.shape[2], theta.shape[-1]
     rows_t = jnp.stack([theta[0], jnp.stack([_shift_up(theta[1, 0], a1), _shift_up(theta[1, 1], a1)])])  # [x,y,m]
     m = rows_t.transpose(2, 0, 3, 1, 4).reshape(q_num, 2 * chi, 2 * chi)  # rows (x, i), cols (y, j)
-    idx = jnp.arange(chi)
+    idx = jnp.arange(chi, dtype=jnp.int32)
     act_l = idx[None, :] < d_left[:, None]  # [Q, chi] bond k
     act_r = idx[None, :] < d_right[:, None]  # bond k+2
     rows = jnp.concatenate([act_l, _shift_up(act_l, a1)], axis=1)  # [m, 2chi]
@@ -130,8 +130,8 @@ def _sector_factors(theta, a1, a2, d_left, d_right, fallback):
     u, s, vh, failed = jax.vmap(lambda mm: _svd(mm, fallback))(m)
     u = u[:, :, :chi] * rows[:, :, None].astype(u.dtype)
     vh = vh[:, :chi, :] * cols[:, None, :].astype(vh.dtype)
-    cap = jnp.minimum(jnp.sum(rows, axis=1), jnp.sum(cols, axis=1))  # rank bound of each sector
-    return u, s[:, :chi], vh, cap, jnp.sum(failed)
+    cap = jnp.minimum(jnp.sum(rows, axis=1, dtype=jnp.int32), jnp.sum(cols, axis=1, dtype=jnp.int32))  # rank bounds
+    return u, s[:, :chi], vh, cap, jnp.sum(failed, dtype=jnp.int32)
 
 
 def _keep(s, cap, hyper):
@@ -140,15 +140,16 @@ def _keep(s, cap, hyper):
     ``cutoff * s_max`` and at least ``chi_min``, at most ``chi_max`` in all (unless the bond
     has more sectors than that)."""
     q_num, chi = s.shape
-    valid = (jnp.arange(chi)[None, :] < cap[:, None]) & (s > 0)
-    lead = valid & (jnp.arange(chi)[None, :] == 0)
+    valid = (jnp.arange(chi, dtype=jnp.int32)[None, :] < cap[:, None]) & (s > 0)
+    lead = valid & (jnp.arange(chi, dtype=jnp.int32)[None, :] == 0)
     flat = jnp.where(lead, jnp.inf, jnp.where(valid, s, -1)).reshape(-1)
-    order = jnp.argsort(-flat, stable=True)
-    position = jnp.zeros_like(order).at[order].set(jnp.arange(order.shape[0]))
+    order = jnp.argsort(-flat, stable=True).astype(jnp.int32)
+    position = jnp.zeros_like(order).at[order].set(jnp.arange(order.shape[0], dtype=jnp.int32))
     smax = jnp.max(jnp.where(valid, s, 0))
-    above = jnp.sum(valid & ((s >= hyper.cutoff * smax) | lead))
-    rank = jnp.clip(jnp.maximum(above, hyper.chi_min), 1, jnp.minimum(hyper.chi_max, jnp.sum(valid)))
-    rank = jnp.maximum(rank, jnp.sum(lead))
+    count = functools.partial(jnp.sum, dtype=jnp.int32)
+    above = count(valid & ((s >= hyper.cutoff * smax) | lead))
+    rank = jnp.clip(jnp.maximum(above, hyper.chi_min), 1, jnp.minimum(hyper.chi_max, count(valid)))
+    rank = jnp.maximum(rank, count(lead))
     return (position.reshape(q_num, chi) < rank) & valid
 
 
