@@ -38,6 +38,7 @@ FAMILIES = [
     # constrained families (they have ``in_support``): only strings of weight 2
     pytest.param(jqgen.mps.SymmetricMPSBornMachine(N, 2, 2), id="symmetric-mps"),
     pytest.param(jqgen.mps.SymmetricMPSBornMachine(N, 2, 2, dtype=jnp.complex64), id="symmetric-mps-complex"),
+    pytest.param(jqgen.qcbm.ConservingQCBM(jqgen.qcbm.Givens(N, 2, 2)), id="qcbm-conserving"),
 ]
 
 ALL_BITS = np.asarray(jqgen.all_bitstrings(N))
