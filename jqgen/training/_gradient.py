@@ -14,6 +14,7 @@ from typing import Any, Callable, Mapping
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from .._checks import check_bits, check_finite
@@ -36,7 +37,7 @@ def _describe(obj: Any) -> str:
 
 
 def gradient(model: GenerativeModel, optimizer: optax.GradientTransformation, *, batch_size: int,
-             loss: LossFn | None = None) -> Strategy:
+             loss: LossFn | None = None, weighted: bool = False) -> Strategy:
     """The gradient-descent strategy: state = the optimizer's state.
 
     Args:
@@ -44,6 +45,9 @@ def gradient(model: GenerativeModel, optimizer: optax.GradientTransformation, *,
         optimizer: an Optax ``GradientTransformation``.
         batch_size: minibatch size (``>= N`` means full batch).
         loss: ``None`` for the mean NLL by autodiff, or ``(params, batch, key) -> (loss, grads)``.
+        weighted: the data are ``[N, n + 1]`` floats: bits and a last column of weights, and
+            the loss is the weighted NLL ``-sum_i w_i log p(x_i) / sum_i w_i`` of each batch
+            (:func:`fit` with ``weights=`` builds them).
 
     Returns:
         A compiled :class:`Strategy`; its ``step`` is pure and ``vmap``-able (train many
@@ -63,7 +67,11 @@ def gradient(model: GenerativeModel, optimizer: optax.GradientTransformation, *,
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
 
     def nll(params: Any, batch: jax.Array) -> jax.Array:
-        return -jnp.mean(model.log_prob(params, batch))
+        if not weighted:
+            return -jnp.mean(model.log_prob(params, batch))
+        bits, w = batch[:, :-1].astype(jnp.uint8), batch[:, -1]
+        lp = model.log_prob(params, bits)
+        return -jnp.sum(jnp.where(w > 0, w * lp, 0).astype(lp.dtype)) / jnp.sum(w).astype(lp.dtype)
 
     def init(params: Any, key: jax.Array) -> Any:
         with jax.numpy_dtype_promotion("standard"):  # optax mixes Python floats and int32 counts
@@ -86,8 +94,10 @@ def gradient(model: GenerativeModel, optimizer: optax.GradientTransformation, *,
         new_params = jax.tree_util.tree_map(lambda x, p: x.astype(p.dtype), new_params, params)
         return new_params, new_opt, value
 
+    if weighted and loss is not None:
+        raise ValueError("weighted data need the default NLL loss (loss=None)")
     config = {"model": model.config(), "optimizer": _describe(optimizer), "batch_size": batch_size,
-              "loss": None if loss is None else _describe(loss)}
+              "loss": None if loss is None else _describe(loss), "weighted": weighted}
     return Strategy("gradient", init, step=step, config=config)
 
 
@@ -108,6 +118,7 @@ def fit(
     checkpoint_path: str | os.PathLike[str] | None = None,
     checkpoint_every: int | None = None,
     metadata: Mapping[str, Any] | None = None,
+    weights: Any = None,
 ) -> TrainResult:
     """Minimizes the mean NLL of ``data`` under ``model`` (or another ``loss``) with ``optimizer``.
 
@@ -127,6 +138,9 @@ def fit(
             grads)``, e.g. :func:`jqgen.qcbm.make_loss`.
         checkpoint_path, checkpoint_every, metadata: checkpoint and resume (see
             :func:`jqgen.training.run`).
+        weights: optional ``[N]`` non-negative weights of the rows: minimize the weighted
+            NLL ``-sum_i w_i log p(x_i) / sum_i w_i`` (e.g. a softmax of costs, as GEO does;
+            rows of weight 0 do not count). Full batch or minibatches as without weights.
 
     Returns:
         :class:`~jqgen.training.TrainResult` (``params``, ``state``/``opt_state``, ``history``).
@@ -155,8 +169,23 @@ def fit(
     if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     check_finite(params, "initial params")
-    check_support(model, data)
-    strategy = gradient(model, optimizer, batch_size=min(batch_size, n_data), loss=loss)
+    if weights is not None:
+        check_support(model, data)
+        data = _weighted_data(data, weights, loss)
+    else:
+        check_support(model, data)
+    strategy = gradient(model, optimizer, batch_size=min(batch_size, n_data), loss=loss, weighted=weights is not None)
     return run(strategy, params, data, key=key, steps=steps, model=model, chunk_size=chunk_size,
                checkpoint_path=checkpoint_path, checkpoint_every=checkpoint_every, metadata=metadata,
                callback=callback, progress=progress, desc=desc)
+
+
+def _weighted_data(data: jax.Array, weights: Any, loss: Any) -> jax.Array:
+    """``[N, n + 1]`` float32: the bits and their weights (validated, scaled to sum 1)."""
+    if loss is not None:
+        raise ValueError("weights need the default NLL loss (loss=None)")
+    w = np.asarray(weights, np.float64)
+    if w.shape != (data.shape[0],) or not np.all(np.isfinite(w)) or np.any(w < 0) or not w.sum() > 0:
+        raise ValueError(f"weights must be [N = {data.shape[0]}] finite, non-negative and not all zero, got shape "
+                         f"{w.shape} with min {w.min() if w.size else None!r} and sum {w.sum() if w.size else None!r}")
+    return jnp.concatenate([jnp.asarray(data, jnp.float32), jnp.asarray(w / w.sum(), jnp.float32)[:, None]], axis=1)
