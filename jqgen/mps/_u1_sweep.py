@@ -14,9 +14,10 @@ bond ``k + 1``::
 
     M[m] = [ theta[0, y, m] ; theta[1, y, m - a_k] ]  (rows (x, i), columns (y, j)) = U S V^H
 
-one SVD per sector (``vmap``). Every sector keeps its largest singular value (a sector
-dropped whole would give its valid strings probability exactly 0, and an infinite test
-NLL); the other singular values of all sectors compete for the rest of the ``max_bond``
+one SVD per sector (``vmap``). Every sector keeps its largest singular value, floored at
+``1e-6`` of the bond's largest (a sector dropped whole, or decayed to 0 because no training
+string passes through it, would give its valid strings probability exactly 0 and an
+infinite test NLL); the other singular values of all sectors compete for the rest of the ``max_bond``
 slots of the bond (relative ``cutoff`` against the largest of them), each sector keeping at
 most ``chi_pad``. Rows and columns outside the sector's blocks are cleared, so the symmetry is
 exact after every truncation and every sample stays valid.
@@ -34,6 +35,9 @@ from jax import lax
 from ._core import unit_rows
 from ._sweep import _HI, _PSI_FLOOR, SweepHyper, _svd
 from ._u1_born import _shift_down, _shift_up
+
+#: Smallest kept singular value of a charge sector, relative to the bond's largest.
+_SECTOR_FLOOR = 1e-6
 
 __all__ = ["BlockSweepCarry", "block_environments", "block_half_sweep", "block_sweep_loop", "initial_block_state",
            "pad_block_carry"]
@@ -131,6 +135,14 @@ def _sector_factors(theta, a1, a2, d_left, d_right, fallback):
     u = u[:, :, :chi] * rows[:, :, None].astype(u.dtype)
     vh = vh[:, :chi, :] * cols[:, None, :].astype(vh.dtype)
     cap = jnp.minimum(jnp.sum(rows, axis=1, dtype=jnp.int32), jnp.sum(cols, axis=1, dtype=jnp.int32))  # rank bounds
+    # a sector whose block vanished (no data pass through it, its amplitude decayed to 0)
+    # keeps a unit vector on its first active row and column (its singular value is floored
+    # in _split), so its valid strings keep a nonzero probability
+    dead = (cap > 0) & ~(s[:, 0] > 0)
+    u0 = jax.nn.one_hot(jnp.argmax(rows, axis=1), 2 * chi, dtype=u.dtype)
+    v0 = jax.nn.one_hot(jnp.argmax(cols, axis=1), 2 * chi, dtype=vh.dtype)
+    u = u.at[:, :, 0].set(jnp.where(dead[:, None], u0, u[:, :, 0]))
+    vh = vh.at[:, 0, :].set(jnp.where(dead[:, None], v0, vh[:, 0, :]))
     return u, s[:, :chi], vh, cap, jnp.sum(failed, dtype=jnp.int32)
 
 
@@ -140,8 +152,9 @@ def _keep(s, cap, hyper):
     ``cutoff * s_max`` and at least ``chi_min``, at most ``chi_max`` in all (unless the bond
     has more sectors than that)."""
     q_num, chi = s.shape
-    valid = (jnp.arange(chi, dtype=jnp.int32)[None, :] < cap[:, None]) & (s > 0)
-    lead = valid & (jnp.arange(chi, dtype=jnp.int32)[None, :] == 0)
+    t = jnp.arange(chi, dtype=jnp.int32)[None, :]
+    lead = (t == 0) & (cap[:, None] > 0)
+    valid = (t < cap[:, None]) & ((s > 0) | lead)
     flat = jnp.where(lead, jnp.inf, jnp.where(valid, s, -1)).reshape(-1)
     order = jnp.argsort(-flat, stable=True).astype(jnp.int32)
     position = jnp.zeros_like(order).at[order].set(jnp.arange(order.shape[0], dtype=jnp.int32))
@@ -159,8 +172,11 @@ def _split(theta, a1, a2, d_left, d_right, hyper, move_right, fallback):
     chi = theta.shape[-1]
     u, s, vh, cap, failed = _sector_factors(theta, a1, a2, d_left, d_right, fallback)
     keep = _keep(s, cap, hyper)
-    # kept values of a sector are its largest: a prefix of its columns
+    # kept values of a sector are its largest: a prefix of its columns; a sector's largest
+    # is floored at _SECTOR_FLOOR * s_max (no valid string gets probability exactly 0)
+    lead = keep & (jnp.arange(chi, dtype=jnp.int32)[None, :] == 0)
     sk = jnp.where(keep, s, 0)
+    sk = jnp.where(lead, jnp.maximum(sk, _SECTOR_FLOOR * jnp.max(s)), sk)
     sk = (sk / jnp.sqrt(jnp.sum(sk * sk))).astype(theta.dtype)
     kf = keep.astype(theta.dtype)
     left = u * (sk if not move_right else kf)[:, None, :]  # [m, (x, i), t]
