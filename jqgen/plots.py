@@ -14,7 +14,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["plot_bond_dims", "plot_distribution", "plot_entropies", "plot_samples", "plot_training_curve"]
+__all__ = ["plot_best_so_far", "plot_bond_dims", "plot_distribution", "plot_entropies", "plot_frontier", "plot_samples",
+           "plot_training_curve"]
 
 _ON = np.array([0.08, 0.08, 0.12])  # pixel value 1
 _OFF = np.array([1.0, 1.0, 1.0])  # pixel value 0
@@ -353,4 +354,41 @@ def plot_stages(stages: Sequence[tuple[str, Any]], path: str | os.PathLike[str],
     ax.legend()
     if title:
         ax.set_title(title)
+    return _save(fig, path)
+
+
+def plot_best_so_far(curves: dict[str, Any], path: str | os.PathLike[str], *, optimum: float | None = None,
+                     title: str = "best cost found") -> str:
+    """Best cost vs evaluations: one line per ``label -> best_so_far [E]`` (the running minimum),
+    and the optimum as a dashed line when known."""
+    fig = _figure((6.4, 4.0))
+    ax = fig.add_subplot()
+    for label, curve in curves.items():
+        c = np.asarray(curve, np.float64)
+        ax.plot(np.arange(1, c.size + 1), c, label=label, lw=1.6)
+    if optimum is not None:
+        ax.axhline(optimum, color="0.3", ls="--", lw=1, label="optimum")
+    ax.set_xscale("log")
+    ax.set_xlabel("evaluations")
+    ax.set_ylabel("best cost so far")
+    ax.set_title(title)
+    ax.legend(frameon=False)
+    return _save(fig, path)
+
+
+def plot_frontier(points: dict[str, tuple[Any, Any]], path: str | os.PathLike[str], *,
+                  frontier: tuple[Any, Any] | None = None, title: str = "return vs risk") -> str:
+    """Mean return against variance: the unconstrained efficient ``frontier`` ``(variances,
+    returns)`` as a line, and each ``label -> (variances, returns)`` as points."""
+    fig = _figure((6.4, 4.2))
+    ax = fig.add_subplot()
+    if frontier is not None:
+        ax.plot(np.asarray(frontier[0]), np.asarray(frontier[1]), color="0.35", lw=1.2,
+                label="unconstrained efficient frontier")
+    for (label, (v, r)), marker in zip(points.items(), "o^sDv*"):
+        ax.scatter(np.asarray(v), np.asarray(r), s=18, marker=marker, label=label, alpha=0.8)
+    ax.set_xlabel("variance of return")
+    ax.set_ylabel("mean return")
+    ax.set_title(title)
+    ax.legend(frameon=False, fontsize=8)
     return _save(fig, path)

@@ -22,6 +22,7 @@ evaluating any candidate twice and ends where the uninterrupted run ends.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 import os
 import time
@@ -280,7 +281,8 @@ def _check(problem: Any, model: Any, budget: Any, seed_bits: Any, seed_costs: An
 
 
 def _header(problem: Problem, model: Any, settings: GeoSettings, key: jax.Array, seed_bits: Any) -> dict[str, Any]:
-    booster = None if seed_bits is None else {"num": int(len(seed_bits)), "sha": hash(np.asarray(seed_bits).tobytes())}
+    booster = None if seed_bits is None else {
+        "num": int(len(seed_bits)), "sha256": hashlib.sha256(np.asarray(seed_bits, np.uint8).tobytes()).hexdigest()}
     return {"problem": problem.describe(), "generator": model.config(), "settings": settings.to_json(),
             "key": _key_record(key), "booster": booster}
 
