@@ -142,8 +142,9 @@ class BinaryPortfolio:
     def cost(self, bits: Any) -> np.ndarray:
         b = _bits(bits, self.num_bits)
         with jax.enable_x64(True):
-            c = np.asarray(_portfolio_cost(jnp.asarray(b), jnp.asarray(self.mu), jnp.asarray(self.cov),
-                                           jnp.asarray(float(self.k)), jnp.asarray(float(self.q))))
+            f64 = jnp.float64  # explicit: an array once converted with x64 off may come back float32
+            c = np.asarray(_portfolio_cost(jnp.asarray(b), jnp.asarray(self.mu, f64), jnp.asarray(self.cov, f64),
+                                           jnp.asarray(float(self.k), f64), jnp.asarray(float(self.q), f64)))
         return np.where(self.valid(b), c, np.inf)
 
     def risk_return(self, bits: Any) -> tuple[np.ndarray, np.ndarray]:
