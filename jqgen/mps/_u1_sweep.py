@@ -184,7 +184,21 @@ def _split(theta, a1, a2, d_left, d_right, hyper, move_right, fallback):
     left = left.reshape(-1, 2, chi, chi)  # [m, x, i, t]
     b1 = jnp.stack([left[:, 0], _shift_down(left[:, 1], a1)])  # [x, q, i, t]: q = m - a1 x
     b2 = right.reshape(-1, chi, 2, chi).transpose(2, 0, 1, 3)  # [y, m, t, j]
-    return b1, b2, jnp.sum(keep, axis=1).astype(jnp.int32), failed
+    mid = jnp.sum(keep, axis=1).astype(jnp.int32)
+    b1 = _floor_blocks(b1, d_left > 0, jnp.stack([mid > 0, _shift_down(mid > 0, a1)]))
+    b2 = _floor_blocks(b2, jnp.broadcast_to(mid > 0, (2,) + mid.shape), jnp.stack([d_right > 0, _shift_down(d_right > 0, a2)]))
+    return b1, b2, mid, failed
+
+
+def _floor_blocks(b: jax.Array, rows: jax.Array, cols: jax.Array) -> jax.Array:
+    """Gives every allowed block ``b[x, q]`` (``rows[..., q]`` and ``cols[x, q]``: both of its
+    sectors exist) that the truncation left exactly zero a corner entry of
+    ``_SECTOR_FLOOR * max|b|``: a transition no training string uses would otherwise give
+    every valid string through it probability exactly 0."""
+    zero = ~jnp.any(b != 0, axis=(2, 3)) & rows & cols  # [2, Q]
+    corner = jnp.zeros(b.shape[2:], b.dtype).at[0, 0].set(1)
+    floor = (_SECTOR_FLOOR * jnp.max(jnp.abs(b))).astype(b.dtype) * corner
+    return b + jnp.where(zero[:, :, None, None], floor, jnp.zeros_like(floor))
 
 
 @functools.partial(jax.jit, static_argnames=("move_right", "chunk", "descent_steps", "batch_size", "fallback"),
