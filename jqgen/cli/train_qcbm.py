@@ -31,7 +31,6 @@ from ._rundir import RunDir, TrainingStopped, device_name, prepare_run, slug, x6
 from ..plots import plot_distribution, plot_samples, plot_training_curve
 from ..distributions import empirical_distribution, kl_divergence, mmd
 from ..qcbm import ANSATZ_NAMES, QCBM, ConservingQCBM, Givens, ansatz_by_name, make_loss
-from ..qcbm._conserving import MAX_DENSE_BITS
 from ..training import NonFiniteLossError, cmaes_fit, fit
 
 __all__ = ["FILES", "HYPERPARAMETERS", "command", "register", "train"]
@@ -119,7 +118,7 @@ def train(args: argparse.Namespace) -> int:
     t_start = time.perf_counter()
     ds = load_data(args.data)
     model = _model(args, ds)
-    dense = not (isinstance(model, ConservingQCBM) and ds.num_bits > MAX_DENSE_BITS)
+    dense = not (isinstance(model, ConservingQCBM) and ds.num_bits > ConservingQCBM.MAX_DENSE_BITS)
     name = args.ansatz if args.cardinality is None else f"givens-k{args.cardinality}"
     run = prepare_run(args.out, default_name=f"qcbm-{name}-{slug(ds.name)}",
                       files=FILES if dense else tuple(f for f in FILES if f != "distribution.png"),
@@ -183,7 +182,7 @@ def _distribution(model: Any, params: Any, data: np.ndarray) -> tuple[Any, Any, 
     """``(probs, target)`` (dense, or ``None`` beyond the dense size of a conserving model)
     and the probability on the training patterns."""
     n = data.shape[1]
-    if isinstance(model, ConservingQCBM) and n > MAX_DENSE_BITS:
+    if isinstance(model, ConservingQCBM) and n > ConservingQCBM.MAX_DENSE_BITS:
         rows = np.unique(data, axis=0)
         return None, None, float(np.exp(np.asarray(jax.jit(model.log_prob)(params, rows), np.float64)).sum())
     probs = np.asarray(jax.jit(model.probs)(params), np.float64)

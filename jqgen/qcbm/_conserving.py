@@ -18,7 +18,7 @@ index tables and gradient residuals cannot fit before anything is allocated.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -81,6 +81,9 @@ class ConservingQCBM:
         >>> float(model.log_prob(params, jax.numpy.array([1, 1, 1, 0, 0, 0])))  # weight 3
         -inf
     """
+
+    #: Largest ``n`` for which :meth:`probs` builds the dense ``2**n`` vector.
+    MAX_DENSE_BITS: ClassVar[int] = MAX_DENSE_BITS
 
     ansatz: Givens
     dtype: Any = jnp.float32
