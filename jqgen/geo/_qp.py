@@ -208,7 +208,11 @@ def box_budget_qp(q: Any, c: Any, lower: Any, upper: Any, *, max_iter: int = 60)
     fixed = (slack_lo <= 1e-12) | (slack_hi <= 1e-12)  # a single feasible point
     w = np.where((slack_lo <= 1e-12)[:, None], lo, hi)
     if not fixed.all():
+        parts = [a[~fixed] for a in (q, c, lo, hi)]
+        v = parts[0].shape[0]
+        size = max(8, 1 << (v - 1).bit_length())  # batch-size buckets: one compile per power of two
+        parts = [np.concatenate([a, np.broadcast_to(a[:1], (size - v,) + a.shape[1:])]) for a in parts]
         with jax.enable_x64(True):
-            ws, _ = solve_kernel(*(jnp.asarray(a[~fixed]) for a in (q, c, lo, hi)), max_iter=max_iter)
-            w[~fixed] = np.asarray(ws)
+            ws, _ = solve_kernel(*(jnp.asarray(a) for a in parts), max_iter=max_iter)
+            w[~fixed] = np.asarray(ws)[:v]
     return w, 0.5 * np.einsum("bi,bij,bj->b", w, q, w) + np.einsum("bi,bi->b", c, w)
