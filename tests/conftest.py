@@ -14,6 +14,7 @@ Shared helpers: :func:`dense_reference` (an independent numpy contraction of an 
 """
 
 import os
+import tempfile
 
 import jax
 import numpy as np
@@ -21,7 +22,17 @@ import pytest
 from hypothesis import HealthCheck, settings
 from scipy import stats
 
-os.environ["JQGEN_COMPILE_CACHE"] = "none"  # in-process CLI calls: no on-disk compile cache
+os.environ["JQGEN_COMPILE_CACHE"] = "none"  # in-process CLI calls do not set a cache of their own
+
+#: One on-disk XLA compilation cache for the whole test run, shared by the xdist workers and
+#: the CLI subprocesses the tests start (``JQGEN_TEST_XLA_CACHE``, default a fresh directory
+#: per run): many tests compile the same programs. Compile-once tests are unaffected: they
+#: count XLA compile requests, which a disk hit still is (jax's backend_compile event).
+XLA_CACHE = os.environ.get("JQGEN_TEST_XLA_CACHE") or os.path.join(
+    tempfile.gettempdir(), f"jqgen-test-xla-{os.environ.get('PYTEST_XDIST_TESTRUNUID', os.getpid())}")
+if XLA_CACHE.lower() != "none":
+    jax.config.update("jax_compilation_cache_dir", XLA_CACHE)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
 
 
 @pytest.fixture(autouse=True)

@@ -289,8 +289,9 @@ def test_the_command_keeps_compiled_programs_on_disk(tmp_path, monkeypatch, caps
     # none (as in this process, tests/conftest.py): nothing is written
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("JQGEN_COMPILE_CACHE", "none")
+    before = jax.config.jax_compilation_cache_dir  # the test run's own (tests/conftest.py)
     assert main(argv + ["--out", str(tmp_path / "a")]) == 0
-    assert not (home / ".cache" / "jqgen").exists() and not jax.config.jax_compilation_cache_dir
+    assert not (home / ".cache" / "jqgen").exists() and jax.config.jax_compilation_cache_dir == before
     # the default, in a fresh process
     code = f"import sys; from jqgen.cli import main; sys.exit(main({argv + ['--out', str(tmp_path / 'b')]!r}))"
     env = {**os.environ, "HOME": str(home), "JAX_PLATFORMS": "cpu"}

@@ -88,10 +88,12 @@ def test_a_sweep_continues_its_finished_run_and_overwrite_restarts_it(tmp_path, 
 # ------------------------------------------------------------------------------ Ctrl-C
 def _env():
     # as in this process (tests/conftest.py): JAX's x64 mode of the test (float32 by
-    # default), strict promotion, no compile cache
+    # default), strict promotion, the test run's compile cache
     import jax
 
-    env = {**os.environ, "JAX_PLATFORMS": "cpu", "JQGEN_COMPILE_CACHE": "none",
+    from tests.conftest import XLA_CACHE
+
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", "JQGEN_COMPILE_CACHE": XLA_CACHE,
            "JAX_ENABLE_X64": "1" if jax.config.jax_enable_x64 else "0", "JAX_NUMPY_DTYPE_PROMOTION": "strict"}
     env["PYTHONPATH"] = os.pathsep.join([str(CLI_DIR.parent.parent), env.get("PYTHONPATH", "")])
     return env
