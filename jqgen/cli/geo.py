@@ -28,7 +28,7 @@ __all__ = ["FILES", "GENERATORS", "command", "register"]
 
 FILES = ("journal.jsonl", "best_solutions.json", "summary.json", "best_so_far.png", "frontier.png")
 _EXTRA = ("journal.jsonl.generator.npz",)
-GENERATORS = ("symmetric-mps", "mps", "qcbm-conserving")
+GENERATORS = ("symmetric-mps", "mps", "qcbm-conserving", "qcbm")
 _BASELINES = ("sa-swap", "random")
 
 
@@ -45,7 +45,11 @@ def register(commands: Any) -> None:
     g.add_argument("--problem", default="hangseng31", help="instance name, OR-Library file, or synthetic-N")
     g.add_argument("--data-dir", default=None, help="where the OR-Library files are")
     g.add_argument("--k", type=positive_int, default=10, help="assets held (default: %(default)s)")
-    g.add_argument("--q", type=float, default=1.0, help="risk aversion (default: %(default)s)")
+    g.add_argument("--form", choices=("binary", "chang"), default="binary",
+                   help="binary: equal weights, cost q * risk - return; chang: Chang et al.'s weights (a QP per "
+                   "asset set), cost lam * risk - (1 - lam) * return (default: %(default)s)")
+    g.add_argument("--q", type=float, default=1.0, help="binary form's risk aversion (default: %(default)s)")
+    g.add_argument("--lam", type=float, default=0.5, help="chang form's lambda in [0, 1] (default: %(default)s)")
     g.add_argument("--budget", type=positive_int, default=2000, help="cost evaluations (default: %(default)s)")
     g.add_argument("--generator", choices=GENERATORS, default="symmetric-mps", help="(default: %(default)s)")
     g.add_argument("--chi-max", type=positive_int, default=4, help="MPS block / bond size (default: %(default)s)")
@@ -95,6 +99,10 @@ def _generator(args: argparse.Namespace, n: int) -> Any:
         return SymmetricMPSBornMachine(n, args.k, args.chi_max)
     if args.generator == "mps":
         return MPSBornMachine(n, args.chi_max)
+    if args.generator == "qcbm":  # unconstrained: post-selection keeps the valid samples (small n only)
+        from ..qcbm import QCBM, HardwareEfficient
+
+        return QCBM(HardwareEfficient(n, args.layers, "line"))
     return ConservingQCBM(Givens(n, args.k, args.layers))
 
 
@@ -115,7 +123,7 @@ def command(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     inst = _instance(args)
-    problem = inst.binary(args.k, args.q)
+    problem = inst.binary(args.k, args.q) if args.form == "binary" else inst.chang(args.k, args.lam)
     model = _generator(args, problem.num_bits)
     settings = GeoSettings(batch_size=args.batch, seed_size=args.seed_size, temperature=args.temperature,
                            train_steps=args.train_steps, train_size=args.train_size, lr=args.lr, trainer=args.trainer)
@@ -124,6 +132,9 @@ def command(args: argparse.Namespace) -> int:
                       total=args.budget, resume_path=os.path.join(args.out or os.path.join("runs", name), FILES[0]),
                       extra_files=_EXTRA)
     seeds = None
+    if args.mode == "booster" and args.form == "chang" and args.seed_solver == "sa-swap":
+        raise ValueError("--seed-solver sa-swap needs the binary form (a jittable cost); use --seed-solver random "
+                         "with --form chang")
     if args.mode == "booster":
         seeder = _baseline(args.seed_solver, problem, args.seed_budget or args.seed_size, args.seed)
         seeds = seeder.seed_set()
@@ -131,7 +142,9 @@ def command(args: argparse.Namespace) -> int:
         res = geo(problem, model, args.budget, key=jax.random.key(args.seed), settings=settings,
                   seed_bits=None if seeds is None else seeds[0], seed_costs=None if seeds is None else seeds[1],
                   journal_path=run["journal.jsonl"], progress=not args.no_progress)
-    baselines = {b: _baseline(b, problem, args.budget, args.seed) for b in (_BASELINES if args.baselines else ())}
+    # swap-move annealing needs a jittable cost: the binary form (the Chang form's QP is host-batched)
+    names = (_BASELINES if args.form == "binary" else ("random",)) if args.baselines else ()
+    baselines = {b: _baseline(b, problem, args.budget, args.seed) for b in names}
     _write(args, run, inst, problem, model, settings, res, baselines, time.perf_counter() - t0)
     return 0
 
@@ -149,7 +162,8 @@ def _write(args: argparse.Namespace, run: Any, inst: Any, problem: Any, model: A
     geo_curve = np.minimum.accumulate(res.costs[-res.evaluations:]) if res.evaluations else np.zeros(0)
     curves = {f"GEO ({args.generator})": geo_curve}
     curves.update({f"{b} ({r.evaluations} evals)": r.best_so_far for b, r in baselines.items()})
-    plot_best_so_far(curves, run["best_so_far.png"], title=f"{inst.name}, k={args.k}, q={args.q:g}")
+    param = f"q={args.q:g}" if args.form == "binary" else f"chang, lam={args.lam:g}"
+    plot_best_so_far(curves, run["best_so_far.png"], title=f"{inst.name}, k={args.k}, {param}")
     points = {"GEO best 10": (risk, ret)}
     for b, r in baselines.items():
         points[f"{b} best"] = problem.risk_return(r.best_bits[None])
@@ -158,7 +172,8 @@ def _write(args: argparse.Namespace, run: Any, inst: Any, problem: Any, model: A
         "best_bits": res.best_bits.astype(int).tolist(), "best_cost": float(res.best_cost),
         "best_assets": np.flatnonzero(res.best_bits).tolist(), "evaluations": int(res.evaluations),
         "evaluated_total": int(len(res.costs)), "problem": {**problem.describe(), "instance": args.problem},
-        "q": float(args.q), "k": int(args.k), "mode": args.mode, "generator": model.config(),
+        "q": float(args.q) if args.form == "binary" else None, "lam": float(args.lam) if args.form == "chang" else None,
+        "k": int(args.k), "form": args.form, "mode": args.mode, "generator": model.config(),
         "settings": settings.to_json(), "rounds": res.rounds, "seed": args.seed,
         "baselines": {b: {"best_cost": float(r.best_cost), "evaluations": int(r.evaluations), "seconds": r.seconds}
                       for b, r in baselines.items()},
@@ -166,7 +181,7 @@ def _write(args: argparse.Namespace, run: Any, inst: Any, problem: Any, model: A
     }
     run.write_summary(summary)
     valid = np.mean([r["valid_rate"] for r in res.rounds]) if res.rounds else float("nan")
-    print(f"jqgen geo: {inst.name} ({problem.num_bits} assets), k={args.k}, q={args.q:g}, {args.mode}, "
+    print(f"jqgen geo: {inst.name} ({problem.num_bits} assets), k={args.k}, {param}, {args.mode}, "
           f"generator {args.generator}, budget {args.budget}")
     print(f"  best cost  {res.best_cost:.8g} after {res.evaluations} evaluations ({len(res.rounds)} rounds, "
           f"mean valid-sample rate {valid:.0%})")

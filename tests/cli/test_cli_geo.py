@@ -41,3 +41,12 @@ def test_geo_booster_mode_on_a_synthetic_instance(tmp_path, capsys):
 def test_geo_names_a_missing_instance(tmp_path, capsys):
     assert main(_argv(tmp_path / "x", "--problem", "nosuch", "--data-dir", str(tmp_path))) == 2
     assert "nosuch" in capsys.readouterr().err
+
+
+def test_geo_chang_form_records_lambda_and_weights_by_qp(tmp_path, capsys):
+    out = tmp_path / "chang"
+    assert main(_argv(out, "--problem", "synthetic-20", "--form", "chang", "--lam", "0.3", "--baselines")) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert s["form"] == "chang" and s["lam"] == 0.3 and s["q"] is None and set(s["baselines"]) == {"random"}
+    assert sum(s["best_bits"]) == 5 and np.isfinite(s["best_cost"])
+    capsys.readouterr()
