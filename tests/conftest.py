@@ -34,6 +34,12 @@ if XLA_CACHE.lower() != "none":
     jax.config.update("jax_compilation_cache_dir", XLA_CACHE)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
 
+def xla_cache_env() -> dict[str, str]:
+    """Environment for a subprocess (a plain Python script) to share the run's XLA cache."""
+    if XLA_CACHE.lower() == "none":
+        return {}
+    return {"JAX_COMPILATION_CACHE_DIR": XLA_CACHE, "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0.2"}
+
 
 @pytest.fixture(autouse=True)
 def jax_mode(request):
@@ -56,7 +62,7 @@ def strict_dtype_promotion(jax_mode):
 
 settings.register_profile(
     "default",
-    max_examples=15,
+    max_examples=8,  # many properties compile per example; HYPOTHESIS_PROFILE=thorough runs 200
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow],

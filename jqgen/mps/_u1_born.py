@@ -9,7 +9,9 @@ its bit and its running charge ``c_k = sum_{i<k} a_i x_i``::
 contracted left to right for a whole batch with the boundary vector renormalized at every
 site (log-norms accumulated), as :mod:`jqgen.mps._born` does. The norm contracts one
 environment per charge, ``E_{k+1}[q'] = sum_{x, q + a_k x = q'} B[k,x,q]^H E_k[q] B[k,x,q]``,
-rescaled at every site. Perfect sampling needs no canonical form: right environments
+each sector rescaled at every site with its own log-scale: the sectors of one bond weigh
+as many paths as binomial coefficients count, which differ by more than float32's range
+at n = 500, k = 50. Perfect sampling needs no canonical form: right environments
 ``R_k[q]`` (the same recursion from the right) give the exact conditionals
 ``p(x_k | x_<k) ~ v B[k,x,c] R_{k+1}[c + a_k x] B^H v^H``; a charge no valid string can
 complete has ``R = 0`` exactly, so an invalid string is never drawn.
@@ -67,29 +69,51 @@ def _sandwich(blk: jax.Array, env: jax.Array) -> jax.Array:
     return jnp.einsum("xqia,qij,xqjb->xqab", blk.conj(), env, blk)
 
 
-def _rescale(env: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """``env / s`` and ``log s`` with ``s`` the summed trace (a positive norm of the state)."""
-    s = jnp.real(jnp.sum(jnp.trace(env, axis1=-2, axis2=-1)))
-    s_safe = jnp.where(s > 0, s, jnp.ones_like(s))
-    return env / s_safe.astype(env.dtype), jnp.log(s)
+def _shift_logs(l: jax.Array, a: jax.Array, up: bool) -> jax.Array:
+    """Per-sector log-scales ``l [Q]`` moved by ``a`` charges (up: ``out[q] = l[q - a]``; down:
+    ``out[q] = l[q + a]``), ``-inf`` where no sector maps."""
+    q_num = l.shape[0]
+    src = jnp.arange(q_num, dtype=jnp.int32) + (-a if up else a)
+    ok = (src >= 0) & (src < q_num)
+    return jnp.where(ok, jnp.take(l, jnp.clip(src, 0, q_num - 1)), -jnp.inf)
+
+
+def _combine(m0: jax.Array, l0: jax.Array, m1: jax.Array, l1: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``m0 e^l0 + m1 e^l1`` per sector (``[Q, chi, chi]``, ``[Q]``) as a matrix and a log-scale."""
+    top = jnp.maximum(l0, l1)
+    top_safe = jnp.where(jnp.isfinite(top), top, jnp.zeros_like(top))
+    w0, w1 = jnp.exp(l0 - top_safe), jnp.exp(l1 - top_safe)
+    return m0 * w0.astype(m0.dtype)[:, None, None] + m1 * w1.astype(m1.dtype)[:, None, None], top_safe
+
+
+def _normalize_sectors(env: jax.Array, logs: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Every sector of ``env [Q, chi, chi]`` scaled to unit trace, its log-scale ``logs [Q]``
+    raised by the log of that trace (``-inf`` for an empty sector). Per-sector scales: the
+    sectors of one bond can differ by more than float32's range (binomial counts of paths)."""
+    t = jnp.real(jnp.trace(env, axis1=-2, axis2=-1))
+    ok = t > 0
+    t_safe = jnp.where(ok, t, jnp.ones_like(t))
+    return env / t_safe.astype(env.dtype)[:, None, None], jnp.where(ok, logs + jnp.log(t_safe), -jnp.inf)
 
 
 @jax.jit
 def log_norm_sq(blocks: jax.Array, weights: jax.Array) -> jax.Array:
-    """``log <psi|psi>`` of masked ``blocks`` (left environments, rescaled at every site)."""
+    """``log <psi|psi>`` of masked ``blocks``: left environments per charge sector, each with
+    its own log-scale (rescaled at every site)."""
     _, _, q_num, chi, _ = blocks.shape
     rdt = jnp.finfo(blocks.dtype).dtype
     e0 = jnp.zeros((q_num, chi, chi), blocks.dtype).at[0, 0, 0].set(1)
+    l0 = jnp.full((q_num,), -jnp.inf, rdt).at[0].set(0)
 
     def step(carry, xs):
         env, logs = carry
         blk, a = xs
         m = _sandwich(blk, env)
-        env, g = _rescale(m[0] + _shift_up(m[1], a))
-        return (env, logs + g), None
+        env, logs = _combine(m[0], logs, _shift_up(m[1], a), _shift_logs(logs, a, up=True))
+        return _normalize_sectors(env, logs), None
 
-    (env, logs), _ = lax.scan(step, (e0, jnp.zeros((), rdt)), (blocks, weights))
-    return logs + jnp.log(jnp.real(env[q_num - 1, 0, 0]))
+    (env, logs), _ = lax.scan(step, (e0, l0), (blocks, weights))
+    return logs[q_num - 1] + jnp.log(jnp.real(env[q_num - 1, 0, 0]))
 
 
 @jax.jit
@@ -145,20 +169,24 @@ def probs_on(blocks: jax.Array, weights: jax.Array, valid_bits: jax.Array, size:
     return jnp.zeros((size,), p.dtype).at[index].set(p)
 
 
-def right_environments(blocks: jax.Array, weights: jax.Array) -> jax.Array:
-    """``[n + 1, Q, chi, chi]``: ``R_k[q]`` contracts sites ``>= k`` from charge ``q`` at bond ``k``
-    to ``b`` at bond ``n``, each bond rescaled by a positive constant."""
+def right_environments(blocks: jax.Array, weights: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``R [n + 1, Q, chi, chi]`` and log-scales ``[n + 1, Q]``: ``R_k[q] e^{l_k[q]}`` contracts
+    sites ``>= k`` from charge ``q`` at bond ``k`` to ``b`` at bond ``n``."""
     _, _, q_num, chi, _ = blocks.shape
+    rdt = jnp.finfo(blocks.dtype).dtype
     rn = jnp.zeros((q_num, chi, chi), blocks.dtype).at[q_num - 1, 0, 0].set(1)
+    ln = jnp.full((q_num,), -jnp.inf, rdt).at[q_num - 1].set(0)
 
-    def step(env, xs):
+    def step(carry, xs):
+        env, logs = carry
         blk, a = xs
-        nxt = jnp.stack([env, _shift_down(env, a)])  # R_{k+1}[q + a_k x] for x = 0, 1
-        new, _ = _rescale(jnp.einsum("xqai,xqij,xqbj->qab", blk, nxt, blk.conj()))
+        t0 = jnp.einsum("qai,qij,qbj->qab", blk[0], env, blk[0].conj())  # x = 0: R_{k+1}[q]
+        t1 = jnp.einsum("qai,qij,qbj->qab", blk[1], _shift_down(env, a), blk[1].conj())  # x = 1: R_{k+1}[q + a]
+        new = _normalize_sectors(*_combine(t0, logs, t1, _shift_logs(logs, a, up=False)))
         return new, new
 
-    _, envs = lax.scan(step, rn, (blocks, weights), reverse=True)
-    return jnp.concatenate([envs, rn[None]], axis=0)
+    _, (envs, logs) = lax.scan(step, (rn, ln), (blocks, weights), reverse=True)
+    return jnp.concatenate([envs, rn[None]], axis=0), jnp.concatenate([logs, ln[None]], axis=0)
 
 
 @functools.partial(jax.jit, static_argnums=3)
@@ -167,32 +195,35 @@ def sample_and_log_prob(blocks: jax.Array, weights: jax.Array, key: jax.Array, n
     """``num`` perfect samples ``uint8 [num, n]`` and their log-probabilities ``[num]``."""
     n, _, q_num, chi, _ = blocks.shape
     rdt = jnp.finfo(blocks.dtype).dtype
-    renv = right_environments(blocks, weights)
-    # conditional Gram matrices G[k, x, q] = B[k,x,q] R_{k+1}[q + a_k x] B[k,x,q]^H
-    up = jnp.arange(q_num, dtype=jnp.int32)[None, None, :] + weights[:, None, None] * jnp.arange(2, dtype=jnp.int32)[None, :, None]  # [n, 2, Q]
-    r_next = jnp.take_along_axis(renv[1:][:, None], jnp.clip(up, 0, q_num - 1)[..., None, None], axis=2)
-    r_next = r_next * (up < q_num)[..., None, None].astype(blocks.dtype)
+    renv, rlog = right_environments(blocks, weights)
+    # conditional Gram matrices G[k, x, q] = B[k,x,q] R_{k+1}[q + a_k x] B[k,x,q]^H, log-scale lg
+    up = (jnp.arange(q_num, dtype=jnp.int32)[None, None, :]
+          + weights[:, None, None] * jnp.arange(2, dtype=jnp.int32)[None, :, None])  # [n, 2, Q]
+    upc = jnp.clip(up, 0, q_num - 1)
+    r_next = jnp.take_along_axis(renv[1:][:, None], upc[..., None, None], axis=2)
+    lg = jnp.where(up < q_num, jnp.take_along_axis(rlog[1:][:, None], upc, axis=2), -jnp.inf)  # [n, 2, Q]
     gram = jnp.einsum("kxqai,kxqij,kxqbj->kxqab", blocks, r_next, blocks.conj())
     u = jax.random.uniform(key, (n, num), rdt)
     v0 = jnp.zeros((num, chi), blocks.dtype).at[:, 0].set(1)
 
     def step(carry, xs):
         v, c, logp = carry
-        blk, g, a, uk = xs
+        blk, g, lgk, a, uk = xs
         cc = jnp.clip(c, 0, q_num - 1)
-        gv = g[:, cc]  # [2, num, chi, chi]
-        w = jnp.real(jnp.einsum("bi,xbij,bj->xb", v, gv, v.conj()))  # |v B|^2 weighted by R
-        n0, n1 = jnp.maximum(w[0], 0), jnp.maximum(w[1], 0)
-        tot = n0 + n1
-        p1 = n1 / jnp.where(tot > 0, tot, jnp.ones_like(tot))
-        x = uk < p1
+        w = jnp.real(jnp.einsum("bi,xbij,bj->xb", v, g[:, cc], v.conj()))  # |v B|^2 weighted by R
+        w_ok = w > 0
+        lw = jnp.where(w_ok, jnp.log(jnp.where(w_ok, w, jnp.ones_like(w))), -jnp.inf) + lgk[:, cc]  # log n_x
+        lse = jnp.logaddexp(lw[0], lw[1])
+        lse = jnp.where(jnp.isfinite(lse), lse, jnp.zeros_like(lse))
+        lp1, lp0 = lw[1] - lse, lw[0] - lse
+        x = uk < jnp.exp(lp1)  # p1 = 0 exactly for a charge no valid string completes
         xi = x.astype(jnp.int32)
         v = jnp.einsum("bi,bij->bj", v, blk[xi, cc])
         v, _ = unit_rows(v)
-        logp = logp + jnp.log(jnp.where(x, p1, 1 - p1))
+        logp = logp + jnp.where(x, lp1, lp0)
         return (v, c + a * xi, logp), x.astype(jnp.uint8)
 
     init = (v0, jnp.zeros((num,), jnp.int32), jnp.zeros((num,), rdt))
-    (_, _, logp), xs = lax.scan(step, init, (blocks, gram, weights, u))
+    (_, _, logp), xs = lax.scan(step, init, (blocks, gram, lg, weights, u))
     return xs.T, logp
 

@@ -264,6 +264,7 @@ def test_sweep_with_test_split_stop_rule_and_default_out(tmp_path, monkeypatch, 
     assert "nothing left to train" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # the gradient float64 run checks the same restore
 def test_sweep_float64_restores_x64_setting(tmp_path, capsys):
     sweep = ["train", "mps", "--method", "sweep", "--data", "bars-stripes-3x3", "--chi-max", "4", "--no-progress"]
     with jax.enable_x64(False):

@@ -60,6 +60,7 @@ def test_an_unfinished_run_of_other_settings_is_refused_with_the_overwrite_hint(
     assert main(MPS + ["--lr", "0.02", "--overwrite", "--out", str(out)]) == 0
 
 
+@pytest.mark.slow  # --overwrite itself is tested on the MPS command
 def test_overwrite_applies_to_qcbm_and_synergy_runs_too(tmp_path, capsys):
     qcbm = ["train", "qcbm", "--data", "bars-stripes-2x2", "--ansatz", "all", "--layers", "1", "--steps", "5",
             "--no-progress", "--out", str(tmp_path / "q")]
@@ -166,7 +167,10 @@ RESUMABLE = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(RESUMABLE))
+# The default suite kills the gradient MPS run; the QCBM ones are slow (the runner's resume
+# of those trainers is tested in-process in tests/training, the synergy kill below
+# resumes a QCBM stage from the CLI).
+@pytest.mark.parametrize("name", [n if n == "mps" else pytest.param(n, marks=pytest.mark.slow) for n in sorted(RESUMABLE)])
 def test_a_killed_run_resumes_to_the_uninterrupted_result(name, tmp_path, capsys):
     if name == "qcbm-cmaes":
         pytest.importorskip("evosax")

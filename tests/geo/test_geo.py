@@ -115,10 +115,9 @@ def test_a_torn_last_record_is_dropped_and_the_run_resumes(tmp_path):
 def test_sigkilled_run_resumes_to_the_uninterrupted_result_without_evaluating_twice(tmp_path):
     whole = run(tmp_path / "whole.jsonl")
     journal = tmp_path / "killed.jsonl"
-    from tests.conftest import XLA_CACHE
+    from tests.conftest import xla_cache_env
 
-    env = dict(os.environ, PYTHONPATH=str(_HERE.parents[1]), JAX_COMPILATION_CACHE_DIR=XLA_CACHE,
-               JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0.2")
+    env = dict(os.environ, PYTHONPATH=str(_HERE.parents[1]), **xla_cache_env())
     proc = subprocess.Popen([sys.executable, str(_HERE / "_geo_run.py"), str(journal), str(tmp_path / "x.npz")],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:

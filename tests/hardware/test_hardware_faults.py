@@ -288,6 +288,7 @@ _SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # three training processes; the in-process kill-and-resume test runs by default
 def test_sigkilled_run_resumes_from_its_journal(tmp_path):
     """A training run SIGKILLs itself after step 2 of 4 (after its results are journaled);
     a second process resumes from the journal: it submits nothing the journal has counts
@@ -299,7 +300,9 @@ def test_sigkilled_run_resumes_from_its_journal(tmp_path):
     each kill.)"""
     script = tmp_path / "train.py"
     script.write_text(_SCRIPT)
-    env = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONWARNINGS": "ignore"}
+    from tests.conftest import xla_cache_env
+
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONWARNINGS": "ignore", **xla_cache_env()}
     per_step = 2 * 22 + 2
     steps, kill_after = 4, 2
 

@@ -209,6 +209,7 @@ def test_compiles_once_for_new_parameter_values():
     assert len(traces) == 1
 
 
+@pytest.mark.slow  # a fresh interpreter; tests/qcbm/test_tc_settings.py checks the settings in-process
 def test_importing_tensorcircuit_keeps_the_callers_x64_setting():
     code = (
         "import jax; jax.config.update('jax_enable_x64', True)\n"

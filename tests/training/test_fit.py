@@ -10,6 +10,7 @@ import jqgen
 from jqgen.data import bars_and_stripes
 
 
+@pytest.mark.slow  # a learning reproduction (the quickstart example also learns BAS)
 def test_bars_and_stripes_3x3_reaches_ideal_nll():
     data = bars_and_stripes(3, 3)
     model = jqgen.MPSBornMachine(9, 8)

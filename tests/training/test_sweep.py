@@ -121,6 +121,7 @@ def test_gram_split_matches_the_svd_split(dtype, tol):
         jqgen.sweep_train(data, svd="eigh", **kw)
 
 
+@pytest.mark.slow  # a reproduction (Han et al.'s BAS 4x4 result); the smaller sweep tests run by default
 def test_bars_and_stripes_4x4_reaches_ln30_with_the_authors_settings(shared_data):
     ref = np.load(f"{shared_data}/bars_stripes_4x4.npy").reshape(30, 16).astype(np.uint8)
     res = jqgen.sweep_train(ref, max_bond=300, loops=2, key=jax.random.key(0), lr=0.1, cutoff=5e-5,
