@@ -4,31 +4,33 @@
 import json
 
 import numpy as np
+import pytest
 
 import jqgen
 from jqgen.cli import main
 
 
-def test_cardinality_runs_by_gradient_and_sweep_sample_and_evaluate(tmp_path, capsys):
-    data = "cardinality-8-3-0.5"
-    assert main(["train", "mps", "--data", data, "--cardinality", "3", "--chi-max", "3", "--steps", "60",
-                 "--no-progress", "--out", str(tmp_path / "g")]) == 0
-    assert main(["train", "mps", "--method", "sweep", "--data", data, "--cardinality", "3", "--chi-max", "6",
-                 "--loops", "2", "--no-progress", "--out", str(tmp_path / "s")]) == 0
-    for run in ("g", "s"):
-        ck = jqgen.load_checkpoint(tmp_path / run / "checkpoint.npz")
-        assert isinstance(ck.model, jqgen.mps.SymmetricMPSBornMachine) and ck.model.target == 3
-        summary = json.loads((tmp_path / run / "summary.json").read_text())
-        assert summary["hyperparameters"]["cardinality"] == 3 and np.isfinite(summary["train_nll"])
-        npy = tmp_path / f"{run}.npy"
-        assert main(["sample", str(tmp_path / run / "checkpoint.npz"), "--num", "50", "--npy", str(npy),
-                     "--out", str(tmp_path / f"{run}.png")]) == 0
-        assert np.all(np.load(npy).sum(axis=1) == 3)
-        assert main(["evaluate", str(tmp_path / run / "checkpoint.npz"), "--samples", "500"]) == 0
-        report = json.loads((tmp_path / run / "evaluation.json").read_text())
-        assert report["generalization"]["fidelity"] == 1.0  # every sample is a valid string
-        assert abs(report["distances"]["mass_on_space"] - 1) < 1e-6
-    assert json.loads((tmp_path / "s" / "summary.json").read_text())["sector_dims"] is not None
+@pytest.mark.parametrize("method", ["gradient", pytest.param("sweep", marks=pytest.mark.slow)])
+def test_cardinality_runs_sample_and_evaluate(method, tmp_path, capsys):
+    """(The sweep run is slow: the library's block sweeps are tested in tests/mps.)"""
+    data, out = "cardinality-8-3-0.5", tmp_path / method
+    opts = ["--chi-max", "3", "--steps", "60"] if method == "gradient" else ["--method", "sweep", "--chi-max", "6",
+                                                                           "--loops", "2"]
+    assert main(["train", "mps", "--data", data, "--cardinality", "3", *opts, "--no-progress", "--out", str(out)]) == 0
+    ck = jqgen.load_checkpoint(out / "checkpoint.npz")
+    assert isinstance(ck.model, jqgen.mps.SymmetricMPSBornMachine) and ck.model.target == 3
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["hyperparameters"]["cardinality"] == 3 and np.isfinite(summary["train_nll"])
+    if method == "sweep":
+        assert summary["sector_dims"] is not None
+    npy = tmp_path / "s.npy"
+    assert main(["sample", str(out / "checkpoint.npz"), "--num", "50", "--npy", str(npy),
+                 "--out", str(tmp_path / "s.png")]) == 0
+    assert np.all(np.load(npy).sum(axis=1) == 3)
+    assert main(["evaluate", str(out / "checkpoint.npz"), "--samples", "500"]) == 0
+    report = json.loads((out / "evaluation.json").read_text())
+    assert report["generalization"]["fidelity"] == 1.0  # every sample is a valid string
+    assert abs(report["distances"]["mass_on_space"] - 1) < 1e-6
     capsys.readouterr()
 
 

@@ -298,6 +298,7 @@ def test_bad_data():
         jqgen.sweep_train(np.zeros((4, 2), np.uint8), max_bond=4, loops=1, key=jax.random.key(0), progress=False)
 
 
+@pytest.mark.slow  # an MNIST reproduction of a reference crash
 def test_mnist_cutoff_schedule_that_crashes_the_reference_stays_finite(shared_data):
     """The reference code divides by psi = 0 at bond 276 in its second loop (cutoff 1e-7
     after a first loop at 0.3); normalized environments keep every psi finite."""
