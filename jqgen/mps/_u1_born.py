@@ -80,7 +80,7 @@ def _shift_logs(l: jax.Array, a: jax.Array, up: bool) -> jax.Array:
 
 def _combine(m0: jax.Array, l0: jax.Array, m1: jax.Array, l1: jax.Array) -> tuple[jax.Array, jax.Array]:
     """``m0 e^l0 + m1 e^l1`` per sector (``[Q, chi, chi]``, ``[Q]``) as a matrix and a log-scale."""
-    top = jnp.maximum(l0, l1)
+    top = lax.stop_gradient(jnp.maximum(l0, l1))  # a gauge: exact gradients either way, no 0 * inf
     top_safe = jnp.where(jnp.isfinite(top), top, jnp.zeros_like(top))
     w0, w1 = jnp.exp(l0 - top_safe), jnp.exp(l1 - top_safe)
     return m0 * w0.astype(m0.dtype)[:, None, None] + m1 * w1.astype(m1.dtype)[:, None, None], top_safe
@@ -90,7 +90,9 @@ def _normalize_sectors(env: jax.Array, logs: jax.Array) -> tuple[jax.Array, jax.
     """Every sector of ``env [Q, chi, chi]`` scaled to unit trace, its log-scale ``logs [Q]``
     raised by the log of that trace (``-inf`` for an empty sector). Per-sector scales: the
     sectors of one bond can differ by more than float32's range (binomial counts of paths)."""
-    t = jnp.real(jnp.trace(env, axis1=-2, axis2=-1))
+    # the scale is a gauge (env / t times e^{log t}): taken out of the gradient, which stays
+    # exact, so a sector of tiny trace cannot blow the gradient up through 1 / t**2
+    t = lax.stop_gradient(jnp.real(jnp.trace(env, axis1=-2, axis2=-1)))
     ok = t > 0
     t_safe = jnp.where(ok, t, jnp.ones_like(t))
     return env / t_safe.astype(env.dtype)[:, None, None], jnp.where(ok, logs + jnp.log(t_safe), -jnp.inf)
