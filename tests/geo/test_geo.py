@@ -151,3 +151,15 @@ def test_bad_input_raises():
         geo(p, jqgen.mps.SymmetricMPSBornMachine(12, 3, 2), 10, key=jax.random.key(0))
     with pytest.raises(ValueError, match="generator has 10 bits"):
         geo(p, jqgen.MPSBornMachine(10, 2), 10, key=jax.random.key(0))
+
+
+def test_the_symmetric_generator_trains_without_nan_on_hang_seng(shared_data):
+    """A regression: the README's ``jqgen geo`` settings on hangseng31 (k = 10, 2,000
+    evaluations) made the symmetric MPS's gradient NaN (a charge sector of tiny trace, through
+    the per-sector scale's 1/t**2) until the scale became a gauge outside the gradient."""
+    from jqgen.geo import load_instance
+
+    p = load_instance("hangseng31", shared_data).binary(10, 1.0)
+    res = geo(p, jqgen.mps.SymmetricMPSBornMachine(31, 10, 4), 2000, key=jax.random.key(0), progress=False)
+    assert res.evaluations == 2000 and np.isfinite(res.best_cost)
+    assert all(np.isfinite(r["train_loss"]) for r in res.rounds)
