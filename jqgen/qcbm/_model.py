@@ -10,7 +10,6 @@ it. A memory guard refuses statevectors that cannot fit before anything is alloc
 from __future__ import annotations
 
 import dataclasses
-import os
 from typing import Any
 
 import jax
@@ -18,6 +17,7 @@ import jax.numpy as jnp
 
 from .._checks import check_bits, check_finite, check_shots, check_x64, is_concrete
 from .._compiled import compiled
+from .._memory import available_memory, format_bytes
 from ..bits import bits_to_index, index_to_bits
 from ..distributions import sample_counts
 from . import _ansatz
@@ -35,27 +35,7 @@ def statevector_bytes(num_qubits: int, dtype: Any = jnp.float32) -> int:
     return (2**num_qubits) * jnp.dtype(complex_dtype(jnp.dtype(dtype))).itemsize
 
 
-def available_memory() -> int:
-    """Memory of JAX's default device in bytes (accelerator limit, or physical RAM on CPU)."""
-    dev = jax.devices()[0]
-    try:
-        stats = dev.memory_stats()
-    except Exception:  # noqa: BLE001 - not every backend implements memory_stats
-        stats = None
-    if stats and stats.get("bytes_limit"):
-        return int(stats["bytes_limit"])
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
-        return 16 * 2**30
-
-
-def _format_bytes(b: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if b < 1024 or unit == "PiB":
-            return f"{b:.1f} {unit}" if unit != "B" else f"{int(b)} B"
-        b /= 1024
-    raise AssertionError  # pragma: no cover
+_format_bytes = format_bytes  # the name jqgen.qcbm's modules use
 
 
 @dataclasses.dataclass(frozen=True)
