@@ -118,3 +118,24 @@ def g_test_pvalue(samples: np.ndarray, p: np.ndarray) -> float:
     obs, exp = obs[keep], exp[keep]
     g = 2 * np.sum(np.where(obs > 0, obs * np.log(np.where(obs > 0, obs, 1) / exp), 0))
     return float(stats.chi2.sf(g, df=len(obs) - 1))
+
+
+#: Docstring examples that run long (a training run, a pipeline): the slow tier runs them
+#: (``python -m pytest -m slow``); the default suite keeps to its time budget (README). Test
+#: functions carry ``@pytest.mark.slow`` themselves; a doctest item has no decorator.
+SLOW_DOCTESTS = frozenset({
+    "jqgen.synergy._pipeline.pretrain", "jqgen.qcbm._model.QCBM", "jqgen.mps._u1_model.SymmetricMPSBornMachine",
+    "jqgen.geo._loop.geo", "jqgen.evaluation._report.evaluate", "jqgen.training._sweep.sweep_train",
+    "jqgen.mps._born.sample", "jqgen.mps._born.log_prob", "jqgen.geo._chang", "jqgen.qcbm._objective.make_loss",
+    "jqgen.geo._anneal", "jqgen.training._cmaes.cmaes_fit", "jqgen.mps._model.MPSBornMachine", "jqgen.geo._qp",
+})
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Marks the doctests of :data:`SLOW_DOCTESTS` ``slow`` (before ``-m`` selects)."""
+    from _pytest.doctest import DoctestItem
+
+    for item in items:
+        if isinstance(item, DoctestItem) and item.name in SLOW_DOCTESTS:
+            item.add_marker(pytest.mark.slow)

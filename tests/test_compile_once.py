@@ -79,6 +79,7 @@ QCBM_CALLS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", ["fused", "tensorcircuit"])
 @pytest.mark.parametrize("name", sorted(QCBM_CALLS))
 def test_qcbm_entry_points_compile_once(name, engine):
@@ -106,12 +107,14 @@ MPS_MODEL_CALLS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.complex64])
 @pytest.mark.parametrize("name", sorted(MPS_MODEL_CALLS))
 def test_mps_entry_points_compile_once(name, dtype):
     assert_second_call_compiles_nothing(lambda: jqgen.MPSBornMachine(4, 3, dtype=dtype), MPS_MODEL_CALLS[name])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "make_model",
     [lambda: jqgen.MPSBornMachine(6, 2), lambda: jqgen.QCBM(HardwareEfficient(6, 1))],
@@ -135,6 +138,7 @@ def test_equal_models_share_the_compiled_function():
     assert compiled(a, "_probs") is not compiled(a, "_state")
 
 
+@pytest.mark.slow
 def test_user_transformations_still_trace_the_methods():
     """Inside the caller's jit/vmap/grad the methods trace (no eager validation, no nested
     cache lookups) and agree with the eager compiled path."""

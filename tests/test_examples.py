@@ -5,6 +5,7 @@ import re
 import runpy
 
 import jax
+import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -15,6 +16,7 @@ def test_readme_quickstart_is_the_example_file():
     assert block == (ROOT / "examples" / "quickstart.py").read_text()
 
 
+@pytest.mark.slow
 def test_quickstart_runs(capsys):
     with jax.numpy_dtype_promotion("standard"), jax.enable_x64(False):
         runpy.run_path(str(ROOT / "examples" / "quickstart.py"), run_name="__main__")

@@ -26,18 +26,22 @@ from tests.conftest import ALPHA, g_test_pvalue
 N = 3  # small: the suite compiles every family's circuit a few times
 _ANSATZE = {"hardware-efficient": HardwareEfficient(N, 2), "liu-wang": LiuWang(N, 2), "su4": SU4Brickwork(N, 1)}
 
-#: Every model family (and variant) the protocol is checked on.
+#: Every model family (and variant) the protocol is checked on. The complex variants and the
+#: TensorCircuit engine of two of the three ansatz families run in the slow tier only (the
+#: default suite's time budget); ``python -m pytest -m slow`` checks them.
 FAMILIES = [
     pytest.param(jqgen.MPSBornMachine(N, 2), id="mps-real"),
-    pytest.param(jqgen.MPSBornMachine(N, 2, dtype=jnp.complex64), id="mps-complex"),
+    pytest.param(jqgen.MPSBornMachine(N, 2, dtype=jnp.complex64), id="mps-complex", marks=pytest.mark.slow),
     *[
-        pytest.param(jqgen.QCBM(ansatz, engine=engine), id=f"qcbm-{name}-{engine}")
+        pytest.param(jqgen.QCBM(ansatz, engine=engine), id=f"qcbm-{name}-{engine}",
+                     marks=[pytest.mark.slow] if engine == "tensorcircuit" and name != "su4" else [])
         for name, ansatz in _ANSATZE.items()
         for engine in ("fused", "tensorcircuit")
     ],
     # constrained families (they have ``in_support``): only strings of weight 2
     pytest.param(jqgen.mps.SymmetricMPSBornMachine(N, 2, 2), id="symmetric-mps"),
-    pytest.param(jqgen.mps.SymmetricMPSBornMachine(N, 2, 2, dtype=jnp.complex64), id="symmetric-mps-complex"),
+    pytest.param(jqgen.mps.SymmetricMPSBornMachine(N, 2, 2, dtype=jnp.complex64), id="symmetric-mps-complex",
+                 marks=pytest.mark.slow),
     pytest.param(jqgen.qcbm.ConservingQCBM(jqgen.qcbm.Givens(N, 2, 2)), id="qcbm-conserving"),
 ]
 

@@ -27,6 +27,7 @@ def trained_run(tmp_path_factory):
     return out, main(argv)
 
 
+@pytest.mark.slow
 def test_train_writes_everything_and_learns(trained_run, capsys):
     out, rc = trained_run
     assert rc == 0
@@ -72,6 +73,7 @@ def test_sample_from_checkpoint(trained_run, tmp_path, capsys):
     np.testing.assert_array_equal(np.load(npy), bits)
 
 
+@pytest.mark.slow
 def test_npz_data_with_test_split_and_default_out(tmp_path, monkeypatch, capsys):
     data = bars_and_stripes(2, 2)
     np.savez(tmp_path / "tiny.npz", data=data[:4], data_test=data[4:])
@@ -87,6 +89,7 @@ def test_npz_data_with_test_split_and_default_out(tmp_path, monkeypatch, capsys)
     assert "test NLL" in printed and "ideal ln 4 = 1.38629" in printed and str(os.path.join("runs", "mps-tiny")) in printed
 
 
+@pytest.mark.slow
 def test_float64_run_restores_x64_setting(tmp_path, capsys):
     before = jax.config.jax_enable_x64
     with jax.enable_x64(False):
@@ -101,6 +104,7 @@ def test_float64_run_restores_x64_setting(tmp_path, capsys):
         assert load_checkpoint(tmp_path / "checkpoint.npz").params.tensors.dtype == np.float64
 
 
+@pytest.mark.slow
 def test_non_finite_loss_saves_last_good_checkpoint(tmp_path, capsys):
     rc = main(["train", "mps", "--data", "bas-2x2", "--chi-max", "2", "--steps", "50", "--lr", "1e30",
                "--no-progress", "--out", str(tmp_path)])
@@ -193,6 +197,7 @@ SWEEP_BAS = ["train", "mps", "--method", "sweep", "--data", "bars-stripes-3x3", 
              "--lr-decay-on-rise", "1", "--min-improvement", "0", "--no-progress"]
 
 
+@pytest.mark.slow
 def test_sweep_learns_bars_and_stripes_writes_everything_and_resumes(tmp_path, capsys):
     out = tmp_path / "sweep"
     assert main(SWEEP_BAS + ["--loops", "2", "--out", str(out)]) == 0
@@ -236,6 +241,7 @@ def test_sweep_learns_bars_and_stripes_writes_everything_and_resumes(tmp_path, c
     assert "--lr 0.1 (now 0.2)" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_sweep_with_test_split_stop_rule_and_default_out(tmp_path, monkeypatch, capsys):
     data = bars_and_stripes(3, 3)
     np.savez(tmp_path / "bas9.npz", data=data[:10], data_test=data[10:])
@@ -275,6 +281,7 @@ def test_sweep_float64_restores_x64_setting(tmp_path, capsys):
         assert load_checkpoint(tmp_path / "checkpoint.npz").params.tensors.dtype == np.float64
 
 
+@pytest.mark.slow
 def test_the_command_keeps_compiled_programs_on_disk(tmp_path, monkeypatch, capsys):
     """``jqgen`` (the process owner) enables jax's persistent compilation cache in
     ``$JQGEN_COMPILE_CACHE`` (default ``~/.cache/jqgen/xla``); ``none`` turns it off. The

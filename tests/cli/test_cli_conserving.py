@@ -3,12 +3,14 @@
 import json
 
 import numpy as np
+import pytest
 
 import jqgen
 from jqgen.checkpoint import load_checkpoint
 from jqgen.cli import main
 
 
+@pytest.mark.slow
 def test_train_sample_evaluate_a_conserving_qcbm(tmp_path, capsys):
     out = tmp_path / "run"
     argv = ["train", "qcbm", "--cardinality", "3", "--data", "cardinality-7-3-0.4", "--layers", "3", "--topology",

@@ -4,6 +4,7 @@ one; the run folder's files and summary; a finished run is not overwritten."""
 import json
 
 import numpy as np
+import pytest
 
 from jqgen.cli import main
 
@@ -13,6 +14,7 @@ def _argv(out, *extra):
             "--train-size", "64", "--chi-max", "2", "--no-progress", "--out", str(out), *extra]
 
 
+@pytest.mark.slow
 def test_geo_on_hang_seng_writes_everything_and_refuses_a_finished_run(tmp_path, shared_data, capsys):
     out = tmp_path / "run"
     assert main(_argv(out, "--problem", "hangseng31", "--data-dir", shared_data, "--baselines")) == 0
@@ -29,6 +31,7 @@ def test_geo_on_hang_seng_writes_everything_and_refuses_a_finished_run(tmp_path,
     assert "finished run" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_geo_booster_mode_on_a_synthetic_instance(tmp_path, capsys):
     out = tmp_path / "boost"
     assert main(_argv(out, "--problem", "synthetic-40", "--mode", "booster", "--seed-solver", "random",
@@ -43,6 +46,7 @@ def test_geo_names_a_missing_instance(tmp_path, capsys):
     assert "nosuch" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_geo_chang_form_records_lambda_and_weights_by_qp(tmp_path, capsys):
     out = tmp_path / "chang"
     assert main(_argv(out, "--problem", "synthetic-20", "--form", "chang", "--lam", "0.3")) == 0

@@ -29,6 +29,7 @@ def _one_line(err: str) -> str:
 
 
 # ------------------------------------------------------------------------------ --overwrite
+@pytest.mark.slow
 def test_a_finished_run_is_refused_without_overwrite_and_replaced_with_it(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(MPS + ["--out", str(out)]) == 0
@@ -49,6 +50,7 @@ def test_a_finished_run_is_refused_without_overwrite_and_replaced_with_it(tmp_pa
     assert ck.metadata["training"]["steps_done"] == 30 and ck.metadata["status"] == "ok"
 
 
+@pytest.mark.slow
 def test_an_unfinished_run_of_other_settings_is_refused_with_the_overwrite_hint(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(MPS + ["--out", str(out)]) == 0
@@ -74,6 +76,7 @@ def test_overwrite_applies_to_qcbm_and_synergy_runs_too(tmp_path, capsys):
     assert main(synergy) == 2 and "finished run" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_sweep_continues_its_finished_run_and_overwrite_restarts_it(tmp_path, capsys):
     sweep = ["train", "mps", "--method", "sweep", "--data", "bars-stripes-3x3", "--chi-max", "4", "--lr", "0.1",
              "--min-improvement", "0", "--no-progress", "--out", str(tmp_path)]
@@ -128,6 +131,7 @@ def _wait_for(path, proc, timeout=240.0):
         time.sleep(0.01)
 
 
+@pytest.mark.slow
 def test_ctrl_c_exits_130_with_one_line_naming_the_checkpoint(tmp_path):
     out = tmp_path / "run"
     with _started(["train", "mps", "--data", "bars-stripes-3x3", "--chi-max", "4", "--steps", "1000000",
@@ -254,6 +258,7 @@ def test_ansatz_by_name():
         ansatz_by_name("line", 4, 0)
 
 
+@pytest.mark.slow
 def test_synergy_resumes_its_stages_after_sigkill(tmp_path, capsys):
     """SIGKILL during the circuit stage; the re-run trains only what was left, to the same circuit."""
     argv = ["train", "synergy", "--data", "bars-stripes-2x3", "--chi", "2", "--layers-from-mps", "1",

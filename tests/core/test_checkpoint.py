@@ -52,6 +52,7 @@ def _rewrite(path, edit):
         np.savez(f, **arrays)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.complex64, pytest.param(jnp.float64, marks=pytest.mark.float64)])
 def test_round_trip_params_model_metadata(tmp_path, dtype):
     model = jqgen.MPSBornMachine(num_bits=6, chi_max=3, init_noise=0.25, dtype=dtype)
@@ -75,6 +76,7 @@ def test_round_trip_params_model_metadata(tmp_path, dtype):
     assert os.listdir(tmp_path) == ["ckpt.npz"]  # no temporary files left behind
 
 
+@pytest.mark.slow
 def test_opt_state_round_trip_and_resume(tmp_path):
     model = jqgen.MPSBornMachine(num_bits=4, chi_max=2)
     params, opt, opt_state = _trained(model, steps=4)

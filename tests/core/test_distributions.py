@@ -56,6 +56,7 @@ def test_kernel_matvec_equals_explicit_kernel(n, seed):
     np.testing.assert_allclose(np.asarray(jqgen.distributions.kernel_matvec(jnp.asarray(v))), k @ v, atol=1e-12)
 
 
+@pytest.mark.slow
 @given(st.integers(1, 6), st.integers(0, 10**6), st.integers(0, 10**6))
 def test_mmd_is_zero_on_itself_symmetric_and_positive(n, s1, s2):
     assume(s1 != s2)  # equal seeds can draw p == q
@@ -65,6 +66,7 @@ def test_mmd_is_zero_on_itself_symmetric_and_positive(n, s1, s2):
     assert float(jqgen.distributions.mmd(p, q)) > 0
 
 
+@pytest.mark.slow
 @pytest.mark.float64
 def test_mmd_from_samples_equals_mmd_of_histograms():
     rng = np.random.default_rng(0)
@@ -91,6 +93,7 @@ def test_kl_and_nll(n, s1, s2):
 # ----------------------------------------------------------------- kernels against dense matrices
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("n", [1, 2, 3, 5])
 @pytest.mark.float64
@@ -132,6 +135,7 @@ def test_tensorcircuit_mmd_is_zero_on_itself_symmetric_and_positive(n, s1, s2):
 # ----------------------------------------------------------------- divergences
 
 
+@pytest.mark.slow
 @given(st.integers(1, 6), st.integers(0, 10**6), st.integers(0, 10**6))
 def test_divergences_are_non_negative_and_vanish_on_equal_arguments(n, s1, s2):
     t, p = dist(s1, n, 0.5), dist(s2, n, 0.5)
@@ -169,6 +173,7 @@ def test_entropy_examples():
     assert np.all(np.isfinite(np.asarray(jax.grad(entropy)(jnp.array([0.5, 0.5, 0.0, 0.0])))))
 
 
+@pytest.mark.slow
 @given(st.integers(1, 5), st.integers(0, 10**6), st.integers(0, 10**6))
 def test_smooth_kl_is_finite_where_clip_is_and_has_no_kink(n, s1, s2):
     t, p = dist(s1, n, 0.2), dist(s2, n, 0.7)  # p vanishes on part of t's support
@@ -188,6 +193,7 @@ def test_smooth_kl_is_finite_where_clip_is_and_has_no_kink(n, s1, s2):
 # ----------------------------------------------------------------- histograms and counts
 
 
+@pytest.mark.slow
 @given(st.sampled_from([1, 3, 6]), st.sampled_from([1, 150]), st.integers(0, 10**6))  # few shapes: few compilations
 @pytest.mark.float64
 def test_histogram_counts_to_probs_round_trip(n, q, seed):
@@ -202,6 +208,7 @@ def test_histogram_counts_to_probs_round_trip(n, q, seed):
     np.testing.assert_array_equal(np.asarray(histogram(back, n)), np.asarray(h))
 
 
+@pytest.mark.slow
 @given(st.sampled_from([1, 3, 6]), st.sampled_from([1, 2000]), st.integers(0, 10**6))
 def test_sample_counts_sums_to_shots_and_respects_zeros(n, shots, seed):
     p = dist(seed, n, 0.4)

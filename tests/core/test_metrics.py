@@ -171,6 +171,7 @@ def test_metrics_invariant_to_permuting_samples(seed):
     assert all(_close(a[k], b[k]) for k in a)
 
 
+@pytest.mark.slow
 @settings(deadline=None)
 @given(st.integers(1, 90), st.integers(0, 2**31 - 1))
 def test_pack_bits_is_injective_and_ordered(n, seed):

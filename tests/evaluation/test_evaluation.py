@@ -80,6 +80,7 @@ def test_bad_dataset_names():
         load_dataset("cardinality-6-3")
 
 
+@pytest.mark.slow
 def test_evaluate_report_agrees_with_metrics_and_exact_mass():
     ds = load_dataset("cardinality-cost-8-4-0.3")
     model = jqgen.MPSBornMachine(8, 4)
@@ -100,6 +101,7 @@ def test_evaluate_report_agrees_with_metrics_and_exact_mass():
     assert "quality coverage C_q" in text and "seed 7" in text
 
 
+@pytest.mark.slow
 def test_evaluate_large_model_uses_sample_mmd_and_counts_zero_prob_rows():
     ds = jqgen.Dataset("wide", np.random.default_rng(0).integers(0, 2, (50, 24)).astype(np.uint8),
                        test=np.ones((3, 24), np.uint8))
@@ -123,6 +125,7 @@ def test_evaluate_bad_input():
         jqgen.evaluate(model, params, "seed", ds)
 
 
+@pytest.mark.slow
 def test_cli_evaluate(tmp_path, capsys):
     ds = load_dataset("cardinality-6-3-0.5-s1")
     model = jqgen.MPSBornMachine(6, 3)

@@ -86,6 +86,7 @@ def test_exhaustive_search_of_a_cost_function_with_and_without_cardinality():
     assert e.evaluations == 64 and e.best_cost == 0.0 and e.best_bits[0] == 0 and e.best_bits.sum() == 3
 
 
+@pytest.mark.slow
 def test_sa_swap_finds_the_optimum_for_most_seeds():
     # 240 evaluations for 495 valid strings: random search finds the optimum for about a third of the seeds
     found = [swap_annealing(PROBLEM, BUDGET, seed=s, **SA).best_cost <= OPT_COST + 1e-12 for s in range(16)]

@@ -53,6 +53,7 @@ def test_random_valid_strings_have_weight_k():
     assert np.all(x.sum(axis=1) == 4) and len({r.tobytes() for r in x}) > 100
 
 
+@pytest.mark.slow
 def test_geo_finds_the_exhaustive_optimum_of_a_small_instance_for_most_seeds():
     """N = 12, k = 4 (495 valid sets), budget 150: GEO with a symmetric MPS finds the optimum
     for at least 4 of 5 seeds; random search with the same budget does with probability
@@ -112,6 +113,7 @@ def test_a_torn_last_record_is_dropped_and_the_run_resumes(tmp_path):
     assert path.read_text().endswith("\n") and GeoJournal(path, 12).done
 
 
+@pytest.mark.slow
 def test_sigkilled_run_resumes_to_the_uninterrupted_result_without_evaluating_twice(tmp_path):
     whole = run(tmp_path / "whole.jsonl")
     journal = tmp_path / "killed.jsonl"
@@ -153,6 +155,7 @@ def test_bad_input_raises():
         geo(p, jqgen.MPSBornMachine(10, 2), 10, key=jax.random.key(0))
 
 
+@pytest.mark.slow
 def test_the_symmetric_generator_trains_without_nan_on_hang_seng(shared_data):
     """A regression: the README's ``jqgen geo`` settings on hangseng31 (k = 10, 2,000
     evaluations) made the symmetric MPS's gradient NaN (a charge sector of tiny trace, through

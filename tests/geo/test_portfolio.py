@@ -202,6 +202,7 @@ def test_qp_matches_brute_force_enumeration(lam):
         _check_kkt(q[i], c[i], w[i], lo, hi)
 
 
+@pytest.mark.slow
 def test_chang_portfolio_matches_slsqp_and_is_feasible():
     inst = synthetic_instance(40, seed=5)
     rng = np.random.default_rng(0)

@@ -45,6 +45,7 @@ def test_template_circuit_has_the_models_distribution(device):
         np.testing.assert_allclose(got, np.asarray(model.probs(want_params)), atol=2e-5)
 
 
+@pytest.mark.slow
 def test_train_on_device_descends_and_counts_its_budget(tmp_path):
     """A short parameter-shift run on local::testing (6 steps of 46 circuits, 500 shots):
     the KL estimate and the valid-pattern rate improve; every circuit is counted once.
@@ -103,6 +104,7 @@ class _Kill(Exception):
     pass
 
 
+@pytest.mark.slow
 def test_resume_after_kill_gives_the_same_result_without_resubmitting(tmp_path):
     data = bars_and_stripes(2, 2)
     model = jqgen.QCBM(jqgen.qcbm.HardwareEfficient(4, 1, "all"))
@@ -211,6 +213,7 @@ def bas_checkpoint(tmp_path_factory):
     return str(run / "checkpoint.npz")
 
 
+@pytest.mark.slow
 def test_cli_run_samples_a_checkpoint_on_the_local_device(bas_checkpoint, tmp_path, capsys):
     import json
 
@@ -269,6 +272,7 @@ def test_seeded_submit_restores_the_backend_when_the_submission_fails():
         assert tc.backend.name == "jax" and bool(jax.config.jax_enable_x64) == x64
 
 
+@pytest.mark.slow
 def test_cli_train_qcbm_device_resumes_from_its_journal_and_run_samples_it(tmp_path, capsys):
     import json
 
@@ -307,6 +311,7 @@ def test_train_on_device_with_readout_mitigation_estimates_the_loss_better(tmp_p
     assert abs(mitigated.history[0] - clean) < 0.3 * abs(noisy - clean), (clean, noisy, mitigated.history[0])
 
 
+@pytest.mark.slow
 def test_cli_train_qcbm_with_device_option(tmp_path, capsys):
     from jqgen.cli import main
 
@@ -319,6 +324,7 @@ def test_cli_train_qcbm_with_device_option(tmp_path, capsys):
     assert main(argv[:-5] + ["--loss", "nll", "--device", "local::testing", "--out", str(out)]) == 2
 
 
+@pytest.mark.slow
 def test_cmaes_on_device_learns_and_replays_from_its_journal(tmp_path):
     from jqgen.data import bars_and_stripes
     from jqgen.hardware import Device, cmaes_on_device

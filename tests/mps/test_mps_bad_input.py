@@ -46,6 +46,7 @@ def test_bad_chi_max(chi):
         jqgen.MPSBornMachine(num_bits=4, chi_max=chi)
 
 
+@pytest.mark.slow
 def test_64_bit_model_dtypes_need_x64():
     """In JAX's default 32-bit mode a float64/complex128 model is refused (JAX would make
     float32 parameters, with a warning, for a model that claims float64)."""
@@ -77,6 +78,7 @@ def test_mismatched_tensor_shapes(shape):
         jqgen.mps.log_prob(jqgen.mps.MPS(jnp.asarray(arr)), np.zeros((1, max(1, shape[0])), np.uint8))
 
 
+@pytest.mark.slow
 def test_mismatched_batch_shapes():
     keys = jax.random.split(jax.random.key(1), 3)
     batch = jax.vmap(lambda k: jqgen.mps.random_mps(k, N, 2))(keys)

@@ -18,6 +18,7 @@ def mps7():
     return jqgen.mps.random_mps(jax.random.key(0), 7, 3)
 
 
+@pytest.mark.slow
 def test_jit_matches_eager(mps7):
     bits = jqgen.all_bitstrings(7)
     np.testing.assert_allclose(
@@ -31,6 +32,7 @@ def test_jit_matches_eager(mps7):
     np.testing.assert_array_equal(np.asarray(s1), np.asarray(jqgen.mps.sample(mps7, jax.random.key(1), 10)))
 
 
+@pytest.mark.slow
 def test_vmap_over_a_batch_of_mps():
     keys = jax.random.split(jax.random.key(2), 4)
     batch = jax.vmap(lambda k: jqgen.mps.random_mps(k, 6, 3))(keys)
@@ -46,6 +48,7 @@ def test_vmap_over_a_batch_of_mps():
         np.testing.assert_array_equal(np.asarray(samples[i]), np.asarray(jqgen.mps.sample(single, keys[i], 5)))
 
 
+@pytest.mark.slow
 @pytest.mark.float64
 def test_grad_of_user_loss_matches_finite_differences():
     """float64: central differences with eps = 1e-6 resolve the gradient to ~1e-9 only there."""
@@ -67,6 +70,7 @@ def test_grad_of_user_loss_matches_finite_differences():
         assert abs(float(jnp.sum(g * d)) - float(fd)) < 1e-6 * max(1.0, abs(float(fd)))
 
 
+@pytest.mark.slow
 def test_grad_under_vmap_of_batch():
     keys = jax.random.split(jax.random.key(3), 3)
     batch = jax.vmap(lambda k: jqgen.mps.random_mps(k, 5, 2))(keys)

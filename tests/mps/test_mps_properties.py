@@ -33,6 +33,7 @@ def _unnormalize(mps, seed):
     return jqgen.mps.MPS(mps.tensors * jnp.asarray(scales, mps.dtype)[:, None, None, None])
 
 
+@pytest.mark.slow
 @given(mps_cases())
 @pytest.mark.float64
 def test_probs_normalized_and_match_independent_contraction(mps):
@@ -44,6 +45,7 @@ def test_probs_normalized_and_match_independent_contraction(mps):
     np.testing.assert_allclose(p, ref / ref.sum(), rtol=1e-9, atol=1e-14)
 
 
+@pytest.mark.slow
 @given(mps_cases())
 @pytest.mark.float64
 def test_log_prob_agrees_with_to_dense(mps):
@@ -78,6 +80,7 @@ def test_canonical_tensors_are_isometries(mps, data):
         np.testing.assert_allclose(gram, expect, atol=1e-10)
 
 
+@pytest.mark.slow
 @given(mps_cases(), st.data())
 @pytest.mark.float64
 def test_canonicalization_leaves_log_prob_unchanged(mps, data):
@@ -93,6 +96,7 @@ def test_canonicalization_leaves_log_prob_unchanged(mps, data):
         assert abs(float(jqgen.mps.norm(form)) - 1) < 1e-10
 
 
+@pytest.mark.slow
 @given(mps_cases())
 @pytest.mark.float64
 def test_from_dense_to_dense_round_trip(mps):
@@ -104,6 +108,7 @@ def test_from_dense_to_dense_round_trip(mps):
     np.testing.assert_allclose(np.asarray(jqgen.mps.to_dense(again)), psi, atol=1e-10)
 
 
+@pytest.mark.slow
 @given(mps_cases(max_n=8))
 @pytest.mark.float64
 def test_schmidt_values_match_dense_svd(mps):

@@ -11,6 +11,7 @@ from tests.conftest import ALPHA, g_test_pvalue
 NUM_SAMPLES = 40_000  # the power check below rejects a 3 % distortion by a wide margin
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "n,chi,dtype,seed",
     [(6, 3, jnp.float32, 0), pytest.param(8, 4, jnp.float64, 1, marks=pytest.mark.float64), (7, 2, jnp.complex64, 2)],
@@ -28,6 +29,7 @@ def test_empirical_distribution_matches_probs(n, chi, dtype, seed):
     assert g_test_pvalue(samples, q) < 1e-6
 
 
+@pytest.mark.slow
 @pytest.mark.float64
 def test_sample_log_probs_are_exact_and_samples_differ_by_key():
     mps = jqgen.mps.random_mps(jax.random.key(3), 12, 5, dtype=jnp.float64)
@@ -39,6 +41,7 @@ def test_sample_log_probs_are_exact_and_samples_differ_by_key():
     np.testing.assert_array_equal(np.asarray(x), np.asarray(z))  # reproducible by key
 
 
+@pytest.mark.slow
 def test_sampling_784_sites_float32():
     mps = jqgen.mps.random_mps(jax.random.key(6), 784, 16)
     x, lp = jqgen.mps.sample_and_log_prob(mps, jax.random.key(7), 64)

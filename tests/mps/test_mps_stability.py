@@ -5,11 +5,13 @@ import os
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 import jqgen
 from jqgen.data import load_binary
 
 
+@pytest.mark.slow
 def test_random_784_site_mps_finite_log_prob_float32():
     mps = jqgen.mps.random_mps(jax.random.key(0), 784, 32)
     # far from normalized: each site scaled by 0.1 gives a norm of 1e-784 (underflows float32)
@@ -24,6 +26,7 @@ def test_random_784_site_mps_finite_log_prob_float32():
     assert np.all(np.isfinite(ent)) and ent.max() <= np.log(32) + 1e-4
 
 
+@pytest.mark.slow
 def test_mnist_images_finite_under_untrained_model(shared_data):
     data = load_binary(os.path.join(shared_data, "mnist28_binary_1k.npz"), width=784)
     model = jqgen.MPSBornMachine(784, 16)

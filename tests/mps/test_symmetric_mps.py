@@ -39,6 +39,7 @@ def _dense_reference(model, blocks, xp=np):
     return xp.stack(amps)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("n, k, chi, weights", [(7, 3, 3, None), (6, 4, 2, (1, 2, 0, 3, 1, 2))],
                          ids=["card-7-3", "weights"])
 def test_log_prob_and_probs_agree_with_a_dense_masked_reference_and_an_unconstrained_mps(n, k, chi, weights):
@@ -60,6 +61,7 @@ def test_log_prob_and_probs_agree_with_a_dense_masked_reference_and_an_unconstra
                                atol=2e-6)
 
 
+@pytest.mark.slow
 @settings(max_examples=4, deadline=None)  # each example compiles a sampler: few, spread over n <= 40
 @given(n=st.integers(2, 40), data=st.data())
 def test_every_sample_has_the_required_weight(n, data):
@@ -72,6 +74,7 @@ def test_every_sample_has_the_required_weight(n, data):
     np.testing.assert_allclose(np.asarray(lp), np.asarray(model.log_prob(params, x)), atol=1e-3, rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_general_weights_samples_meet_the_equality():
     w = (1, 2, 0, 3, 1, 2, 2, 1, 0, 1)
     model = SymmetricMPSBornMachine(10, 5, 3, weights=w)
@@ -97,6 +100,7 @@ def test_samples_follow_probs_g_test():
     assert g_test_pvalue(x, q / q.sum()) < 1e-6
 
 
+@pytest.mark.slow
 def test_gradient_equals_grad_of_the_dense_reference():
     model = SymmetricMPSBornMachine(5, 2, 2, dtype=jnp.float32)
     params = _random(model, 2)
@@ -115,6 +119,7 @@ def test_gradient_equals_grad_of_the_dense_reference():
     assert np.all(np.asarray(got)[outside] == 0)
 
 
+@pytest.mark.slow
 def test_canonical_forms_are_isometric_and_schmidt_values_match_the_dense_svd():
     model = SymmetricMPSBornMachine(8, 4, 4)
     params = _random(model, 3)
@@ -155,6 +160,7 @@ def test_from_dense_round_trip_and_refusal_off_the_constraint():
         model.from_dense(bad)
 
 
+@pytest.mark.slow
 def test_fit_learns_through_the_training_runner():
     ds = jqgen.cardinality_dataset(8, 3, 0.3, seed=0)
     model = SymmetricMPSBornMachine(8, 3, 4)
@@ -164,6 +170,7 @@ def test_fit_learns_through_the_training_runner():
     assert after < before - 0.5 and after < np.log(ds.data.shape[0]) + 0.3
 
 
+@pytest.mark.slow
 def test_sweeps_keep_the_symmetry_after_truncation():
     w = (1, 1, 2, 1, 1, 2, 1, 1, 1, 1)
     layout = ChargeLayout(w, 4, 8)
@@ -209,6 +216,7 @@ def test_bad_params_raise():
         model.probs(BlockMPS(jnp.full((4, 2, 3, 2, 2), jnp.nan)))
 
 
+@pytest.mark.slow
 @pytest.mark.float64
 def test_float32_likelihoods_of_a_long_chain_match_float64():
     """n = 60, k = 20: products of 60 blocks underflow without the per-site rescaling; the
@@ -228,6 +236,7 @@ def test_float32_likelihoods_of_a_long_chain_match_float64():
     assert res.mps.blocks.dtype == jnp.float64 and np.isfinite(res.history["train_nll"][0])
 
 
+@pytest.mark.slow
 def test_sweeps_never_give_a_valid_string_probability_zero():
     """Sectors and transitions no training string passes through decay under sweeps; they keep
     a floored singular value and a floored block entry, so every valid string keeps a finite
@@ -246,6 +255,7 @@ def _all_valid_strings_finite(res):
     assert np.all(res.bond_dims[1:-1][res.model.layout.dims[1:-1] > 0] >= 1)  # no sector dropped
 
 
+@pytest.mark.slow
 def test_the_norm_of_a_long_chain_has_a_finite_gradient_in_float32():
     """n = 500, k = 50: the charge sectors of a bond weigh binomially many paths, more than
     float32's range apart; per-sector log-scales keep log Z and its gradient finite (a

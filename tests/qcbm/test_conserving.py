@@ -68,6 +68,7 @@ def _weights(n):
     return np.array([bin(x).count("1") for x in range(2**n)])
 
 
+@pytest.mark.slow
 @pytest.mark.float64
 @pytest.mark.parametrize("engine", ["fused", "tensorcircuit"])
 @pytest.mark.parametrize("opts", OPTIONS, ids=lambda o: "-".join(o.values()) or "givens-brick")
@@ -106,6 +107,7 @@ def test_probs_normalized_zero_off_weight_and_log_prob_matches():
     np.testing.assert_array_equal(np.asarray(m.in_support(jqgen.all_bitstrings(6))), _weights(6) == 2)
 
 
+@pytest.mark.slow
 def test_wrong_weight_strings_give_minus_inf_and_a_zero_gradient_not_nan():
     m = ConservingQCBM(Givens(5, 2, 2, gate="xy", phases="rz"))
     params = m.init(jax.random.key(0))
@@ -115,6 +117,7 @@ def test_wrong_weight_strings_give_minus_inf_and_a_zero_gradient_not_nan():
     assert all(np.all(np.asarray(v) == 0) for v in g.values())
 
 
+@pytest.mark.slow
 @settings(max_examples=4, deadline=None)  # each example compiles a new circuit
 @given(n=st.integers(2, 6), data=st.data())
 def test_every_sample_has_weight_k_and_the_index_maps_round_trip(n, data):
@@ -143,6 +146,7 @@ def test_sampling_matches_probabilities():
     assert counts.shape == (20,) and counts.sum() == 5000
 
 
+@pytest.mark.slow
 def test_jit_vmap_grad_agree_with_eager():
     m = ConservingQCBM(Givens(5, 2, 2, phases="rzz"))
     params = m.init(jax.random.key(0))
@@ -161,6 +165,7 @@ def test_jit_vmap_grad_agree_with_eager():
         np.testing.assert_allclose(g[k], gj[k], atol=1e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.float64
 @pytest.mark.parametrize("opts", [dict(), dict(gate="xy", phases="rzz", topology="all")], ids=["givens", "xy-rzz"])
 def test_gradient_matches_finite_differences(opts):
@@ -237,6 +242,7 @@ def test_memory_guard_and_dense_limit_name_the_size():
         m.probs(m.init(jax.random.key(0)))
 
 
+@pytest.mark.slow
 def test_thirty_two_qubits_weight_four():
     m = ConservingQCBM(Givens(32, 4, 2))
     assert m.subspace_size == 35960
@@ -264,6 +270,7 @@ def test_config_and_checkpoint_round_trip(tmp_path):
         np.testing.assert_array_equal(ck.params[k], params[k])
 
 
+@pytest.mark.slow
 def test_fit_learns_a_weight_k_distribution_and_other_trainers_run():
     data = np.array([[1, 1, 0, 0, 0, 0], [0, 0, 1, 1, 0, 0], [0, 1, 0, 0, 0, 1]] * 4, np.uint8)
     m = ConservingQCBM(Givens(6, 2, 3, topology="all"))

@@ -115,6 +115,7 @@ def ansatze(draw):
     return SU4Brickwork(n, layers, draw(st.sampled_from(["brick", "staircase"])))
 
 
+@pytest.mark.slow
 @given(ansatze(), st.integers(0, 2**31 - 1))
 @pytest.mark.float64
 def test_fused_and_tensorcircuit_engines_match_dense_reference(ansatz, seed):
@@ -146,6 +147,7 @@ def random_circuits(draw):
     return n, ops
 
 
+@pytest.mark.slow
 @given(random_circuits())
 @pytest.mark.float64
 def test_random_tensorcircuit_circuits_match_dense_reference(circuit):
@@ -164,6 +166,7 @@ def test_random_tensorcircuit_circuits_match_dense_reference(circuit):
     np.testing.assert_allclose(np.asarray(state), run(n, gates), atol=1e-10)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", [jnp.float32, pytest.param(jnp.float64, marks=pytest.mark.float64)])
 @given(ansatze(), st.integers(0, 2**31 - 1))
 def test_probabilities_are_normalized_and_log_prob_consistent(dtype, ansatz, seed):
@@ -177,6 +180,7 @@ def test_probabilities_are_normalized_and_log_prob_consistent(dtype, ansatz, see
     np.testing.assert_allclose(np.exp(np.asarray(model.log_prob(params, bits))), np.asarray(p), rtol=1e-4, atol=1e-7)
 
 
+@pytest.mark.slow
 @pytest.mark.float64
 def test_su4_kak_zero_is_identity_and_gates_are_unitary():
     key = jax.random.key(0)
@@ -186,6 +190,7 @@ def test_su4_kak_zero_is_identity_and_gates_are_unitary():
     np.testing.assert_allclose(np.asarray(jqgen.qcbm.su4(jnp.zeros(15, jnp.float64))), np.eye(4), atol=1e-15)
 
 
+@pytest.mark.slow
 def test_vmap_over_parameter_sets_equals_python_loop():
     model = QCBM(HardwareEfficient(5, 3, "all"))
     batch = jax.vmap(model.init)(jax.random.split(jax.random.key(3), 6))

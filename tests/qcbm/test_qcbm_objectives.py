@@ -14,6 +14,7 @@ from tests.conftest import ALPHA, g_test_pvalue
 
 # one layer on 3 qubits: every gate kind of each ansatz, entangling, with a shift rule per
 # angle (the rule is local to each gate: more layers or qubits add only more of the same)
+@pytest.mark.slow
 @pytest.mark.parametrize("ansatz", [HardwareEfficient(3, 1, "all"), LiuWang(3, 1), SU4Brickwork(3, 1)])
 @pytest.mark.parametrize("loss", ["mmd", "kl"])
 @pytest.mark.float64
@@ -29,6 +30,7 @@ def test_exact_parameter_shift_equals_autodiff(ansatz, loss):
         np.testing.assert_allclose(np.asarray(g2[k]), np.asarray(g1[k]), atol=1e-10)
 
 
+@pytest.mark.slow
 def test_shot_parameter_shift_is_unbiased_for_mmd():
     """The mean of R shot-based gradients lies within 5 standard errors of autodiff's."""
     model = QCBM(HardwareEfficient(3, 1))
@@ -48,6 +50,7 @@ def test_shot_parameter_shift_is_unbiased_for_mmd():
     assert np.all(se > 0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", [jnp.float32, pytest.param(jnp.float64, marks=pytest.mark.float64)])
 def test_shots_match_probs_g_test(dtype):
     model = QCBM(HardwareEfficient(5, 2, "star"), dtype=dtype)

@@ -64,6 +64,7 @@ def _jqgen_uses_tensorcircuit(tmp_path, dtype):
 
 
 # complex128 gates need x64 (TensorCircuit's set_dtype("complex128") switches it on).
+@pytest.mark.slow
 @pytest.mark.parametrize("backend, dtype, x64", [
     ("numpy", "complex64", False), ("numpy", "complex64", True), ("numpy", "complex128", True),
     ("jax", "complex64", False), ("jax", "complex128", True),

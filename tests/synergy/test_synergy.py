@@ -68,6 +68,7 @@ def test_kak_bad_input():
 # --- Ran's layers ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @settings(deadline=None)
 @given(st.integers(2, 9), st.integers(0, 2**31 - 1), st.booleans())
 @pytest.mark.float64
@@ -102,6 +103,7 @@ def test_mps_estimate_matches_exact_without_truncation():
     assert est == pytest.approx(exact, abs=1e-9)
 
 
+@pytest.mark.slow
 @pytest.mark.float64
 def test_mapped_qcbm_probs_match_mps_up_to_fidelity():
     mps = jqgen.mps.random_mps(jax.random.key(3), 8, 4, dtype=jnp.float64)
@@ -117,6 +119,7 @@ def test_mapped_qcbm_probs_match_mps_up_to_fidelity():
     assert np.abs(np.asarray(model2.probs(params2)) - np.abs(_dense(chi2)) ** 2).max() < 1e-10
 
 
+@pytest.mark.slow
 @pytest.mark.float64
 def test_extension_starts_at_the_mapped_distribution():
     mps = jqgen.mps.random_mps(jax.random.key(6), 6, 2, dtype=jnp.float64)
@@ -128,6 +131,7 @@ def test_extension_starts_at_the_mapped_distribution():
     assert 0 < np.abs(np.asarray(m0.probs(p0)) - np.asarray(m2.probs(p2))).max() < 1e-2
 
 
+@pytest.mark.slow
 @pytest.mark.float64
 def test_refinement_raises_fidelity():
     mps = jqgen.mps.random_mps(jax.random.key(7), 8, 4, dtype=jnp.float64)
@@ -165,6 +169,7 @@ def test_bad_inputs():
 # --- pipeline ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_pretrain_pipeline_continues_from_the_mps():
     data = bars_and_stripes(2, 3)
     r = pretrain(data, chi=2, layers_from_mps=1, extra_layers=1, key=jax.random.key(1), mps_steps=300,
@@ -177,6 +182,7 @@ def test_pretrain_pipeline_continues_from_the_mps():
     assert p.sum() == pytest.approx(1.0)
 
 
+@pytest.mark.slow
 def test_cli_train_synergy(tmp_path, capsys):
     from jqgen.cli import main
 

@@ -24,6 +24,7 @@ def test_bars_and_stripes_3x3_reaches_ideal_nll():
     assert np.mean([bytes(r) in valid for r in samples]) > 0.97
 
 
+@pytest.mark.slow
 def test_complex_parameters_train_in_the_descent_direction():
     data = bars_and_stripes(2, 3)
     model = jqgen.MPSBornMachine(6, 8, dtype=jnp.complex64)
@@ -32,6 +33,7 @@ def test_complex_parameters_train_in_the_descent_direction():
     assert jqgen.mean_nll(model, res.params, data) < np.log(len(data)) + 0.05
 
 
+@pytest.mark.slow
 def test_fit_is_deterministic_and_independent_of_chunking():
     data = bars_and_stripes(2, 2)
     model = jqgen.MPSBornMachine(4, 3)
@@ -61,6 +63,7 @@ def _nan_at(step: int) -> optax.GradientTransformation:
     return optax.GradientTransformation(init, update)
 
 
+@pytest.mark.slow
 def test_non_finite_loss_stops_with_last_good_params():
     data = bars_and_stripes(2, 2)
     model = jqgen.MPSBornMachine(4, 2)

@@ -21,6 +21,7 @@ def valid_rate(model, params, data):
     return float(p[np.asarray(jqgen.distributions.empirical_distribution(data, model.num_bits)) > 0].sum())
 
 
+@pytest.mark.slow
 def test_exact_mmd_training_learns_bars_and_stripes():
     model = QCBM(HardwareEfficient(4, 3, "all"))
     res = jqgen.fit(model, model.init(jax.random.key(0)), BAS22, optax.adam(0.1), key=jax.random.key(1),
@@ -29,6 +30,7 @@ def test_exact_mmd_training_learns_bars_and_stripes():
     assert valid_rate(model, res.params, BAS22) > 0.9
 
 
+@pytest.mark.slow
 def test_shot_based_parameter_shift_training_learns_bars_and_stripes():
     model = QCBM(HardwareEfficient(4, 3, "all"))
     loss = jqgen.qcbm.make_loss(model, "mmd", shots=2000)
@@ -37,6 +39,7 @@ def test_shot_based_parameter_shift_training_learns_bars_and_stripes():
     assert valid_rate(model, res.params, BAS22) > 0.85
 
 
+@pytest.mark.slow
 def test_kl_training_with_fit_and_nll_default_loss():
     model = QCBM(LiuWang(4, 2))
     res = jqgen.fit(model, model.init(jax.random.key(0)), BAS22, optax.adam(0.05), key=jax.random.key(1),
@@ -48,6 +51,7 @@ def test_kl_training_with_fit_and_nll_default_loss():
     assert np.isfinite(res2.history).all() and res2.history[-1] < res2.history[0]
 
 
+@pytest.mark.slow
 def test_cmaes_lowers_loss_and_resume_is_identical(tmp_path):
     pytest.importorskip("evosax")
     model = QCBM(HardwareEfficient(4, 1))
@@ -73,6 +77,7 @@ def test_cmaes_lowers_loss_and_resume_is_identical(tmp_path):
         np.testing.assert_array_equal(np.asarray(resumed.params[k]), np.asarray(full.params[k]))
 
 
+@pytest.mark.slow
 def test_cmaes_state_survives_a_checkpoint(tmp_path):
     pytest.importorskip("evosax")
     model = QCBM(LiuWang(4, 1))
@@ -97,6 +102,7 @@ def test_checkpoint_round_trip(tmp_path, ansatz):
     np.testing.assert_array_equal(np.asarray(ck.model.probs(ck.params)), np.asarray(model.probs(params)))
 
 
+@pytest.mark.slow
 def test_cli_train_qcbm_writes_outputs_and_sample_works(tmp_path, capsys):
     out = tmp_path / "run"
     rc = main(["train", "qcbm", "--data", "bars-stripes-2x2", "--ansatz", "all", "--layers", "2", "--steps", "60",
@@ -110,6 +116,7 @@ def test_cli_train_qcbm_writes_outputs_and_sample_works(tmp_path, capsys):
     capsys.readouterr()
 
 
+@pytest.mark.slow
 def test_cli_train_qcbm_cmaes_and_chow_liu(tmp_path, capsys):
     pytest.importorskip("evosax")
     rc = main(["train", "qcbm", "--data", "bars-stripes-2x2", "--ansatz", "chow-liu", "--layers", "1",

@@ -27,6 +27,7 @@ def _direct_left(t, bits, k):
     return np.array(out)
 
 
+@pytest.mark.slow
 @pytest.mark.float64
 def test_environments_agree_with_direct_contraction():
     n, chi = 7, 4
@@ -41,6 +42,7 @@ def test_environments_agree_with_direct_contraction():
     np.testing.assert_allclose(np.linalg.norm(np.asarray(carry.left[3]), axis=1), 1, atol=1e-12)
 
 
+@pytest.mark.slow
 @pytest.mark.float64
 def test_two_site_gradient_matches_jax_grad_of_nll():
     n, chi, k = 6, 3, 2
@@ -70,6 +72,7 @@ def test_two_site_gradient_matches_jax_grad_of_nll():
     np.testing.assert_allclose(np.asarray(g), -0.5 * np.asarray(jax.grad(nll)(a)), atol=1e-10)
 
 
+@pytest.mark.slow
 def test_truncation_respects_chi_max_and_keeps_normalization():
     data = bars_and_stripes(3, 3)
     res = jqgen.sweep_train(data, max_bond=3, loops=2, key=jax.random.key(0), lr=0.05,
@@ -84,6 +87,7 @@ def test_truncation_respects_chi_max_and_keeps_normalization():
         assert not t[k, res.bond_dims[k]:].any() and not t[k, :, :, res.bond_dims[k + 1]:].any()
 
 
+@pytest.mark.slow
 @pytest.mark.float64
 def test_small_lr_lowers_nll_monotonically_and_matches_exact_nll():
     data = _random_data(8, 40, 4)
@@ -94,6 +98,7 @@ def test_small_lr_lowers_nll_monotonically_and_matches_exact_nll():
     assert jqgen.mean_nll(res.model, res.mps, data) == pytest.approx(nll[-1], rel=1e-10)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype, tol", [pytest.param(jnp.float64, 1e-9, marks=pytest.mark.float64), (jnp.float32, 2e-3)])
 def test_gram_split_matches_the_svd_split(dtype, tol):
     # a smooth regime (full batch, small steps): with minibatches and large steps the sweep
@@ -129,6 +134,7 @@ def test_bars_and_stripes_4x4_reaches_ln30_with_the_authors_settings(shared_data
     assert res.history["train_nll"][-1] <= 3.41
 
 
+@pytest.mark.slow
 def test_kill_and_resume_is_bit_identical(tmp_path):
     data = _random_data(10, 30, 5)
     kw = dict(max_bond=8, key=jax.random.key(3), lr=0.02, descent_steps=3, num_batches=3,
@@ -193,6 +199,7 @@ def one_loop_checkpoint(tmp_path_factory):
     return data, path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "change,match",
     [({"lr": 0.03}, r"lr \(values"), ({"lr": lambda i: 0.02 * 0.5**i}, None),
@@ -219,6 +226,7 @@ def test_resume_with_other_settings_is_refused(one_loop_checkpoint, change, matc
     assert path.read_bytes() == before  # nothing was trained or written
 
 
+@pytest.mark.slow
 def test_resuming_a_run_the_stop_rule_ended_returns_its_result(tmp_path):
     data = _random_data(8, 40, 4)
     kw = dict(max_bond=16, key=jax.random.key(1), lr=2e-3, descent_steps=1, num_batches=1, cutoff=0.0,
@@ -258,6 +266,7 @@ def test_failed_svd_falls_back_to_the_qr_algorithm(monkeypatch):
     np.testing.assert_allclose(np.asarray((u * s) @ vh), np.asarray(m), atol=1e-12)
 
 
+@pytest.mark.slow
 @pytest.mark.float64
 def test_failed_gram_eigensolver_falls_back_to_the_svd(monkeypatch):
     from jqgen.mps import _sweep
@@ -311,6 +320,7 @@ def test_mnist_cutoff_schedule_that_crashes_the_reference_stays_finite(shared_da
     assert np.isfinite(jqgen.mean_nll(res.model, res.mps, data))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("init", ["uniform", "normal"])
 @pytest.mark.float64
 def test_initial_states_are_normalized_and_left_canonical(init):
@@ -340,6 +350,7 @@ def test_auto_split_takes_the_svd_only_where_it_resolves_the_cutoff():
     assert _split_method("lapack", 0.3, f32) == "lapack" and _split_method("gram", 1e-5, f32) == "gram"
 
 
+@pytest.mark.slow
 def test_blas_threads_are_limited_during_the_run_and_restored():
     threadpoolctl = pytest.importorskip("threadpoolctl")
     seen = []
@@ -355,6 +366,7 @@ def test_blas_threads_are_limited_during_the_run_and_restored():
     assert blas_threads() == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype, chi, svd", [(jnp.float32, 8, "gram"),
                                              pytest.param(jnp.float64, 32, "lapack", marks=pytest.mark.float64)])
 def test_sweep_left_environments_equal_recomputed_ones_bit_for_bit(dtype, chi, svd):
@@ -378,6 +390,7 @@ def test_sweep_left_environments_equal_recomputed_ones_bit_for_bit(dtype, chi, s
     np.testing.assert_array_equal(np.asarray(carry.left_log[: n - 1]), np.asarray(fresh.left_log[: n - 1]))
 
 
+@pytest.mark.slow
 def test_a_run_can_start_from_a_given_mps():
     from jqgen.mps._sweep_config import initial_sweep_state
 
