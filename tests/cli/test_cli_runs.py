@@ -168,20 +168,24 @@ RESUMABLE = {
              "--chunk-size", "2"],
     "qcbm-cmaes": ["train", "qcbm", "--data", "bars-stripes-2x2", "--ansatz", "line", "--layers", "1",
                    "--optimizer", "cmaes", "--steps", "200", "--chunk-size", "2"],
+    "sweep": ["train", "mps", "--method", "sweep", "--data", "bars-stripes-3x3", "--chi-max", "4", "--lr", "0.05",
+              "--loops", "40"],
 }
 
 
-# The default suite kills the gradient MPS run; the QCBM ones are slow (the runner's resume
+# The default suite kills the gradient and the sweep MPS runs; the QCBM ones are slow (the runner's resume
 # of those trainers is tested in-process in tests/training, the synergy kill below
 # resumes a QCBM stage from the CLI).
-@pytest.mark.parametrize("name", [n if n == "mps" else pytest.param(n, marks=pytest.mark.slow) for n in sorted(RESUMABLE)])
+@pytest.mark.parametrize("name", [n if n in ("mps", "sweep") else pytest.param(n, marks=pytest.mark.slow)
+                                  for n in sorted(RESUMABLE)])
 def test_a_killed_run_resumes_to_the_uninterrupted_result(name, tmp_path, capsys):
     if name == "qcbm-cmaes":
         pytest.importorskip("evosax")
     argv = RESUMABLE[name] + ["--no-progress"]
-    steps = int(argv[argv.index("--steps") + 1])
+    steps = int(argv[argv.index("--steps" if "--steps" in argv else "--loops") + 1])
     assert main(argv + ["--out", str(tmp_path / "whole")]) == 0
     whole = jqgen.load_checkpoint(tmp_path / "whole" / "checkpoint.npz")
+    steps = whole.metadata["training"]["steps_done"]  # a sweep's stop rule may end it before --loops
 
     out = tmp_path / "killed"
     with _started(argv + ["--out", str(out)]) as proc:
@@ -199,7 +203,8 @@ def test_a_killed_run_resumes_to_the_uninterrupted_result(name, tmp_path, capsys
     assert resumed.metadata["training"]["steps_done"] == steps and resumed.metadata["status"] == "ok"
     assert resumed.metadata["dataset"] == whole.metadata["dataset"] and "hyperparameters" in resumed.metadata
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["history_len"] == steps
+    whole_summary = json.loads((tmp_path / "whole" / "summary.json").read_text())
+    assert summary.get("history_len") == whole_summary.get("history_len")  # a sweep's summary has none
 
 
 def jax_leaves(tree):
