@@ -60,13 +60,21 @@ PUBLISHED_HANGSENG = {"GA": (0.0040, 1.6441, 0.6072), "TS": (0.0040, 1.6578, 0.6
                       "SA": (0.0040, 1.6628, 0.6238), "PSO": (0.0049, 2.2421, 0.7427)}
 SA_OPTIONS = {"chains": 4, "calibration": 32}  # tuned: see benchmarks/README.md, "GEO (issue 15)"
 
-FULL = {"instances": OR_NAMES, "qs": (1.0, 4.0, 16.0), "k": 10, "seeds": 5, "budget": 2000,
+#: GEO settings per section: ``geo`` for the 10,000-evaluation budget runs, ``small_geo`` for the
+#: 1,000-evaluation ones (generators, Chang, booster), ``loop_geo`` for the loop-cost section
+#: (large rounds, few warm-started steps).
+SMALL_GEO = {"batch_size": 200, "seed_size": 200, "train_steps": 30, "train_size": 256}
+FULL = {"instances": OR_NAMES, "qs": (1.0, 4.0, 16.0), "k": 10, "seeds": 5, "budget": 10000,
         "synthetic": True, "synthetic_q": 1.0, "exact_time_limit": 10.0, "synthetic_time_limit": 20.0,
         "gen_instance": "hangseng31", "gen_k": 4, "gen_budget": 1000, "gen_qcbm_layers": 31, "gen_qcbm_steps": 10,
         "chang_instances": OR_NAMES, "chang_lambdas": 51, "chang_budget": 1000,
         "booster_instances": OR_NAMES + ("synthetic500",), "booster_b1": 1000, "booster_b2": 1000,
-        "loop_budget": 2000, "geo": {"batch_size": 200, "seed_size": 200, "train_steps": 30, "train_size": 256}}
+        "loop_budget": 5000,
+        "geo": {"batch_size": 500, "seed_size": 500, "train_steps": 20, "train_size": 512, "samples": 1000},
+        "small_geo": SMALL_GEO,
+        "loop_geo": {"batch_size": 1000, "seed_size": 1000, "train_steps": 10, "train_size": 256, "samples": 1250}}
 QUICK = {**FULL, "instances": ("hangseng31",), "qs": (1.0,), "seeds": 2, "budget": 600, "synthetic": False,
+         "geo": SMALL_GEO, "loop_geo": {**SMALL_GEO, "samples": 250},
          "exact_time_limit": 5.0, "gen_budget": 400, "gen_qcbm_steps": 5,
          "chang_instances": ("hangseng31",), "chang_lambdas": 3, "chang_budget": 400,
          "booster_instances": ("hangseng31",), "booster_b1": 400, "booster_b2": 400, "loop_budget": 600}
@@ -83,28 +91,26 @@ def instance(name: str) -> Any:
 
 
 def make_model(kind: str, n: int, k: int, cfg: dict) -> Any:
-    """A generator; float64 at n >= 500 (float32 gradients are NaN there; see the README)."""
+    """A generator (float32, as users run it)."""
     if kind == "symmetric-mps":
-        return jqgen.mps.SymmetricMPSBornMachine(n, k, 4, dtype=jnp.float64 if n >= 500 else jnp.float32)
+        return jqgen.mps.SymmetricMPSBornMachine(n, k, 4)
     if kind == "mps":
         return jqgen.MPSBornMachine(n, 4)
     return jqgen.qcbm.ConservingQCBM(jqgen.qcbm.Givens(n, k, cfg["gen_qcbm_layers"]))
 
 
 def run_geo(problem: Any, kind: str, budget: int, seed: int, cfg: dict, seeds: Any = None,
-            train_steps: int | None = None) -> dict:
+            train_steps: int | None = None, settings_key: str = "geo") -> dict:
     """One GEO run: its best-so-far curve over its own evaluations, best cost, rounds, wall time."""
-    s = dict(cfg["geo"])
+    s = dict(cfg[settings_key])
     if train_steps is not None:
         s["train_steps"] = train_steps
     settings = GeoSettings(**s)
-    x64 = problem.num_bits >= 500 and kind == "symmetric-mps"
     t0 = time.perf_counter()
     try:
-        with jax.enable_x64(x64):
-            model = make_model(kind, problem.num_bits, problem.k, cfg)
-            res = geo(problem, model, budget, key=jax.random.key(seed), settings=settings, progress=False,
-                      seed_bits=None if seeds is None else seeds[0], seed_costs=None if seeds is None else seeds[1])
+        model = make_model(kind, problem.num_bits, problem.k, cfg)
+        res = geo(problem, model, budget, key=jax.random.key(seed), settings=settings, progress=False,
+                  seed_bits=None if seeds is None else seeds[0], seed_costs=None if seeds is None else seeds[1])
     except Exception as err:  # noqa: BLE001 - a failed run is recorded (as +inf), not fatal
         log(f"GEO {kind} seed {seed} failed: {err!r}"[:300])
         return {"curve": np.full(budget, np.inf), "best": math.inf, "rounds": [], "error": repr(err)[:300],
@@ -171,7 +177,7 @@ def compare(methods: dict[str, list[dict]], ref: float | None) -> dict:
 
 
 def budget_case(problem: Any, kinds: tuple[str, ...], budget: int, cfg: dict, time_limit: float,
-                steps: dict | None = None) -> dict:
+                steps: dict | None = None, settings_key: str = "geo") -> dict:
     """Every method at ``budget`` evaluations over the seeds, against the exact reference."""
     ex = exact(problem, time_limit)
     ref = ex.get("best_cost") if ex.get("available") else None
@@ -181,7 +187,7 @@ def budget_case(problem: Any, kinds: tuple[str, ...], budget: int, cfg: dict, ti
     for seed in range(100, 100 + cfg["seeds"]):
         for k in kinds:
             methods[f"geo-{k}"].append(run_geo(problem, k, budget, seed, cfg,
-                                               train_steps=(steps or {}).get(k)))
+                                               train_steps=(steps or {}).get(k), settings_key=settings_key))
         methods["sa-swap"].append(run_sa(problem, budget, seed))
         methods["random"].append(run_random(problem, budget, seed))
     res = compare(methods, ref)
@@ -216,7 +222,8 @@ def section_budget(cfg: dict) -> dict:
         log(f"budget synthetic500: geo {case['geo-symmetric-mps']['median']:.6g} sa {case['sa-swap']['median']:.6g}")
     t0 = time.perf_counter()
     gens = budget_case(instance(cfg["gen_instance"]).binary(cfg["gen_k"], 1.0), ("symmetric-mps", "mps", "qcbm"),
-                       cfg["gen_budget"], cfg, cfg["exact_time_limit"], steps={"qcbm": cfg["gen_qcbm_steps"]})
+                       cfg["gen_budget"], cfg, cfg["exact_time_limit"], steps={"qcbm": cfg["gen_qcbm_steps"]},
+                       settings_key="small_geo")
     gens.update(instance=cfg["gen_instance"], q=1.0, seconds=time.perf_counter() - t0,
                 qcbm={"layers": cfg["gen_qcbm_layers"], "train_steps": cfg["gen_qcbm_steps"]})
     out["generators"] = gens
@@ -286,7 +293,7 @@ def chang_instance(name: str, cfg: dict) -> dict:
         p = inst.chang(10, float(lam))
         t0 = time.perf_counter()
         g = geo(p, make_model("symmetric-mps", p.num_bits, 10, cfg), B, key=jax.random.key(7),
-                settings=GeoSettings(**cfg["geo"]), progress=False)
+                settings=GeoSettings(**cfg["small_geo"]), progress=False)
         secs["geo-symmetric-mps"] += time.perf_counter() - t0
         bests["geo-symmetric-mps"].append(g.best_bits)
         costs["geo-symmetric-mps"].append(float(g.best_cost))
@@ -338,7 +345,7 @@ def section_booster(cfg: dict) -> dict:
         rows = []
         for seed in range(100, 100 + cfg["seeds"]):
             sa1 = run_baseline("sa-swap", p, b1, seed=seed, **SA_OPTIONS)
-            g = run_geo(p, "symmetric-mps", b2, seed, cfg, seeds=sa1.seed_set())
+            g = run_geo(p, "symmetric-mps", b2, seed, cfg, seeds=sa1.seed_set(), settings_key="small_geo")
             sa2 = run_baseline("sa-swap", p, b1 + b2, seed=seed, **SA_OPTIONS)
             rows.append({"seed": seed, "sa_b1": float(sa1.best_cost), "geo_boosted": g["best"],
                          "sa_b1_plus_b2": float(sa2.best_cost), "geo_improved_on_seeds": g["best"] < sa1.best_cost})
@@ -353,28 +360,44 @@ def section_booster(cfg: dict) -> dict:
 
 
 def section_loop(cfg: dict) -> dict:
-    """Seconds per GEO round at N = 500, k = 50 vs 10x the same number of sa-swap evaluations."""
+    """Seconds per GEO round at N = 500, k = 50 against 10x the seconds of the same number of
+    evaluations by each simulated annealer: ``sa-swap`` (JAX, vmapped chains, incremental
+    swap moves: microseconds per evaluation) and ``sa-dwave`` (one read = 1,000 sweeps of
+    single flips = one evaluation). Both settings are timed: ``geo`` (the budget runs') and
+    ``loop_geo`` (large rounds, few warm-started steps)."""
     p = instance("synthetic500").binary(50, 1.0)
-    budget, batch = cfg["loop_budget"], cfg["geo"]["batch_size"]
-    g = run_geo(p, "symmetric-mps", budget, 0, cfg)
-    rounds = g["rounds"]
-    warm = rounds[1:] or rounds
-    split = {key: float(np.median([r[key] for r in warm])) for key in ("train_s", "sample_s", "eval_s")}
-    round_s = sum(split.values())
+    budget = cfg["loop_budget"]
     run_baseline("sa-swap", p, budget, seed=12345, **SA_OPTIONS)  # compile apart
     secs = []
     for seed in (1, 2, 3):
         t0 = time.perf_counter()
-        r = run_baseline("sa-swap", p, budget, seed=seed, **SA_OPTIONS)
+        np.asarray(run_baseline("sa-swap", p, budget, seed=seed, **SA_OPTIONS).costs)
         secs.append(time.perf_counter() - t0)
-        np.asarray(r.costs)
-    per_eval = float(np.median(secs)) / budget
-    limit = 10.0 * batch * per_eval
-    return {"n": 500, "k": 50, "batch_size": batch, "round_split_median_s": split, "round_s_median": round_s,
+    sa_per_eval = float(np.median(secs)) / budget
+    reads = 8
+    t0 = time.perf_counter()
+    dw = run_baseline("sa-dwave", p, reads, seed=1)
+    dwave_per_eval = (time.perf_counter() - t0) / reads
+    out: dict[str, Any] = {"n": 500, "k": 50, "sa_swap_seconds_per_evaluation": sa_per_eval, "sa_budget_timed": budget,
+                           "sa_swap_seconds_runs": secs, "sa_dwave_seconds_per_evaluation": dwave_per_eval,
+                           "sa_dwave_reads_timed": reads, "sa_dwave_best_cost": float(dw.best_cost), "settings": {}}
+    for key in ("geo", "loop_geo"):
+        batch = cfg[key]["batch_size"]
+        g = run_geo(p, "symmetric-mps", max(budget, 3 * batch), 0, cfg, settings_key=key)
+        rounds = g["rounds"]
+        warm = rounds[1:] or rounds
+        split = {k: float(np.median([r[k] for r in warm])) for k in ("train_s", "sample_s", "eval_s")}
+        round_s = sum(split.values())
+        out["settings"][key] = {
+            "geo_settings": cfg[key], "batch_size": batch, "round_split_median_s": split, "round_s_median": round_s,
             "first_round": {k: rounds[0][k] for k in ("train_s", "sample_s", "eval_s")} if rounds else None,
-            "sa_seconds_per_evaluation": per_eval, "sa_budget_timed": budget, "sa_seconds_runs": secs,
-            "ten_x_sa_seconds_for_batch": limit, "ratio_round_to_sa_batch": round_s / (batch * per_eval),
-            "holds": bool(round_s < limit), "geo_settings": cfg["geo"]}
+            "best_cost": g["best"], "evaluations": g["evaluations"],
+            "ratio_to_sa_swap": round_s / (batch * sa_per_eval), "holds_vs_sa_swap": bool(round_s < 10 * batch * sa_per_eval),
+            "ratio_to_sa_dwave": round_s / (batch * dwave_per_eval),
+            "holds_vs_sa_dwave": bool(round_s < 10 * batch * dwave_per_eval)}
+        log(f"loop {key}: round {round_s:.3g} s for {batch}: {out['settings'][key]['ratio_to_sa_swap']:.0f}x sa-swap, "
+            f"{out['settings'][key]['ratio_to_sa_dwave']:.3g}x sa-dwave")
+    return out
 
 
 def jsonable(x: Any) -> Any:
@@ -444,12 +467,16 @@ def report(path: str) -> str:
                          f"{r['geo_improved_on_seeds_fraction']:.0%} |")
     if "loop" in s:
         lp = s["loop"]
-        sp = lp["round_split_median_s"]
-        lines += ["", f"Loop at N = 500, k = 50, batch {lp['batch_size']}: train {sp['train_s']:.3g} s, sample "
-                  f"{sp['sample_s']:.3g} s, evaluate {sp['eval_s']:.3g} s per round (median, compile round apart); "
-                  f"sa-swap {lp['sa_seconds_per_evaluation']:.3g} s per evaluation, so the round costs "
-                  f"{lp['ratio_round_to_sa_batch']:.0f}x the same number of SA evaluations (limit 10x: "
-                  f"{'holds' if lp['holds'] else 'does not hold'})."]
+        for key, st in lp.get("settings", {}).items():
+            sp, g = st["round_split_median_s"], st["geo_settings"]
+            lines += ["", f"Loop at N = 500, k = 50, settings `{key}` (batch {st['batch_size']}, {g['train_steps']} "
+                      f"steps on {g['train_size']} rows): train {sp['train_s']:.3g} s, sample {sp['sample_s']:.3g} s, "
+                      f"evaluate {sp['eval_s']:.3g} s per round (median, compile round apart): "
+                      f"{st['ratio_to_sa_swap']:.0f}x the same number of sa-swap evaluations "
+                      f"({lp['sa_swap_seconds_per_evaluation'] * 1e6:.3g} us each; limit 10x: "
+                      f"{'holds' if st['holds_vs_sa_swap'] else 'does not hold'}), {st['ratio_to_sa_dwave']:.3g}x "
+                      f"sa-dwave's ({lp['sa_dwave_seconds_per_evaluation'] * 1e3:.3g} ms per read; "
+                      f"{'holds' if st['holds_vs_sa_dwave'] else 'does not hold'})."]
     return "\n".join(lines)
 
 
@@ -474,12 +501,15 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.json) as f:
             old = json.load(f)
         out["sections"] = old.get("sections", {})
+        for sec in out["sections"].values():  # sections of earlier runs keep the settings they ran with
+            sec.setdefault("config", old.get("config"))
+            sec.setdefault("environment", old.get("environment"))
         out["earlier_environments"] = old.get("earlier_environments", []) + [old.get("environment")]
     fns = {"budget": section_budget, "chang": section_chang, "booster": section_booster, "loop": section_loop}
     for name in args.sections:
         t0, other = time.perf_counter(), OtherCPU().start()
         res = fns[name](cfg)
-        res.update(section_seconds=time.perf_counter() - t0, other_processes_cpu_s=other.stop(),
+        res.update(config=cfg, environment=out["environment"], section_seconds=time.perf_counter() - t0, other_processes_cpu_s=other.stop(),
                    finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         out["sections"][name] = res
         log(f"section {name} done in {time.perf_counter() - t0:.0f} s")
