@@ -5,7 +5,8 @@ parametrized quantum circuits via tensor networks", Nat. Commun. 14, 8367 (2023)
 
 1. **wheels**: an MPS Born machine of bond dimension ``chi`` is trained on the data
    (``jqgen.fit``, Adam on the NLL);
-2. **mapping**: Ran's method (:func:`mps_to_layers`) turns it into ``layers_from_mps``
+2. **mapping**: Ran's method (:func:`mps_to_layers`), optionally refined by Adam or by
+   gate-by-gate sweeps (:func:`sweep_decomposition`), turns it into ``layers_from_mps``
    staircase layers of two-qubit unitaries, each converted to 15 KAK angles
    (:func:`kak_angles`), so the mapped circuit is an ordinary parameter set of
    ``QCBM(SU4Brickwork(n, D + L, "staircase"))``;
@@ -32,8 +33,9 @@ from ..qcbm import QCBM, SU4Brickwork, make_loss
 from ..training import fit
 from ._kak import kak_angles
 from ._ran import mps_to_layers
+from ._sweep import _blas_limit, sweep_decomposition, sweep_layers
 
-__all__ = ["SynergyResult", "circuit_from_mps", "pretrain"]
+__all__ = ["DECOMPOSITIONS", "SynergyResult", "circuit_from_mps", "pretrain"]
 
 
 class SynergyResult(NamedTuple):
@@ -43,7 +45,7 @@ class SynergyResult(NamedTuple):
         mps_model, mps_params: the trained MPS stage.
         model, params: the QCBM (``SU4Brickwork`` staircase) after circuit training.
         mapped_params: the circuit parameters right after mapping and extension.
-        fidelities: ``|<psi_MPS|circuit>|^2`` after each mapped layer.
+        fidelities: ``|<psi_MPS|circuit>|^2`` of the mapping (see :func:`circuit_from_mps`).
         mps_history: per-step loss of the MPS stage (KL(data || MPS) = NLL - H(data) when the
             batch is the full data set).
         circuit_history: per-step loss of the circuit stage (the chosen ``loss``).
@@ -65,50 +67,117 @@ def _check_int(name: str, v: Any, lo: int) -> int:
     return int(v)
 
 
+#: The MPS -> circuit decompositions of :func:`circuit_from_mps`.
+DECOMPOSITIONS = ("ran", "ran+adam", "ran+sweep", "sweep")
+
+
+def _angles(gates: np.ndarray) -> np.ndarray:
+    return np.stack([[kak_angles(g) for g in layer] for layer in gates]).astype(np.float64)
+
+
+def _map_ran(mps: Any, d: int, o: dict) -> tuple[Any, list[float]]:
+    gates, fidelities = mps_to_layers(mps, d, chi_max=o["chi_max"])
+    return _angles(gates), list(fidelities)
+
+
+def _map_ran_adam(mps: Any, d: int, o: dict) -> tuple[Any, list[float]]:
+    angles, fidelities = _map_ran(mps, d, o)
+    n = int(mps.tensors.shape[0])
+    refined, fid = _refine(mps, SU4Brickwork(n, d, "staircase"), jnp.asarray(angles, o["dtype"]), o["refine_steps"],
+                           o["refine_lr"])
+    return refined, fidelities + [fid]
+
+
+def _map_ran_sweep(mps: Any, d: int, o: dict) -> tuple[Any, list[float]]:
+    gates, fidelities = mps_to_layers(mps, d, chi_max=o["chi_max"])
+    r = sweep_layers(mps, gates, sweeps=o["sweeps"], chi_max=o["chi_max"])
+    return _angles(r.gates), list(fidelities) + [r.fidelity]
+
+
+def _map_sweep(mps: Any, d: int, o: dict) -> tuple[Any, list[float]]:
+    r = sweep_decomposition(mps, d, sweeps=o["sweeps"], chi_max=o["chi_max"])
+    return _angles(r.gates), list(r.fidelities)
+
+
+_MAPPERS = {"ran": _map_ran, "ran+adam": _map_ran_adam, "ran+sweep": _map_ran_sweep, "sweep": _map_sweep}
+
+
+def _decomposition(name: Any, refine_steps: int) -> str:
+    name = ("ran+adam" if refine_steps else "ran") if name is None else name
+    if name not in DECOMPOSITIONS:
+        raise ValueError(f"decomposition must be one of {', '.join(DECOMPOSITIONS)}, got {name!r}")
+    if (name == "ran+adam") != (refine_steps > 0):
+        raise ValueError(f"refine_steps >= 1 goes with decomposition 'ran+adam' only, got decomposition {name!r} "
+                         f"and refine_steps {refine_steps}")
+    return name
+
+
 def circuit_from_mps(mps: Any, layers_from_mps: int, extra_layers: int = 0, *, key: jax.Array | None = None,
                      init_scale: float = 1e-2, dtype: Any = jnp.float32, chi_max: int | None = None,
-                     refine_steps: int = 0, refine_lr: float = 0.01) -> tuple[QCBM, dict[str, jax.Array], list[float]]:
-    """Maps an MPS into a QCBM parameter set (Ran's layers in KAK form, plus near-identity layers).
+                     decomposition: str | None = None, refine_steps: int = 0, refine_lr: float = 0.01,
+                     sweeps: int = 8) -> tuple[QCBM, dict[str, jax.Array], list[float]]:
+    """Maps an MPS into a QCBM parameter set (staircase layers in KAK form, plus near-identity layers).
+
+    The decompositions (``D = layers_from_mps``):
+
+    * ``"ran"``: Ran's analytic layers (:func:`mps_to_layers`);
+    * ``"ran+adam"``: then ``refine_steps`` Adam steps maximizing ``|<psi_MPS|circuit>|^2``
+      over the angles, from the dense MPS state (``n <= 20``); the best iterate is kept;
+    * ``"ran+sweep"``: Ran's ``D`` layers, then ``sweeps`` gate-by-gate passes
+      (:func:`sweep_layers`; environments in MPS form, any ``n``);
+    * ``"sweep"``: layers grown one at a time, each Ran's layer of the residual followed by
+      ``sweeps`` passes over all layers (:func:`sweep_decomposition`; any ``n``).
 
     Args:
         mps: a jqgen :class:`~jqgen.mps.MPS` (e.g. a trained ``MPSBornMachine``'s params).
-        layers_from_mps: ``D >= 1`` staircase layers found by Ran's method.
+        layers_from_mps: ``D >= 1`` staircase layers mapped from the MPS.
         extra_layers: ``L >= 0`` layers appended after them, angles ``N(0, init_scale^2)``.
         key: PRNG key of the extra layers' angles (required when ``extra_layers > 0``).
         init_scale: standard deviation of the extra layers' angles.
         dtype: float32 or float64 angles.
-        chi_max: bond cap while disentangling (see :func:`mps_to_layers`).
-        refine_steps: Adam steps maximizing ``|<psi_MPS|circuit>|^2`` over the mapped angles
-            (before extension), from the dense MPS state (``n <= 20``); 0 = Ran's layers as
-            found. The best iterate is kept (never worse than Ran's layers), and its
-            fidelity is appended to ``fidelities``.
-        refine_lr: its learning rate.
+        chi_max: bond cap of the intermediate MPS (see :func:`mps_to_layers`,
+            :func:`sweep_layers`).
+        decomposition: one of :data:`DECOMPOSITIONS`; ``None`` (default): ``"ran+adam"``
+            when ``refine_steps > 0``, else ``"ran"`` (as before decompositions had names).
+        refine_steps: Adam steps of ``"ran+adam"`` (and only of it).
+        refine_lr: their learning rate.
+        sweeps: passes of ``"ran+sweep"`` (in all) and ``"sweep"`` (at every depth).
 
     Returns:
         ``(model, params, fidelities)`` with ``model = QCBM(SU4Brickwork(n, D + L, "staircase"))``.
+        ``fidelities``: ``|<psi_MPS|circuit>|^2`` after each of Ran's layers, then that of the
+        refined or swept circuit (``"ran+adam"``, ``"ran+sweep"``); for ``"sweep"`` the
+        fidelity reached at each depth. ``fidelities[-1]`` is always the mapped circuit's.
+
+    Raises:
+        ValueError: a bad count, an unknown decomposition, or ``refine_steps`` given to
+            another decomposition than ``"ran+adam"``.
 
     Example:
         >>> import jax, jqgen
         >>> from jqgen.synergy import circuit_from_mps
-        >>> mps = jqgen.mps.random_mps(jax.random.key(0), 6, 2)
-        >>> model, params, fid = circuit_from_mps(mps, 1)
-        >>> params["gates"].shape, fid[0] > 1 - 1e-5
-        ((1, 5, 15), True)
+        >>> mps = jqgen.mps.random_mps(jax.random.key(0), 6, 4)
+        >>> _, _, ran = circuit_from_mps(mps, 2)
+        >>> model, params, fid = circuit_from_mps(mps, 2, decomposition="sweep")
+        >>> params["gates"].shape, bool(fid[-1] > ran[-1])
+        ((2, 5, 15), True)
     """
     d = _check_int("layers_from_mps", layers_from_mps, 1)
     ell = _check_int("extra_layers", extra_layers, 0)
+    refine_steps = _check_int("refine_steps", refine_steps, 0)
+    name = _decomposition(decomposition, refine_steps)
+    sweeps = _check_int("sweeps", sweeps, 1)
     if not init_scale >= 0:
         raise ValueError(f"init_scale must be >= 0, got {init_scale}")
     if ell > 0 and key is None:
         raise ValueError("extra_layers > 0 needs a key for their initial angles")
     n = int(mps.tensors.shape[0])
     model = QCBM(SU4Brickwork(n, d + ell, "staircase"), dtype=dtype, init_scale=init_scale)
-    gates, fidelities = mps_to_layers(mps, d, chi_max=chi_max)
-    angles = np.stack([[kak_angles(g) for g in layer] for layer in gates]).astype(np.float64)
+    opts = {"chi_max": chi_max, "dtype": model.dtype, "refine_steps": refine_steps, "refine_lr": refine_lr,
+            "sweeps": sweeps}
+    with _blas_limit(1):  # NumPy on small matrices: one BLAS thread is fastest (see _sweep)
+        angles, fidelities = _MAPPERS[name](mps, d, opts)
     mapped = jnp.asarray(angles, model.dtype)
-    if _check_int("refine_steps", refine_steps, 0):
-        mapped, fid = _refine(mps, SU4Brickwork(n, d, "staircase"), mapped, refine_steps, refine_lr)
-        fidelities = list(fidelities) + [fid]
     if ell:
         extra = init_scale * jax.random.normal(key, (ell, n - 1, 15), model.dtype)
         mapped = jnp.concatenate([mapped, extra])
@@ -151,7 +220,7 @@ def _refine(mps: Any, ansatz: SU4Brickwork, gates: jax.Array, steps: int, lr: fl
 def pretrain(data: Any, *, chi: int, layers_from_mps: int, extra_layers: int, key: jax.Array,
              mps_steps: int = 1000, mps_lr: float = 0.01, circuit_steps: int = 500, circuit_lr: float = 0.01,
              loss: str = "kl", shots: int | None = None, init_scale: float = 1e-2, dtype: Any = jnp.float32,
-             refine_steps: int = 0, progress: bool = False,
+             refine_steps: int = 0, decomposition: str | None = None, sweeps: int = 8, progress: bool = False,
              checkpoint_dir: str | os.PathLike[str] | None = None) -> SynergyResult:
     """MPS stage, mapping, extension and circuit stage in one call.
 
@@ -167,7 +236,7 @@ def pretrain(data: Any, *, chi: int, layers_from_mps: int, extra_layers: int, ke
         shots: ``None`` for exact probabilities, else shots per circuit (parameter-shift).
         init_scale: angle scale of the extra layers.
         dtype: float32 or float64.
-        refine_steps: see :func:`circuit_from_mps`.
+        refine_steps, decomposition, sweeps: the mapping (see :func:`circuit_from_mps`).
         progress: progress bars.
         checkpoint_dir: if given, each training stage checkpoints there
             (``mps_stage.npz``, ``circuit_stage.npz``) and a rerun resumes it; a finished
@@ -195,6 +264,8 @@ def pretrain(data: Any, *, chi: int, layers_from_mps: int, extra_layers: int, ke
     chi = _check_int("chi", chi, 2)
     _check_int("layers_from_mps", layers_from_mps, 1)
     _check_int("extra_layers", extra_layers, 0)
+    _decomposition(decomposition, _check_int("refine_steps", refine_steps, 0))
+    _check_int("sweeps", sweeps, 1)
     _check_int("mps_steps", mps_steps, 1)
     _check_int("circuit_steps", circuit_steps, 1)
     for name, v in (("mps_lr", mps_lr), ("circuit_lr", circuit_lr)):
@@ -209,7 +280,8 @@ def pretrain(data: Any, *, chi: int, layers_from_mps: int, extra_layers: int, ke
               progress=progress, desc=f"MPS chi={chi}", checkpoint_path=stage("mps_stage.npz"))
     data_entropy = float(entropy(empirical_distribution(data, n, dtype)))  # KL = NLL - H(data)
     model, mapped, fidelities = circuit_from_mps(res.params, layers_from_mps, extra_layers, key=k_extra,
-                                                 init_scale=init_scale, dtype=dtype, refine_steps=refine_steps)
+                                                 init_scale=init_scale, dtype=dtype, refine_steps=refine_steps,
+                                                 decomposition=decomposition, sweeps=sweeps)
     circ = fit(model, mapped, data, optax.adam(circuit_lr), key=k_circ, steps=circuit_steps, progress=progress,
                desc=f"circuit D={layers_from_mps}+{extra_layers}", loss=make_loss(model, loss, shots=shots),
                checkpoint_path=stage("circuit_stage.npz"))

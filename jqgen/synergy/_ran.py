@@ -39,6 +39,24 @@ def mps_site_list(mps: Any) -> list[np.ndarray]:
     return [t[k, : d[k], :, : d[k + 1]].astype(np.complex128) for k in range(n)]
 
 
+def site_tensors(mps: Any) -> list[np.ndarray]:
+    """A jqgen :class:`~jqgen.mps.MPS` or a list of ``[chi_l, 2, chi_r]`` tensors as a checked
+    list of complex128 site tensors (at least 2 sites, matching bonds, boundary bonds 1)."""
+    a = [np.asarray(t, np.complex128) for t in mps] if isinstance(mps, (list, tuple)) else mps_site_list(mps)
+    n = len(a)
+    if n < 2:
+        raise ValueError(f"the MPS needs at least 2 sites to map onto two-qubit gates, got {n}")
+    for k, t in enumerate(a):
+        if t.ndim != 3 or t.shape[1] != 2 or (k > 0 and t.shape[0] != a[k - 1].shape[2]):
+            raise ValueError(f"site tensor {k} has shape {t.shape}: expected [chi_l, 2, chi_r] with chi_l equal "
+                             f"to the previous site's chi_r")
+    if a[0].shape[0] != 1 or a[-1].shape[2] != 1:
+        raise ValueError(f"boundary bonds must have dimension 1, got {a[0].shape[0]} and {a[-1].shape[2]}")
+    if not all(np.isfinite(t).all() for t in a):
+        raise ValueError("the MPS has non-finite entries")
+    return a
+
+
 def _left_canonical(a: list[np.ndarray]) -> list[np.ndarray]:
     """QR sweep left to right; the norm ends in the last tensor."""
     a = list(a)
@@ -143,16 +161,8 @@ def mps_to_layers(mps: Any, num_layers: int, *, chi_max: int | None = None, cuto
     """
     if not isinstance(num_layers, (int, np.integer)) or isinstance(num_layers, bool) or num_layers < 1:
         raise ValueError(f"num_layers must be an integer >= 1, got {num_layers!r}")
-    a = [np.asarray(t, np.complex128) for t in mps] if isinstance(mps, (list, tuple)) else mps_site_list(mps)
+    a = site_tensors(mps)
     n = len(a)
-    if n < 2:
-        raise ValueError(f"the MPS needs at least 2 sites to map onto two-qubit gates, got {n}")
-    for k, t in enumerate(a):
-        if t.ndim != 3 or t.shape[1] != 2 or (k > 0 and t.shape[0] != a[k - 1].shape[2]):
-            raise ValueError(f"site tensor {k} has shape {t.shape}: expected [chi_l, 2, chi_r] with chi_l equal "
-                             f"to the previous site's chi_r")
-    if a[0].shape[0] != 1 or a[-1].shape[2] != 1:
-        raise ValueError(f"boundary bonds must have dimension 1, got {a[0].shape[0]} and {a[-1].shape[2]}")
     widest = max(t.shape[2] for t in a)
     chi_max = max(4, 2 * widest) if chi_max is None else chi_max
     if not isinstance(chi_max, (int, np.integer)) or chi_max < 2:
