@@ -30,7 +30,7 @@ from ._report import NUM_PLOT_SAMPLES, fraction_in, samples_title, versions
 from ._rundir import RunDir, TrainingStopped, device_name, prepare_run, slug, x64
 from ..plots import plot_distribution, plot_samples, plot_training_curve
 from ..distributions import empirical_distribution, kl_divergence, mmd
-from ..qcbm import ANSATZ_NAMES, QCBM, ConservingQCBM, Givens, ansatz_by_name, make_loss
+from ..qcbm import ANSATZ_NAMES, QCBM, ConservingQCBM, Givens, ansatz_by_name, full_support_layers, make_loss
 from ..training import NonFiniteLossError, cmaes_fit, fit
 
 __all__ = ["FILES", "HYPERPARAMETERS", "command", "register", "train"]
@@ -40,6 +40,8 @@ FILES = ("checkpoint.npz", "summary.json", "training_curve.png", "samples.png", 
 #: The options recorded as ``hyperparameters`` in the checkpoint and summary.
 HYPERPARAMETERS = ("data", "ansatz", "layers", "loss", "shots", "optimizer", "lr", "steps", "population", "sigma0",
                    "dtype", "engine", "chunk_size", "seed", "cardinality", "topology", "phases")
+#: ``--layers`` by default (with ``--cardinality``: at least :func:`jqgen.qcbm.full_support_layers`).
+_LAYERS = 10
 
 
 def _weight(text: str) -> int:
@@ -70,7 +72,9 @@ def register(families: Any) -> None:
         "An interrupted run resumes from <out>/checkpoint.npz when the same command is re-run.")
     add_data_argument(q, "bars-stripes-3x3")
     q.add_argument("--ansatz", choices=ANSATZ_NAMES, default="line", help="circuit family (default: %(default)s)")
-    q.add_argument("--layers", type=positive_int, default=10, help="entangling blocks (default: %(default)s)")
+    q.add_argument("--layers", type=positive_int, default=None,
+                   help="entangling blocks (default: 10; with --cardinality at least the fewest Givens layers that "
+                   "reach every weight-K string, jqgen.qcbm.full_support_layers)")
     q.add_argument("--loss", choices=("mmd", "kl", "nll"), default="mmd", help="training loss (default: %(default)s)")
     q.add_argument("--shots", type=positive_int, default=None, help="shots per circuit (default: exact probabilities)")
     q.add_argument("--optimizer", choices=("adam", "cmaes"), default="adam", help="(default: %(default)s)")
@@ -108,7 +112,7 @@ def command(args: argparse.Namespace) -> int:
         raise ValueError("--device trains the line/all/star/cnot-line/chow-liu ansatze with --loss mmd or kl and "
                          f"Adam; got --ansatz {args.ansatz} --loss {args.loss} --optimizer {args.optimizer}")
     return train_qcbm_device.train_qcbm_on_device(
-        data=args.data, ansatz=args.ansatz, layers=args.layers, loss=args.loss,
+        data=args.data, ansatz=args.ansatz, layers=args.layers or _LAYERS, loss=args.loss,
         shots=args.shots if args.shots is not None else 1000, lr=args.lr, steps=args.steps, seed=args.seed,
         device=args.device, out=args.out, overwrite=args.overwrite, progress=not args.no_progress)
 
@@ -165,6 +169,7 @@ def _model(args: argparse.Namespace, ds: Any) -> Any:
     :class:`ConservingQCBM` (after checking that every data string has that weight)."""
     dtype = getattr(jnp, args.dtype)
     if args.cardinality is None:
+        args.layers = args.layers or _LAYERS
         return QCBM(ansatz_by_name(args.ansatz, ds.num_bits, args.layers, ds.data), dtype=dtype, engine=args.engine)
     k = args.cardinality
     if k > ds.num_bits:
@@ -174,6 +179,12 @@ def _model(args: argparse.Namespace, ds: Any) -> Any:
     if bad.size:
         raise ValueError(f"--cardinality {k}: data set {ds.name!r} has {bad.size} of {weights.size} samples of another "
                          f"weight (sample {bad[0]} has weight {weights[bad[0]]}); every sample must have weight {k}")
+    need = full_support_layers(ds.num_bits, k, args.topology)
+    if args.layers is None:
+        args.layers = max(_LAYERS, need)
+    elif args.layers < need:
+        print(f"note: {args.layers} {args.topology} Givens layers give probability 0 to some weight-{k} strings of "
+              f"{ds.num_bits} bits; {need} reach them all")
     return ConservingQCBM(Givens(ds.num_bits, k, args.layers, topology=args.topology, phases=args.phases),
                           dtype=dtype, engine=args.engine)
 

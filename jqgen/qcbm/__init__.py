@@ -13,7 +13,7 @@ simulated in the ``C(n, k)`` subspace only (:func:`subspace_index`, :func:`subsp
 from ._ansatz import ANSATZE, HardwareEfficient, LiuWang, Op, SU4Brickwork, ansatz_from_config, ops
 from ._conserving import ConservingQCBM, subspace_bytes
 from ._gates import rx, rxx, ry, ryy, rz, rzz, su4
-from ._givens import Givens
+from ._givens import Givens, full_support_layers
 from ._names import ANSATZ_NAMES, ansatz_by_name
 from ._model import QCBM, available_memory, statevector_bytes
 from ._objective import make_loss, parameter_shift_grad
@@ -36,6 +36,7 @@ __all__ = [
     "available_memory",
     "chow_liu_tree",
     "circuit_from_ops",
+    "full_support_layers",
     "make_loss",
     "mutual_information",
     "ops",

@@ -61,6 +61,13 @@ def subspace_bytes(ansatz: Givens, dtype: Any = jnp.float32) -> int:
 class ConservingQCBM:
     """A circuit Born machine whose every sample has Hamming weight ``ansatz.weight``.
 
+    Too few layers of a nearest-neighbour topology reach only the weight-``k`` strings near
+    the start state: the others get probability exactly 0 (an infinite NLL on such data,
+    never sampled) although :meth:`in_support` says True. ``ansatz.full_support`` tells;
+    :func:`jqgen.qcbm.full_support_layers` gives the layers needed (``Givens(31, 10, 4)``
+    reaches only part of the ``C(31, 10)`` strings, 11 brick layers reach them all; the
+    ``"all"`` topology reaches them in one layer, at ``n (n - 1) / 2`` gates a layer).
+
     Attributes:
         ansatz: a :class:`jqgen.qcbm.Givens` circuit.
         dtype: real dtype of the angles (float32 or float64).
