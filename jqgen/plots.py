@@ -377,14 +377,27 @@ def plot_best_so_far(curves: dict[str, Any], path: str | os.PathLike[str], *, op
 
 
 def plot_frontier(points: dict[str, tuple[Any, Any]], path: str | os.PathLike[str], *,
-                  frontier: tuple[Any, Any] | None = None, title: str = "return vs risk") -> str:
+                  frontier: tuple[Any, Any] | None = None, exact: tuple[Any, Any, Any] | None = None,
+                  exact_label: str = "exact constrained frontier", title: str = "return vs risk") -> str:
     """Mean return against variance: the unconstrained efficient ``frontier`` ``(variances,
-    returns)`` as a line, and each ``label -> (variances, returns)`` as points."""
+    returns)`` as a line, the exact constrained frontier ``exact = (variances, returns,
+    optimal)`` (e.g. from :func:`jqgen.geo.exact_frontier`: its proven-optimal points as a
+    line with markers labelled ``exact_label``, the others, best found but not proven
+    optimal, as crosses), and each ``label -> (variances, returns)`` as points."""
     fig = _figure((6.4, 4.2))
     ax = fig.add_subplot()
     if frontier is not None:
         ax.plot(np.asarray(frontier[0]), np.asarray(frontier[1]), color="0.35", lw=1.2,
                 label="unconstrained efficient frontier")
+    if exact is not None:
+        v, r, ok = (np.asarray(a).reshape(-1) for a in exact)
+        ok = ok.astype(bool)
+        order = np.argsort(v[ok], kind="stable")
+        if ok.any():
+            ax.plot(v[ok][order], r[ok][order], color="k", lw=1.0, marker=".", ms=6, label=exact_label)
+        if (~ok).any():
+            ax.scatter(v[~ok], r[~ok], s=30, marker="x", color="k", lw=1.0,
+                       label="best found, not proven optimal (time limit)")
     for (label, (v, r)), marker in zip(points.items(), "o^sDv*"):
         ax.scatter(np.asarray(v), np.asarray(r), s=18, marker=marker, label=label, alpha=0.8)
     ax.set_xlabel("variance of return")

@@ -7,11 +7,15 @@ factor model). The binary equal-weight form with ``--k`` assets and risk aversio
 minimized with ``--budget`` evaluations. Writes (under ``--out``) ``journal.jsonl`` (every
 evaluation; a re-run of the same command resumes from it without evaluating anything
 twice), ``best_solutions.json``, ``summary.json``, ``best_so_far.png`` and ``frontier.png``.
+``--exact-frontier auto`` (the default) adds the exact constrained frontier of the binary
+form (:func:`jqgen.geo.exact_frontier`, within ``--exact-time-limit`` seconds) to
+``frontier.png`` and ``summary.json``.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import time
 from typing import Any
@@ -30,6 +34,7 @@ FILES = ("journal.jsonl", "best_solutions.json", "summary.json", "best_so_far.pn
 _EXTRA = ("journal.jsonl.generator.npz",)
 GENERATORS = ("symmetric-mps", "mps", "qcbm-conserving", "qcbm")
 _BASELINES = ("sa-swap", "random")
+_MAX_ENUMERATION = 2_000_000
 
 
 def register(commands: Any) -> None:
@@ -53,7 +58,9 @@ def register(commands: Any) -> None:
     g.add_argument("--budget", type=positive_int, default=2000, help="cost evaluations (default: %(default)s)")
     g.add_argument("--generator", choices=GENERATORS, default="symmetric-mps", help="(default: %(default)s)")
     g.add_argument("--chi-max", type=positive_int, default=4, help="MPS block / bond size (default: %(default)s)")
-    g.add_argument("--layers", type=positive_int, default=4, help="qcbm-conserving layers (default: %(default)s)")
+    g.add_argument("--layers", type=positive_int, default=None,
+                   help="circuit layers (default: qcbm 4; qcbm-conserving the fewest brick layers that reach every "
+                   "valid string, jqgen.qcbm.full_support_layers: 11 for n=31, k=10)")
     g.add_argument("--mode", choices=("standalone", "booster"), default="standalone", help="(default: %(default)s)")
     g.add_argument("--seed-solver", choices=_BASELINES, default="sa-swap", help="booster seeds (default: %(default)s)")
     g.add_argument("--seed-budget", type=positive_int, default=None,
@@ -67,6 +74,16 @@ def register(commands: Any) -> None:
     g.add_argument("--trainer", choices=("gradient", "sweep"), default="gradient", help="(default: %(default)s)")
     g.add_argument("--baselines", action="store_true",
                    help="also run simulated annealing (swap moves) and random search at the same budget")
+    g.add_argument("--exact-frontier", choices=("auto", "off"), default="auto",
+                   help="auto: the exact constrained frontier of the binary form (enumeration when C(n, k) <= "
+                   "2,000,000, else SCIP's MIQP if pyscipopt is installed; skipped with a note otherwise) at "
+                   "--exact-points q values and at --q, drawn in frontier.png and recorded in summary.json "
+                   "(default: %(default)s)")
+    g.add_argument("--exact-time-limit", type=positive_float, default=30.0, metavar="SECONDS",
+                   help="total seconds of the SCIP solves of the exact frontier; points where SCIP stops at its "
+                   "share are marked not proven optimal (default: %(default)s)")
+    g.add_argument("--exact-points", type=positive_int, default=12,
+                   help="q values of the exact frontier, 0 and a geometric grid (default: %(default)s)")
     add_seed_argument(g)
     add_out_arguments(g, "runs/geo-<problem>-k<k>")
     add_progress_argument(g)
@@ -93,7 +110,7 @@ def _frontier(args: argparse.Namespace) -> Any:
 
 def _generator(args: argparse.Namespace, n: int) -> Any:
     from ..mps import MPSBornMachine, SymmetricMPSBornMachine
-    from ..qcbm import ConservingQCBM, Givens
+    from ..qcbm import ConservingQCBM, Givens, full_support_layers
 
     if args.generator == "symmetric-mps":
         return SymmetricMPSBornMachine(n, args.k, args.chi_max)
@@ -102,8 +119,12 @@ def _generator(args: argparse.Namespace, n: int) -> Any:
     if args.generator == "qcbm":  # unconstrained: post-selection keeps the valid samples (small n only)
         from ..qcbm import QCBM, HardwareEfficient
 
-        return QCBM(HardwareEfficient(n, args.layers, "line"))
-    return ConservingQCBM(Givens(n, args.k, args.layers))
+        return QCBM(HardwareEfficient(n, args.layers or 4, "line"))
+    layers = args.layers or full_support_layers(n, args.k)
+    if layers < full_support_layers(n, args.k):
+        print(f"note: --layers {layers} brick Givens layers give probability 0 to some weight-{args.k} strings; "
+              f"{full_support_layers(n, args.k)} reach them all")
+    return ConservingQCBM(Givens(n, args.k, layers))
 
 
 def _baseline(name: str, problem: Any, budget: int, seed: int) -> Any:
@@ -145,12 +166,51 @@ def command(args: argparse.Namespace) -> int:
     # swap-move annealing needs a jittable cost: the binary form (the Chang form's QP is host-batched)
     names = (_BASELINES if args.form == "binary" else ("random",)) if args.baselines else ()
     baselines = {b: _baseline(b, problem, args.budget, args.seed) for b in names}
-    _write(args, run, inst, problem, model, settings, res, baselines, time.perf_counter() - t0)
+    exact = _exact_frontier(args, inst)
+    _write(args, run, inst, problem, model, settings, res, baselines, exact, time.perf_counter() - t0)
     return 0
 
 
+def _exact_frontier(args: argparse.Namespace, inst: Any) -> Any:
+    """The exact constrained frontier of ``--exact-frontier auto`` (or a string: why it was skipped)."""
+    from ..geo import exact_frontier, frontier_q_grid, scip_available
+
+    if args.exact_frontier == "off":
+        return "off"
+    if args.form != "binary":
+        return "computed for the binary form only (the Chang form's weights make it a mixed-integer QP with " \
+               "continuous weights, not solved here)"
+    if math.comb(inst.n, args.k) > _MAX_ENUMERATION and not scip_available():
+        return (f"C({inst.n}, {args.k}) = {math.comb(inst.n, args.k)} portfolios exceed the enumeration limit "
+                f"({_MAX_ENUMERATION}) and SCIP is not installed (pip install pyscipopt)")
+    qs = np.union1d(frontier_q_grid(inst, args.k, args.exact_points), [args.q])
+    return exact_frontier(inst, args.k, qs, time_limit=args.exact_time_limit, max_enumeration=_MAX_ENUMERATION,
+                          seed=args.seed)
+
+
+def _exact_report(args: argparse.Namespace, exact: Any, best_cost: float) -> tuple[Any, dict[str, Any], str]:
+    """What frontier.png draws of the exact frontier, the summary's keys and the line printed."""
+    if isinstance(exact, str):
+        return None, {"exact_frontier": None, "exact_frontier_info": {"skipped": exact}}, \
+            "" if exact == "off" else f"  note: exact constrained frontier skipped: {exact}"
+    at_q = None
+    if args.q in exact.q.tolist():
+        i = exact.q.tolist().index(args.q)
+        at_q = {"q": float(args.q), "cost": float(exact.cost[i]), "optimal": bool(exact.optimal[i]),
+                "gap": float(best_cost - exact.cost[i])}
+    info = {"method": exact.method, "seconds": exact.seconds, "unsolved_q": list(exact.unsolved), "at_q": at_q,
+            "skipped": None}
+    line = (f"  exact constrained frontier: {len(exact.q)} points ({int(exact.optimal.sum())} proven optimal) by "
+            f"{exact.method} in {exact.seconds:.1f} s")
+    if at_q is not None:
+        line += (f"; at q={args.q:g}: {at_q['cost']:.8g} ({'optimal' if at_q['optimal'] else 'best found'}), "
+                 f"GEO's gap {at_q['gap']:.3g}")
+    return (exact.variance, exact.returns, exact.optimal), {"exact_frontier": exact.records(),
+                                                            "exact_frontier_info": info}, line
+
+
 def _write(args: argparse.Namespace, run: Any, inst: Any, problem: Any, model: Any, settings: Any, res: Any,
-           baselines: dict[str, Any], wall_s: float) -> None:
+           baselines: dict[str, Any], exact: Any, wall_s: float) -> None:
     order = np.argsort(res.costs, kind="stable")[:10]
     risk, ret = problem.risk_return(res.bits[order])
     best = [{"bits": res.bits[i].astype(int).tolist(), "assets": np.flatnonzero(res.bits[i]).tolist(),
@@ -167,7 +227,9 @@ def _write(args: argparse.Namespace, run: Any, inst: Any, problem: Any, model: A
     points = {"GEO best 10": (risk, ret)}
     for b, r in baselines.items():
         points[f"{b} best"] = problem.risk_return(r.best_bits[None])
-    plot_frontier(points, run["frontier.png"], frontier=_frontier(args), title=f"{inst.name}, k={args.k}")
+    drawn, exact_summary, exact_line = _exact_report(args, exact, res.best_cost)
+    plot_frontier(points, run["frontier.png"], frontier=_frontier(args), exact=drawn,
+                  exact_label=f"exact constrained frontier (k={args.k})", title=f"{inst.name}, k={args.k}")
     summary = {
         "best_bits": res.best_bits.astype(int).tolist(), "best_cost": float(res.best_cost),
         "best_assets": np.flatnonzero(res.best_bits).tolist(), "evaluations": int(res.evaluations),
@@ -177,6 +239,7 @@ def _write(args: argparse.Namespace, run: Any, inst: Any, problem: Any, model: A
         "settings": settings.to_json(), "rounds": res.rounds, "seed": args.seed,
         "baselines": {b: {"best_cost": float(r.best_cost), "evaluations": int(r.evaluations), "seconds": r.seconds}
                       for b, r in baselines.items()},
+        **exact_summary,
         "wall_s": wall_s, "device": device_name(), **versions(),
     }
     run.write_summary(summary)
@@ -187,5 +250,7 @@ def _write(args: argparse.Namespace, run: Any, inst: Any, problem: Any, model: A
           f"mean valid-sample rate {valid:.0%})")
     for b, r in baselines.items():
         print(f"  {b:<10} {r.best_cost:.8g} ({r.evaluations} evaluations)")
+    if exact_line:
+        print(exact_line)
     print(f"  time       {wall_s:.1f} s; device {device_name()}")
     run.print_paths()
