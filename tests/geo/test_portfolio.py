@@ -287,6 +287,7 @@ def test_frontier_errors_hand_computed():
     assert e["chang_mean_pct"] == pytest.approx(100 * (r_star - 0.0099) / r_star)
     two = frontier_errors([0.0011, 0.004], [0.0099, 0.02], fr, fv)
     assert two["mean_euclidean"] == pytest.approx(np.hypot(1e-4, 1e-4) / 2)
+    assert two["sum_euclidean"] == pytest.approx(np.hypot(1e-4, 1e-4))  # the published scale: xi * mean
     with pytest.raises(ValueError, match="same length"):
         frontier_errors([0.001, 0.002], [0.01], fr, fv)
     with pytest.raises(ValueError, match="variances must be > 0"):
