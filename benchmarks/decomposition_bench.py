@@ -286,10 +286,7 @@ def main() -> None:
     print("targets:", json.dumps(res["targets"]["bas4x3"], indent=1))
     print(f"wall {res['wall_s']} s, other processes {res['other_processes_cpu_s']} CPU s")
     if json_path:
-        os.makedirs(os.path.dirname(os.path.abspath(json_path)), exist_ok=True)
-        with open(json_path, "w") as f:
-            json.dump(res, f, indent=1)
-            f.write("\n")
+        _env.write_text(json_path, json.dumps(res, indent=1))
         log(f"wrote {json_path}")
 
 

@@ -470,10 +470,7 @@ def main() -> None:
     print("findings:", json.dumps(results["findings"], indent=1))
     print(f"wall time {results['wall_s']} s; other processes used {results['other_processes_cpu_s']} CPU s")
     if json_path:
-        os.makedirs(os.path.dirname(os.path.abspath(json_path)), exist_ok=True)
-        with open(json_path, "w") as f:
-            json.dump(results, f, indent=1)
-            f.write("\n")
+        _env.write_text(json_path, json.dumps(results, indent=1))
         log(f"wrote {json_path}")
     if plot_dir:
         for name, title in (("bas4x3", "bars and stripes 4x3"), ("cardinality12", "cardinality n=12, k=6, eps=1")):
