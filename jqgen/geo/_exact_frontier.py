@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from ._baselines import exact_optimum
+from ._baselines import _enumerator, exact_optimum
 from ._problem import BinaryPortfolio
 
 __all__ = ["ExactFrontier", "exact_frontier", "frontier_q_grid", "scip_available"]
@@ -112,40 +112,27 @@ def scip_available() -> bool:
     return True
 
 
-def _combinations(n: int, k: int) -> np.ndarray:
-    """All ``k``-subsets of ``range(n)`` in lexicographic order, int16 ``[C(n, k), k]`` (numpy:
-    each level appends every larger element that still leaves room to complete the subset,
-    so no level has more rows than the result)."""
-    combos = np.arange(n - k + 1, dtype=np.int16)[:, None]
-    for t in range(1, k):
-        last = combos[:, -1].astype(np.int64)
-        count = n - (k - t) - last  # elements last+1 .. n-(k-t) may come next
-        rows = np.repeat(np.arange(combos.shape[0]), count)
-        start = np.repeat(np.cumsum(count) - count, count)
-        nxt = np.repeat(last + 1, count) + np.arange(rows.size) - start
-        combos = np.concatenate([combos[rows], nxt[:, None].astype(np.int16)], axis=1)
-    return combos
-
-
 def _enumerate_all(mu: np.ndarray, cov: np.ndarray, k: int, q: np.ndarray,
                    batch_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Best subset per ``q`` over all ``C(n, k)``: ``(bits [m, n], variance [m], return [m])``."""
-    combos = _combinations(mu.size, k)
-    best, best_cols = np.full(q.size, np.inf), np.zeros((q.size, k), np.int64)
-    best_v, best_r = np.zeros(q.size), np.zeros(q.size)
-    for lo in range(0, combos.shape[0], batch_size):
-        cols = combos[lo:lo + batch_size].astype(np.int64)
-        v = cov[cols[:, :, None], cols[:, None, :]].sum(axis=(1, 2)) / k**2
-        r = mu[cols].sum(axis=1) / k
+    """Best subset per ``q`` over all ``C(n, k)`` (unranked in batches by the same jitted
+    enumerator as :func:`exact_optimum`): ``(bits [m, n], variance [m], return [m])``."""
+    n = mu.size
+    total = math.comb(n, k)
+    best = np.full(q.size, np.inf)
+    best_bits, best_v, best_r = np.zeros((q.size, n), np.uint8), np.zeros(q.size), np.zeros(q.size)
+    for lo in range(0, total, batch_size):
+        index = np.minimum(np.arange(lo, lo + batch_size, dtype=np.int64), total - 1)  # fixed size: compile once
+        bits = np.asarray(_enumerator(n, k)(index.astype(np.int32)))
+        w = bits.astype(np.float64) / k
+        v = np.einsum("bi,ij,bj->b", w, cov, w)
+        r = w @ mu
         costs = v[:, None] * q[None, :] - r[:, None]  # [batch, m]
         i = np.argmin(costs, axis=0)
         c = costs[i, np.arange(q.size)]
-        better = c < best  # ties: the first subset in lexicographic order
+        better = c < best  # ties: the first subset in the enumerator's order
         best = np.where(better, c, best)
-        best_cols[better], best_v[better], best_r[better] = cols[i[better]], v[i[better]], r[i[better]]
-    bits = np.zeros((q.size, mu.size), np.uint8)
-    np.put_along_axis(bits, best_cols, 1, axis=1)
-    return bits, best_v, best_r
+        best_bits[better], best_v[better], best_r[better] = bits[i[better]], v[i[better]], r[i[better]]
+    return best_bits, best_v, best_r
 
 
 def exact_frontier(instance: Any, k: int, qs: Any, *, time_limit: float = 60.0, method: str = "auto",
