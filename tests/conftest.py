@@ -128,6 +128,7 @@ SLOW_DOCTESTS = frozenset({
     "jqgen.geo._loop.geo", "jqgen.evaluation._report.evaluate", "jqgen.training._sweep.sweep_train",
     "jqgen.mps._born.sample", "jqgen.mps._born.log_prob", "jqgen.geo._chang", "jqgen.qcbm._objective.make_loss",
     "jqgen.geo._anneal", "jqgen.training._cmaes.cmaes_fit", "jqgen.mps._model.MPSBornMachine", "jqgen.geo._qp",
+    "jqgen.mps._u1_likelihood.log_amp_sq", "jqgen.mps._u1_likelihood.log_norm_sq",
 })
 
 

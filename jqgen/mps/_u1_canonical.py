@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from ._u1_born import _shift_down, _shift_up
+from ._u1_env import shift_down as _shift_down, shift_up as _shift_up
 
 __all__ = ["left_canonical", "right_canonical", "schmidt_values"]
 

@@ -34,7 +34,7 @@ from jax import lax
 
 from ._core import unit_rows
 from ._sweep import _HI, _PSI_FLOOR, SweepHyper, _svd
-from ._u1_born import _shift_down, _shift_up
+from ._u1_env import shift_down as _shift_down, shift_up as _shift_up
 from ._u1_canonical import _rescale
 
 #: Smallest kept singular value of a charge sector, relative to the bond's largest.

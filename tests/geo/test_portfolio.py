@@ -31,7 +31,9 @@ def test_reads_the_orlib_instances_and_frontiers(shared_data, name):
     np.testing.assert_array_equal(np.diag(inst.corr), 1.0)
     assert np.linalg.eigvalsh(inst.cov)[0] > 0
     np.testing.assert_allclose(np.diag(inst.cov), inst.sd**2, rtol=1e-12)
-    assert seconds < 1.0, f"{name} took {seconds:.2f} s to load"
+    # a guard against a pathological (e.g. per-line quadratic) reader, not a timing test: ~0.1 s
+    # quiet, 1.3 s seen at load average 9
+    assert seconds < 10.0, f"{name} took {seconds:.2f} s to load"
     returns, variances = load_frontier(name, shared_data)
     assert returns.shape == variances.shape == (2000,)
     assert np.all(variances > 0) and np.all(np.isfinite(returns))
