@@ -24,6 +24,7 @@ from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
+from ._checks import check_fits, check_int
 from .bits import pack_bits
 
 __all__ = ["SolutionSpace", "Cardinality", "BarsAndStripesSpace", "Enumerated", "QuadraticCost",
@@ -51,11 +52,23 @@ def _bits2d(bits: Any, n: int) -> np.ndarray:
     return b
 
 
-class Cardinality(NamedTuple):
-    """``S = {x in {0,1}^n : sum(x) = k}``, ``|S| = C(n, k)`` (Gili et al., arXiv:2201.08770)."""
-
+class _CardinalityFields(NamedTuple):
     num_bits: int
     k: int
+
+
+class Cardinality(_CardinalityFields):
+    """``S = {x in {0,1}^n : sum(x) = k}``, ``|S| = C(n, k)`` (Gili et al., arXiv:2201.08770).
+
+    Raises:
+        ValueError: ``num_bits < 1`` or ``k`` outside ``[0, num_bits]`` (integers only).
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, num_bits: int, k: int) -> "Cardinality":
+        n = check_int(num_bits, "num_bits", 1)
+        return super().__new__(cls, n, check_int(k, "k", 0, n))
 
     @property
     def size(self) -> int:
@@ -69,6 +82,8 @@ class Cardinality(NamedTuple):
     def enumerate(self) -> np.ndarray:
         """All of ``S`` as ``uint8 [C(n, k), n]``, in lexicographic (big-endian integer) order."""
         n, k = self.num_bits, self.k
+        check_fits(self.size * n * 2, f"enumerating the C({n}, {k}) = {self.size} members of {self.describe()}",
+                   largest="use contains() to test membership instead")
         out = np.zeros((self.size, n), np.uint8)
         for i, ones in enumerate(itertools.combinations(range(n), k)):
             out[i, list(ones)] = 1
@@ -105,15 +120,25 @@ def bars_and_stripes(rows: int, cols: int) -> np.ndarray:
     return np.concatenate([stripes, bars]).reshape(-1, rows * cols)
 
 
-class BarsAndStripesSpace(NamedTuple):
+class _BarsAndStripesFields(NamedTuple):
+    rows: int
+    cols: int
+
+
+class BarsAndStripesSpace(_BarsAndStripesFields):
     """Bars-and-stripes images on a ``rows x cols`` grid, ``|S| = 2^rows + 2^cols - 2``.
 
     A pattern is valid when every row is constant (stripes) or every column is constant
     (bars); pixels row-major, as :func:`jqgen.data.bars_and_stripes`.
+
+    Raises:
+        ValueError: ``rows`` or ``cols`` not a positive integer.
     """
 
-    rows: int
-    cols: int
+    __slots__ = ()
+
+    def __new__(cls, rows: int, cols: int) -> "BarsAndStripesSpace":
+        return super().__new__(cls, check_int(rows, "rows", 1), check_int(cols, "cols", 1))
 
     @property
     def num_bits(self) -> int:
