@@ -25,6 +25,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from .._checks import check_finite
 from ..qcbm import circuit_from_ops, ops, tc_settings
 from ._device import Device
 
@@ -241,8 +242,13 @@ def compile_qcbm(
     initial_layout: Sequence[int] | None = None,
     seed: int = 0,
 ) -> Compiled:
-    """Binds ``params`` into the QCBM's (or ansatz's) circuit and compiles it for ``device``."""
+    """Binds ``params`` into the QCBM's (or ansatz's) circuit and compiles it for ``device``.
+
+    Raises:
+        ValueError: ``params`` of the wrong keys, shapes or dtype, or NaN/inf angles.
+    """
     ansatz = _ansatz_of(model)
     ansatz.check_params(dict(params))
+    check_finite(dict(params), "params")
     qc = to_qiskit(ansatz.num_qubits, ops(ansatz, dict(params)))
     return compile_circuit(qc, device, initial_layout=initial_layout, seed=seed, params_hash=params_hash(params))

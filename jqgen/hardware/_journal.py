@@ -11,6 +11,11 @@ a crash of the process or the machine. Record types (all carry ``"v": 1``, ``"ty
 * ``failed``: ``task_id``, ``error`` (redacted text), ``lost`` (``true`` when the task
   could not be found any more and was resubmitted).
 
+A journal cannot see a submission whose acknowledgement was lost (the provider accepted
+it, no task id came back): with TensorCircuit's default ``submit_task``, which takes no
+client tag, the retry may run that work a second time, unjournaled. ``run_batch(find=...)``
+closes the gap for providers that take a client tag (see :mod:`._runner`).
+
 Opening a journal replays it. A last line without its newline (a write cut short by a
 crash) is dropped with a warning and truncated away; any other unreadable line is an
 error. Tokens are never written: callers pass no tokens, and ``failed`` error texts are

@@ -21,10 +21,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._checks import check_bits, validate_binary
+from .._checks import check_bits, check_finite, validate_binary
 from ..checkpoint import checkpoint_info
 from ..mps import (MPS, BlockMPS, MPSBornMachine, SweepConfig, SweepState, SymmetricMPSBornMachine, bond_dims,
-                   initial_sweep_state, log_prob, sweep_loop)
+                   initial_sweep_state, log_norm, log_prob, sweep_loop)
 from ..mps._u1_sweep import block_sweep_loop, initial_block_state
 from ..protocol import check_support
 from ._runner import run
@@ -372,6 +372,14 @@ def _check_run(data: np.ndarray, config: SweepConfig, loops: Any, init_mps: Any,
             raise ValueError(f"init must be a real BlockMPS of blocks [n, 2, Q, chi, chi] = {shape} + (chi, chi) with "
                              f"chi <= max_bond={config.max_bond} for a constrained run, got shape "
                              f"{tuple(init_mps.blocks.shape)}")
+    if init_mps is not None:
+        leaf = init_mps.tensors if isinstance(init_mps, MPS) else init_mps.blocks
+        check_finite(leaf, "init")
+        zero = not np.any(np.asarray(leaf)) or (
+            isinstance(init_mps, MPS) and not np.isfinite(float(log_norm(init_mps))))
+        if zero:
+            raise ValueError("init is the zero state (its tensors contract to norm 0): it defines no distribution "
+                             "and the sweeps cannot factorize it; pass init='uniform' or 'random', or a nonzero MPS")
     if blas_threads is not None and (isinstance(blas_threads, bool) or not isinstance(blas_threads, int)
                                      or blas_threads < 1):
         raise ValueError(f"blas_threads must be a positive int or None, got {blas_threads!r}")
