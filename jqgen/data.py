@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import pickle
+from typing import Any
 import re
 import zipfile
 import zlib
@@ -60,9 +61,14 @@ def load_binary(path: str | os.PathLike[str], key: str | None = None, width: int
 
 def _read_array(path: str, key: str | None) -> tuple[np.ndarray, str | None]:
     """The array (and its key) of a ``.npy``/``.npz`` file; no pickled objects."""
-    if path.endswith(".npy"):
-        return np.load(path, allow_pickle=False), key
-    with np.load(path, allow_pickle=False) as z:
+    with open(path, "rb") as fh:  # np.load leaks its own handle when the file is not a zip
+        if path.endswith(".npy"):
+            return np.load(fh, allow_pickle=False), key
+        return _read_npz(fh, path, key)
+
+
+def _read_npz(fh: Any, path: str, key: str | None) -> tuple[np.ndarray, str | None]:
+    with np.load(fh, allow_pickle=False) as z:
         names = list(z.keys())
         if key is None:
             if "data" in names:
@@ -121,7 +127,7 @@ def load_dataset(spec: str, key: str | None = None) -> Dataset:
     if spec.endswith(".npz"):
         tkey = f"{key or 'data'}_test"
         try:
-            with np.load(spec, allow_pickle=False) as z:
+            with open(spec, "rb") as fh, np.load(fh, allow_pickle=False) as z:
                 raw = z[tkey] if tkey in z else None
         except (OSError, EOFError, zipfile.BadZipFile, zlib.error, ValueError) as e:
             raise ValueError(f"{spec}[{tkey}] is not readable ({type(e).__name__}: {e})") from None

@@ -83,6 +83,8 @@ def sample_counts(p: Any, key: jax.Array, shots: int) -> jax.Array:
     """
     check_shots(shots, "shots")
     p = distribution(p, "p")
+    if is_concrete(p) and not np.asarray(p).sum() > 0:
+        raise ValueError("p sums to zero: there is no distribution to sample from")
     e = jax.random.exponential(key, (shots + 1,), p.dtype)
     s = jnp.cumsum(e)
     u = s[:-1] / s[-1]  # sorted uniforms on [0, 1)

@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._checks import check_bits, check_fits
+from .._checks import check_bits, check_finite, check_fits, is_concrete
 from ._validate import check_sigmas, num_bits_of, pair
 
 __all__ = ["DEFAULT_SIGMAS", "KERNELS", "kernel_matvec", "mmd", "mmd_samples"]
@@ -74,6 +74,10 @@ def kernel_matvec(v: Any, sigmas: Sequence[float] = DEFAULT_SIGMAS, *, kernel: s
     if v.ndim != 1:
         raise ValueError(f"v must be a 1-D vector of length 2**n, got shape {v.shape}")
     n = num_bits_of(v.shape[0])
+    if not jnp.issubdtype(v.dtype, jnp.floating):
+        raise ValueError(f"v must be a real float vector, got dtype {v.dtype}")
+    if is_concrete(v):  # traced: unchecked, as the other losses (see _validate)
+        check_finite(v, "v")
     e = np.exp(-rates)
     k = jnp.asarray(np.stack([np.ones_like(e), e, e, np.ones_like(e)], -1).reshape(-1, 2, 2), v.dtype)
     c = k.shape[0]

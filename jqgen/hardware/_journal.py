@@ -32,6 +32,8 @@ import time
 import warnings
 from typing import Any
 
+from .._checks import check_int
+
 __all__ = ["Journal", "JournalEntry", "request_key"]
 
 _VERSION = 1
@@ -48,7 +50,11 @@ def request_key(circuit_hash: str, shots: int, device: str, tag: Any) -> str:
         >>> len(k), k == request_key("abc", 100, "local::testing", {"role": "plus", "step": 0})
         (64, True)
     """
-    text = json.dumps([str(circuit_hash), int(shots), str(device), tag], sort_keys=True, separators=(",", ":"))
+    shots = check_int(shots, "shots", 1)
+    try:
+        text = json.dumps([str(circuit_hash), shots, str(device), tag], sort_keys=True, separators=(",", ":"))
+    except TypeError as e:
+        raise ValueError(f"tag must be JSON-serializable, got {tag!r} ({e})") from None
     return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Sequence
 
+from .._checks import check_int
 from ..qcbm import tc_settings
 from ._cloud import cloud, redact
 from ._compile import Compiled
@@ -61,7 +62,7 @@ def idempotency_tag(key: str, attempt: int = 0) -> str:
         >>> idempotency_tag("ab" * 32, 1)
         'jqgen-abababababababababababababababab-1'
     """
-    return f"jqgen-{str(key)[:32]}-{int(attempt)}"
+    return f"jqgen-{str(key)[:32]}-{check_int(attempt, 'attempt', 0)}"
 
 
 def _default_submit(circuits: list[Any], device: Device, shots: int) -> list[Any]:

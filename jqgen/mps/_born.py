@@ -108,7 +108,7 @@ def probs(mps: MPS) -> jax.Array:
     check_mps(mps)
     if mps.num_sites > MAX_DENSE_SITES:
         raise ValueError(f"probs needs n <= {MAX_DENSE_SITES} sites, got n = {mps.num_sites}")
-    return _probs(mps.tensors)
+    return _refuse_nan(_probs(mps.tensors), "probs")
 
 
 @jax.jit
