@@ -170,6 +170,14 @@ def check_fits(need: int, what: str, *, have: int | None = None, largest: str = 
         raise ValueError(f"{what} needs about {format_bytes(need)} but {format_bytes(have)} is available{hint}")
 
 
+def check_batch(num: int, per_item: int, what: str) -> None:
+    """``ValueError`` before allocating when ``num`` items (samples, shots) of ``per_item``
+    bytes each cannot fit at once; the message gives the largest ``num`` that does."""
+    have = available_memory()
+    check_fits(int(num) * int(per_item), f"{what} ({num} at once)", have=have,
+               largest=f"at most {have // max(1, int(per_item))} fit at once: use batches")
+
+
 def check_shots(num: Any, name: str) -> None:
     """Raises ``ValueError`` unless ``num`` is a positive Python or NumPy int (a static count)."""
     if not isinstance(num, (int, np.integer)) or isinstance(num, bool) or num <= 0:
@@ -214,6 +222,8 @@ def checked(fn: Callable[..., Any]) -> Callable[..., Any]:
         >>> f(mps, jnp.zeros((1, 4), jnp.uint8)).shape
         (1,)
     """
+    if not callable(fn):
+        raise ValueError(f"checked needs a function, got {type(fn).__name__}")
     inner = jax.jit(checkify.checkify(fn, errors=checkify.user_checks))
 
     @functools.wraps(fn)

@@ -24,7 +24,7 @@ from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
-from ._checks import check_fits, check_int
+from ._checks import check_bits_host, check_fits, check_int
 from .bits import pack_bits
 
 __all__ = ["SolutionSpace", "Cardinality", "BarsAndStripesSpace", "Enumerated", "QuadraticCost",
@@ -49,7 +49,7 @@ def _bits2d(bits: Any, n: int) -> np.ndarray:
     b = np.asarray(bits)
     if b.ndim != 2 or b.shape[1] != n:
         raise ValueError(f"samples must have shape [N, {n}], got {b.shape}")
-    return b
+    return check_bits_host(b, "samples")
 
 
 class _CardinalityFields(NamedTuple):
@@ -189,7 +189,13 @@ class Enumerated:
         return f"{self.name} ({self.size} members)"
 
 
-class QuadraticCost(NamedTuple):
+class _QuadraticCostFields(NamedTuple):
+    linear: np.ndarray
+    quadratic: np.ndarray
+    offset: float = 0.0
+
+
+class QuadraticCost(_QuadraticCostFields):
     """``c(x) = offset + linear . x + x^T quadratic x`` (lower is better).
 
     With ``linear = -mu`` (expected returns) and ``quadratic = gamma * Sigma`` (covariance)
@@ -197,9 +203,15 @@ class QuadraticCost(NamedTuple):
     is the synthetic quality score of the quality-based generalization experiments.
     """
 
-    linear: np.ndarray
-    quadratic: np.ndarray
-    offset: float = 0.0
+    __slots__ = ()
+
+    def __new__(cls, linear: Any, quadratic: Any, offset: float = 0.0) -> "QuadraticCost":
+        lin, quad = np.asarray(linear, np.float64), np.asarray(quadratic, np.float64)
+        if lin.ndim != 1 or lin.shape[0] < 1 or quad.shape != (lin.shape[0], lin.shape[0]):
+            raise ValueError(f"linear must be [n] and quadratic [n, n], got shapes {lin.shape} and {quad.shape}")
+        if not (np.all(np.isfinite(lin)) and np.all(np.isfinite(quad)) and np.isfinite(offset)):
+            raise ValueError("linear, quadratic and offset must be finite")
+        return super().__new__(cls, lin, quad, float(offset))
 
     @property
     def num_bits(self) -> int:
@@ -226,8 +238,11 @@ def random_quadratic_cost(n: int, seed: int = 0, *, risk: float = 0.5) -> Quadra
         >>> c(np.zeros((1, 6), np.uint8)).tolist()
         [0.0]
     """
-    if not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+    n = check_int(n, "n", 1)
+    if not np.isfinite(risk):
+        raise ValueError(f"risk must be finite, got {risk!r}")
+    check_fits(3 * n * n * 8, f"random_quadratic_cost with n = {n} ([n, n] float64 matrices)",
+               largest="use a smaller n")
     rng = np.random.default_rng(seed)
     mu = rng.uniform(0.0, 1.0, n)
     f = rng.normal(size=(n, 3))

@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._checks import check_finite
+from .._checks import check_finite, check_fits
 
 __all__ = ["MPS", "bond_dims", "bond_masks", "check_mps", "masked"]
 
@@ -68,6 +68,7 @@ def bond_dims(n: int, chi_max: int) -> tuple[int, ...]:
         (1, 2, 3, 3, 2, 1)
     """
     _check_sizes(n, chi_max)
+    check_fits(40 * (int(n) + 1), f"bond_dims of n = {n} sites", largest="use fewer sites")
     return _bond_dims(int(n), int(chi_max))
 
 

@@ -36,6 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from .._checks import check_finite, is_concrete
 from . import _gates as G
 
 __all__ = ["ANSATZE", "HardwareEfficient", "LiuWang", "Op", "SU4Brickwork", "ansatz_from_config"]
@@ -49,9 +50,16 @@ class Op(NamedTuple):
     angle: Any = None
 
 
+#: Widest circuit an ansatz describes (its gate lists are built eagerly: a size, not a
+#: statevector, bounds it; the models' memory guards bound what can be simulated).
+MAX_QUBITS = 4096
+
+
 def _check_int(name: str, v: Any, lo: int) -> None:
     if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < lo:
         raise ValueError(f"{name} must be an int >= {lo}, got {v!r}")
+    if name == "num_qubits" and v > MAX_QUBITS:
+        raise ValueError(f"num_qubits must be at most {MAX_QUBITS} (an ansatz lists its gates), got {v}")
 
 
 def _check_params(ansatz: Any, params: Any) -> None:
@@ -299,7 +307,17 @@ class SU4Brickwork(_Base):
 
 
 def ops(ansatz: Any, params: dict[str, jax.Array]) -> list[Op]:
-    """The whole circuit as a flat gate list (unrolled over blocks)."""
+    """The whole circuit as a flat gate list (unrolled over blocks).
+
+    Raises:
+        ValueError: ``params`` without the ansatz's keys, shapes or a real dtype, or
+            (concrete) with NaN/inf angles.
+    """
+    if not callable(getattr(ansatz, "check_params", None)):
+        raise ValueError(f"ansatz must be one of jqgen.qcbm's ansatz classes, got {type(ansatz).__name__}")
+    ansatz.check_params(params)
+    if is_concrete(params):
+        check_finite(params, "params")
     out = list(ansatz.first_ops(params))
     blocks = ansatz.block_params(params)
     for layer in range(ansatz.layers):

@@ -93,6 +93,7 @@ def sweep(config: SweepConfig, data: Any, key: jax.Array, *, test_data: Any = No
         constraint: train a U(1)-symmetric MPS (block sweeps of :mod:`jqgen.mps._u1_sweep`)
             instead of an unconstrained one.
     """
+    data = validate_binary(data, name="data")
     n_data, n = data.shape
     sweep_key = jax.random.split(key)[1]
     rows = jnp.asarray(data)[jax.random.permutation(jax.random.fold_in(sweep_key, _ORDER_STREAM), n_data)]

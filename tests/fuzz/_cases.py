@@ -68,6 +68,16 @@ class Ctx:
         return jqgen.QCBM(jqgen.qcbm.HardwareEfficient(3, 1))
 
     @functools.cached_property
+    def qcbm4(self) -> Any:
+        import jqgen
+
+        return jqgen.QCBM(jqgen.qcbm.HardwareEfficient(4, 1))
+
+    @functools.cached_property
+    def qparams4(self) -> Any:
+        return self.qcbm4.init(self.key)
+
+    @functools.cached_property
     def qparams(self) -> Any:
         return self.qcbm.init(self.key)
 
@@ -358,7 +368,8 @@ def cases() -> dict[str, list[Any]]:
     add(Q.statevector_bytes, lambda c: Q.statevector_bytes(-1), lambda c: Q.statevector_bytes(3, "int8"))
     add(Q.subspace_bits, lambda c: Q.subspace_bits(np.array([10]), 4, 2), lambda c: Q.subspace_bits(np.array([0]), 4, 5),
         lambda c: Q.subspace_bits(np.array([-1]), 4, 2))
-    add(Q.subspace_index, lambda c: Q.subspace_index(np.array([[1, 1, 1, 0]]), 2),
+    add(Q.subspace_index, legal(lambda c: Q.subspace_index(np.array([[1, 1, 1, 0]]), 2),  # documented: -1
+                                lambda r: np.asarray(r).tolist() == [-1]),
         lambda c: Q.subspace_index(BITS_BAD, 2))
     add(Q.subspace_size, lambda c: Q.subspace_size(4, 5), lambda c: Q.subspace_size(-1, 0),
         legal(lambda c: Q.subspace_size(4, 0), lambda r: r == 1))
@@ -533,20 +544,22 @@ def cases() -> dict[str, list[Any]]:
 
     # ------------------------------------------------------------------ plots, cli
     add(PL.plot_best_so_far, lambda c: PL.plot_best_so_far({}, os.path.join(c.tmp, "a.png")),
-        lambda c: PL.plot_best_so_far({"x": [NAN, NAN]}, os.path.join(c.tmp, "b.png")))
+        legal(lambda c: PL.plot_best_so_far({"x": [NAN, 1.0]}, os.path.join(c.tmp, "b.png")),  # NaN: a gap
+              lambda r: os.path.exists(r)))
     add(PL.plot_bond_dims, lambda c: PL.plot_bond_dims([], os.path.join(c.tmp, "c.png")),
         lambda c: PL.plot_bond_dims([-1, 2], os.path.join(c.tmp, "d.png")))
     add(PL.plot_distribution, lambda c: PL.plot_distribution(P_NAN, P_OK, os.path.join(c.tmp, "e.png")),
         lambda c: PL.plot_distribution(P_OK, P_OK[:2], os.path.join(c.tmp, "f.png")))
     add(PL.plot_entropies, lambda c: PL.plot_entropies([], os.path.join(c.tmp, "g.png")),
-        lambda c: PL.plot_entropies([NAN], os.path.join(c.tmp, "h.png")))
+        legal(lambda c: PL.plot_entropies([NAN, 0.5], os.path.join(c.tmp, "h.png")), lambda r: os.path.exists(r)))
     add(PL.plot_frontier, lambda c: PL.plot_frontier({}, os.path.join(c.tmp, "i.png")),
         lambda c: PL.plot_frontier({"x": ([1.0], [1.0, 2.0])}, os.path.join(c.tmp, "j.png")))
     add(PL.plot_samples, lambda c: PL.plot_samples(BITS_BAD, None, os.path.join(c.tmp, "k.png")),
         lambda c: PL.plot_samples(c.bits4, (3, 3), os.path.join(c.tmp, "l.png")),
         lambda c: PL.plot_samples(EMPTY2, None, os.path.join(c.tmp, "m.png")))
     add(PL.plot_training_curve, lambda c: PL.plot_training_curve([], os.path.join(c.tmp, "n.png")),
-        lambda c: PL.plot_training_curve([[1.0]], os.path.join(c.tmp, "o.png")))
+        legal(lambda c: PL.plot_training_curve([1.0, NAN], os.path.join(c.tmp, "o.png")),  # a stopped run's NaN
+              lambda r: os.path.exists(r)))
     add(jqgen.cli.main, legal(lambda c: jqgen.cli.main(["train", "mps", "--data", c.truncated_npz, "--no-progress",
                                                         "--out", os.path.join(c.tmp, "run")]), lambda r: r == 3),
         legal(lambda c: jqgen.cli.main(["sample", c.garbage]), lambda r: r == 3),

