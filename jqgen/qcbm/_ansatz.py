@@ -313,9 +313,13 @@ def ops(ansatz: Any, params: dict[str, jax.Array]) -> list[Op]:
         ValueError: ``params`` without the ansatz's keys, shapes or a real dtype, or
             (concrete) with NaN/inf angles.
     """
-    if not callable(getattr(ansatz, "check_params", None)):
+    if not callable(getattr(ansatz, "param_shapes", None)):
         raise ValueError(f"ansatz must be one of jqgen.qcbm's ansatz classes, got {type(ansatz).__name__}")
-    ansatz.check_params(params)
+    shapes = ansatz.param_shapes()  # keys and shapes only: templates pass integer parameter indices
+    if not isinstance(params, dict) or set(params) != set(shapes) or any(
+            tuple(np.shape(params[k])) != tuple(v) for k, v in shapes.items()):
+        got = {k: tuple(np.shape(v)) for k, v in params.items()} if isinstance(params, dict) else type(params).__name__
+        raise ValueError(f"params must be {{name: array}} with shapes {shapes}, got {got}")
     if is_concrete(params):
         check_finite(params, "params")
     out = list(ansatz.first_ops(params))
