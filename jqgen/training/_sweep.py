@@ -21,7 +21,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._checks import check_bits, check_finite, validate_binary
+from .._checks import check_bits, check_finite, check_fits, validate_binary
+from .._memory import available_memory
+from ..mps._guard import WORKING_COPIES
 from ..checkpoint import checkpoint_info
 from ..mps import (MPS, BlockMPS, MPSBornMachine, SweepConfig, SweepState, SymmetricMPSBornMachine, bond_dims,
                    initial_sweep_state, log_norm, log_prob, sweep_loop)
@@ -360,6 +362,13 @@ def _check_run(data: np.ndarray, config: SweepConfig, loops: Any, init_mps: Any,
         raise ValueError(f"loops must be a positive int, got {loops!r}")
     if config.num_batches > n_data:
         raise ValueError(f"num_batches must be at most the number of samples ({n_data}), got {config.num_batches!r}")
+    item = jnp.dtype(config.dtype).itemsize
+    lin, quad = 2 * n * n_data * item, WORKING_COPIES * n * 2 * item  # need(chi) = lin chi + quad chi^2
+    have = available_memory()
+    best = int((-lin + math.sqrt(lin * lin + 4 * quad * have)) / (2 * quad))
+    check_fits(lin * config.max_bond + quad * config.max_bond**2, f"sweep training of {n_data} samples of {n} bits at max_bond = "
+               f"{config.max_bond} (left and right environments [n, N, chi] and {WORKING_COPIES} tensor copies)",
+               largest=f"at most max_bond = {best} fits with these data")
     if isinstance(init_mps, MPS) and (constraint is not None or not (
             init_mps.num_sites == n and init_mps.chi_max <= config.max_bond and not jnp.iscomplexobj(init_mps.tensors))):
         raise ValueError(f"init must be a real MPS of {n} sites with padding <= max_bond={config.max_bond} (a BlockMPS "

@@ -408,7 +408,8 @@ def cases() -> dict[str, list[Any]]:
     add(jqgen.sweep_train, lambda c: jqgen.sweep_train(c.bits4, max_bond=2, loops=1, key=c.key, num_batches=2,
                                                        init=c.zero_mps),
         lambda c: jqgen.sweep_train(BITS_BAD, max_bond=2, loops=1, key=c.key),
-        lambda c: jqgen.sweep_train(c.bits4, max_bond=0, loops=1, key=c.key))
+        lambda c: jqgen.sweep_train(c.bits4, max_bond=0, loops=1, key=c.key),
+        lambda c: jqgen.sweep_train(c.bits4, max_bond=10**8, loops=1, key=c.key, num_batches=2))
     add(T.gradient, lambda c: T.gradient(c.mps_model, _adam(), batch_size=0),
         lambda c: T.gradient("model", _adam(), batch_size=4))
     add(T.cmaes, lambda c: T.cmaes(c.qcbm, c.qparams, population_size=0),
