@@ -60,3 +60,9 @@ def test_cli_truncated_data_exits_3_with_one_line(tmp_path, capsys):
     assert jqgen.cli.main(["train", "mps", "--data", str(trunc), "--no-progress", "--out", str(tmp_path / "r")]) == 3
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "not a readable .npz" in err and "Traceback" not in err
+
+
+@pytest.mark.slow  # ~2 s: a right-canonical sweep over 10^6 sites
+def test_million_site_random_mps_returns():
+    mps = jqgen.mps.random_mps(jax.random.key(0), 10**6, 1)  # an 8 MB state; never returned before
+    assert mps.tensors.shape == (10**6, 1, 2, 1)
