@@ -19,7 +19,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.experimental import checkify
 
-__all__ = ["checked", "is_concrete", "validate_binary"]
+from ._memory import available_memory, format_bytes
+
+__all__ = ["check_fits", "check_int", "check_probability_vector", "checked", "is_concrete", "validate_binary"]
 
 
 def is_concrete(*xs: Any) -> bool:
@@ -59,6 +61,26 @@ def check_bits(bits: Any, n: int, name: str = "bits") -> jax.Array:
     return jnp.asarray(bits).astype(jnp.uint8)
 
 
+def check_bits_host(arr: Any, name: str = "bits") -> np.ndarray:
+    """Host-side NumPy ``arr`` (any shape, possibly empty) of 0/1 values as uint8.
+
+    Raises:
+        ValueError: a non-numeric dtype or a value other than 0/1 (with its index).
+    """
+    arr = np.asarray(arr)
+    if arr.dtype == np.bool_:
+        return arr.view(np.uint8)
+    if arr.dtype.kind not in "iuf":
+        raise ValueError(f"{name} must hold numbers 0/1, got dtype {arr.dtype}")
+    if arr.size and (arr.dtype == np.uint8 and arr.max() <= 1):
+        return arr
+    bad = ~((arr == 0) | (arr == 1))
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"{name} must contain only 0/1 values; found {arr[where].item()!r} at index {where}")
+    return arr.astype(np.uint8, copy=False)
+
+
 def validate_binary(arr: Any, width: int | None = None, name: str = "data") -> np.ndarray:
     """Checks that ``arr`` holds samples of 0/1 values (host-side NumPy); returns ``uint8 [N, n]``.
 
@@ -91,6 +113,69 @@ def validate_binary(arr: Any, width: int | None = None, name: str = "data") -> n
     if width is not None and arr.shape[1] != width:
         raise ValueError(f"{name} has {arr.shape[1]} bits per sample, expected {width}")
     return arr.astype(np.uint8)
+
+
+def check_int(value: Any, name: str, lo: int | None = None, hi: int | None = None) -> int:
+    """``value`` as a Python int, when it is a Python or NumPy integer (not a bool) in
+    ``[lo, hi]`` (either bound optional); otherwise ``ValueError`` naming ``name``, the value
+    and the allowed range.
+
+    Example:
+        >>> import numpy as np
+        >>> from jqgen._checks import check_int
+        >>> check_int(np.int64(3), "n", 1, 10)
+        3
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
+    v = int(value)
+    if (lo is not None and v < lo) or (hi is not None and v > hi):
+        allowed = (f"in [{lo}, {hi}]" if lo is not None and hi is not None
+                   else f">= {lo}" if lo is not None else f"<= {hi}")
+        raise ValueError(f"{name} must be an integer {allowed}, got {v}")
+    return v
+
+
+def check_probability_vector(p: Any, name: str, atol: float = 1e-4) -> np.ndarray:
+    """A concrete probability vector: 1-D, non-empty, real, finite, non-negative, summing to
+    1 within ``atol``; returned as a NumPy array (host-side callers only).
+
+    Example:
+        >>> from jqgen._checks import check_probability_vector
+        >>> check_probability_vector([0.25, 0.75], "p").tolist()
+        [0.25, 0.75]
+    """
+    arr = np.asarray(p)
+    if arr.ndim != 1 or arr.shape[0] == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D probability vector, got shape {arr.shape}")
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must be a real array, got dtype {arr.dtype}")
+    bad = ~np.isfinite(arr) | (arr < 0)
+    if bad.any():
+        i = int(np.argwhere(bad)[0][0])
+        raise ValueError(f"{name}[{i}] = {arr[i].item()!r}; probabilities must be finite and >= 0")
+    total = float(arr.sum(dtype=np.float64))
+    if abs(total - 1.0) > atol:
+        raise ValueError(f"{name} must sum to 1 (within {atol:g}), sums to {total!r}")
+    return arr
+
+
+def check_fits(need: int, what: str, *, have: int | None = None, largest: str = "") -> None:
+    """Raises ``ValueError`` before allocating when ``need`` bytes exceed ``have`` (default:
+    the device's memory, :func:`jqgen._memory.available_memory`); the message gives both
+    sizes and ``largest`` (the largest size that fits, in the caller's words)."""
+    have = available_memory() if have is None else int(have)
+    if need > have:
+        hint = f"; {largest}" if largest else ""
+        raise ValueError(f"{what} needs about {format_bytes(need)} but {format_bytes(have)} is available{hint}")
+
+
+def check_batch(num: int, per_item: int, what: str) -> None:
+    """``ValueError`` before allocating when ``num`` items (samples, shots) of ``per_item``
+    bytes each cannot fit at once; the message gives the largest ``num`` that does."""
+    have = available_memory()
+    check_fits(int(num) * int(per_item), f"{what} ({num} at once)", have=have,
+               largest=f"at most {have // max(1, int(per_item))} fit at once: use batches")
 
 
 def check_shots(num: Any, name: str) -> None:
@@ -137,6 +222,8 @@ def checked(fn: Callable[..., Any]) -> Callable[..., Any]:
         >>> f(mps, jnp.zeros((1, 4), jnp.uint8)).shape
         (1,)
     """
+    if not callable(fn):
+        raise ValueError(f"checked needs a function, got {type(fn).__name__}")
     inner = jax.jit(checkify.checkify(fn, errors=checkify.user_checks))
 
     @functools.wraps(fn)

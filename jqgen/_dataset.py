@@ -10,11 +10,25 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ._checks import check_probability_vector, validate_binary
+
 __all__ = ["Dataset"]
 
 
-class Dataset(NamedTuple):
-    """A binary training set.
+class _DatasetFields(NamedTuple):
+    name: str
+    data: np.ndarray
+    image_shape: tuple[int, int] | None = None
+    test: np.ndarray | None = None
+    space: Any = None
+    cost: Any = None
+    target: np.ndarray | None = None
+
+
+class Dataset(_DatasetFields):
+    """A binary training set (validated: ``data`` and ``test`` must be non-empty 0/1
+    samples of one width, ``image_shape`` must cover it, ``target`` a ``[2**n]``
+    probability vector).
 
     Attributes:
         name: short description ("bars-stripes-4x4", a file path, ...).
@@ -29,13 +43,24 @@ class Dataset(NamedTuple):
         target: optional exact ``[2**n]`` distribution the data were drawn from.
     """
 
-    name: str
-    data: np.ndarray
-    image_shape: tuple[int, int] | None = None
-    test: np.ndarray | None = None
-    space: Any = None
-    cost: Any = None
-    target: np.ndarray | None = None
+    __slots__ = ()
+
+    def __new__(cls, name: str, data: Any, image_shape: Any = None, test: Any = None, space: Any = None,
+                cost: Any = None, target: Any = None) -> "Dataset":
+        data = validate_binary(data, name="data")
+        n = data.shape[1]
+        if test is not None:
+            test = validate_binary(test, width=n, name="test")
+        if image_shape is not None:
+            shape = tuple(int(v) for v in image_shape)
+            if len(shape) != 2 or shape[0] * shape[1] != n or min(shape) < 1:
+                raise ValueError(f"image_shape must be (rows, cols) with rows * cols = {n}, got {image_shape!r}")
+            image_shape = shape
+        if target is not None:
+            target = check_probability_vector(target, "target")
+            if target.shape[0] != 2**n:
+                raise ValueError(f"target must have length 2**{n} = {2**n}, got {target.shape[0]}")
+        return super().__new__(cls, name, data, image_shape, test, space, cost, target)
 
     @property
     def num_bits(self) -> int:

@@ -27,6 +27,7 @@ import os
 import tempfile
 import warnings
 import zipfile
+import zlib
 from typing import Any, Mapping, NamedTuple
 
 import jax
@@ -130,6 +131,8 @@ def save_checkpoint(
         TypeError: metadata (or config) that JSON cannot represent.
     """
     path = os.fspath(path)
+    if not callable(getattr(model, "config", None)):
+        raise ValueError(f"model must be a jqgen model with config(), got {type(model).__name__}")
     config = dict(model.config())
     if config.get("family") not in MODEL_FAMILIES:
         raise ValueError(f"model family {config.get('family')!r} is not registered in jqgen.checkpoint.MODEL_FAMILIES")
@@ -138,6 +141,10 @@ def save_checkpoint(
         warnings.simplefilter("ignore")
         target = jax.eval_shape(model.init, jax.random.key(0))
     _unflatten(target, arrays, param_specs, "param", "params", f"cannot save: params do not match {model!r}", build=False)
+    for name, arr in arrays.items():  # load_checkpoint refuses NaN/inf: never write what cannot be read back
+        if np.issubdtype(arr.dtype, np.inexact) and not np.all(np.isfinite(arr)):
+            raise ValueError(f"cannot save: params contain a non-finite value (leaf {name}); "
+                             "a checkpoint holds finite parameters only")
     opt_specs = None
     if opt_state is not None:
         opt_arrays, opt_specs = _flatten(opt_state, "opt")
@@ -228,7 +235,7 @@ def _read(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, np.nd
             raw = f.read()
         with np.load(io.BytesIO(raw), allow_pickle=False) as z:
             arrays = {name: z[name] for name in z.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as e:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as e:
         raise ValueError(f"{path} is not a readable jqgen checkpoint ({type(e).__name__}: {e})") from None
     if _HEADER not in arrays:
         raise ValueError(f"{path} is not a jqgen checkpoint (no {_HEADER!r} entry)")

@@ -11,7 +11,11 @@ and :func:`bars_and_stripes` (from :mod:`jqgen.spaces`) are re-exported here.
 from __future__ import annotations
 
 import os
+import pickle
+from typing import Any
 import re
+import zipfile
+import zlib
 
 import numpy as np
 
@@ -42,24 +46,40 @@ def load_binary(path: str | os.PathLike[str], key: str | None = None, width: int
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"data file not found: {path}")
-    if path.endswith(".npz"):
-        with np.load(path) as z:
-            names = list(z.keys())
-            if key is None:
-                if "data" in names:
-                    key = "data"
-                elif len(names) == 1:
-                    key = names[0]
-                else:
-                    raise ValueError(f"{path} holds arrays {names}; pass key= to choose one")
-            if key not in names:
-                raise ValueError(f"{path} has no array {key!r}; it holds {names}")
-            arr = z[key]
-    elif path.endswith(".npy"):
-        arr = np.load(path)
-    else:
+    if not path.endswith((".npz", ".npy")):
         raise ValueError(f"data file must be .npy or .npz, got {path}")
+    try:
+        arr, key = _read_array(path, key)
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, pickle.UnpicklingError) as e:
+        raise ValueError(f"{path} is not a readable {path[-4:]} file ({type(e).__name__}: {e})") from None
+    except ValueError as e:
+        if str(e).startswith(path):
+            raise
+        raise ValueError(f"{path} is not a readable {path[-4:]} file ({e})") from None
     return validate_binary(arr, width=width, name=f"{path}" + (f"[{key}]" if key else ""))
+
+
+def _read_array(path: str, key: str | None) -> tuple[np.ndarray, str | None]:
+    """The array (and its key) of a ``.npy``/``.npz`` file; no pickled objects."""
+    with open(path, "rb") as fh:  # np.load leaks its own handle when the file is not a zip
+        if path.endswith(".npy"):
+            return np.load(fh, allow_pickle=False), key
+        return _read_npz(fh, path, key)
+
+
+def _read_npz(fh: Any, path: str, key: str | None) -> tuple[np.ndarray, str | None]:
+    with np.load(fh, allow_pickle=False) as z:
+        names = list(z.keys())
+        if key is None:
+            if "data" in names:
+                key = "data"
+            elif len(names) == 1:
+                key = names[0]
+            else:
+                raise ValueError(f"{path} holds arrays {names}; pass key= to choose one")
+        if key not in names:
+            raise ValueError(f"{path} has no array {key!r}; it holds {names}")
+        return z[key], key
 
 
 _BAS = re.compile(r"^(?:bars-stripes|bas)-(\d+)x(\d+)$")
@@ -105,10 +125,14 @@ def load_dataset(spec: str, key: str | None = None) -> Dataset:
     data = load_binary(spec, key=key)
     test = None
     if spec.endswith(".npz"):
-        with np.load(spec) as z:
-            tkey = f"{key or 'data'}_test"
-            if tkey in z:
-                test = validate_binary(z[tkey], width=data.shape[1], name=f"{spec}[{tkey}]")
+        tkey = f"{key or 'data'}_test"
+        try:
+            with open(spec, "rb") as fh, np.load(fh, allow_pickle=False) as z:
+                raw = z[tkey] if tkey in z else None
+        except (OSError, EOFError, zipfile.BadZipFile, zlib.error, ValueError) as e:
+            raise ValueError(f"{spec}[{tkey}] is not readable ({type(e).__name__}: {e})") from None
+        if raw is not None:
+            test = validate_binary(raw, width=data.shape[1], name=f"{spec}[{tkey}]")
     side = int(round(np.sqrt(data.shape[1])))
     shape = (side, side) if side * side == data.shape[1] else None
     return Dataset(spec, data, shape, test)

@@ -49,7 +49,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ._checks import validate_binary
+from ._checks import check_int, validate_binary
 from .bits import pack_bits
 from .spaces import SolutionSpace
 
@@ -60,8 +60,7 @@ NAN = float("nan")
 
 def perfect_coverage(space_size: int, num_samples: int) -> float:
     """Expected coverage ``1 - (1 - 1/|S|)^Q`` of a generator uniform on ``S`` (C~'s denominator)."""
-    if space_size < 1 or num_samples < 1:
-        raise ValueError(f"space_size and num_samples must be >= 1, got {space_size}, {num_samples}")
+    space_size, num_samples = check_int(space_size, "space_size", 1), check_int(num_samples, "num_samples", 1)
     return float(-math.expm1(num_samples * math.log1p(-1.0 / space_size))) if space_size > 1 else 1.0
 
 
@@ -103,6 +102,10 @@ def generalization_metrics(samples: Any, train: Any, space: SolutionSpace, *,
         ValueError: empty or non-binary inputs, widths that differ from the space, or a
             training set with no valid member (``eps`` must lie in (0, 1]).
     """
+    if not 0 < quality_fraction <= 1:  # NaN fails too
+        raise ValueError(f"quality_fraction must be in (0, 1], got {quality_fraction!r}")
+    if not (hasattr(space, "num_bits") and callable(getattr(space, "contains", None))):
+        raise ValueError(f"space must be a jqgen.spaces solution space, got {type(space).__name__}")
     n = space.num_bits
     s = validate_binary(samples, width=n, name="samples")
     t = validate_binary(train, width=n, name="train")

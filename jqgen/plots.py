@@ -243,6 +243,8 @@ def plot_bond_dims(
         d = d[1:-1]
     if d.size == 0:
         raise ValueError("bond_dims is empty")
+    if not np.all(d >= 1):  # NaN fails too
+        raise ValueError(f"bond_dims must be >= 1, got {d.tolist()[:20]}")
     bonds = np.arange(1, d.size + 1)
     n = d.size + 1
     fig = _figure((max(4.0, min(10.0, 0.35 * d.size + 2.0)), 3.6))
@@ -299,6 +301,9 @@ def plot_distribution(
     pd = np.asarray(data_probs, np.float64).reshape(-1)
     if pm.shape != pd.shape or pm.size < 2:
         raise ValueError(f"model_probs and data_probs must be equal-length vectors, got {pm.shape} and {pd.shape}")
+    for name, v in (("model_probs", pm), ("data_probs", pd)):
+        if not np.all(np.isfinite(v) & (v >= 0)):
+            raise ValueError(f"{name} must hold finite probabilities >= 0")
     if not isinstance(top, int) or top < 1:
         raise ValueError(f"top must be a positive int, got {top!r}")
     idx = np.argsort(-np.maximum(pm, pd), kind="stable")[: min(top, pm.size)]
@@ -360,7 +365,13 @@ def plot_stages(stages: Sequence[tuple[str, Any]], path: str | os.PathLike[str],
 def plot_best_so_far(curves: dict[str, Any], path: str | os.PathLike[str], *, optimum: float | None = None,
                      title: str = "best cost found") -> str:
     """Best cost vs evaluations: one line per ``label -> best_so_far [E]`` (the running minimum),
-    and the optimum as a dashed line when known."""
+    and the optimum as a dashed line when known.
+
+    Raises:
+        ValueError: no curves, or an empty curve.
+    """
+    if not curves or any(np.size(c) == 0 for c in curves.values()):
+        raise ValueError("plot_best_so_far needs at least one non-empty curve")
     fig = _figure((6.4, 4.0))
     ax = fig.add_subplot()
     for label, curve in curves.items():
@@ -383,7 +394,16 @@ def plot_frontier(points: dict[str, tuple[Any, Any]], path: str | os.PathLike[st
     returns)`` as a line, the exact constrained frontier ``exact = (variances, returns,
     optimal)`` (e.g. from :func:`jqgen.geo.exact_frontier`: its proven-optimal points as a
     line with markers labelled ``exact_label``, the others, best found but not proven
-    optimal, as crosses), and each ``label -> (variances, returns)`` as points."""
+    optimal, as crosses), and each ``label -> (variances, returns)`` as points.
+
+    Raises:
+        ValueError: nothing to draw, or a ``(variances, returns)`` pair of unequal lengths.
+    """
+    if not points and frontier is None and exact is None:
+        raise ValueError("plot_frontier needs points, frontier or exact: nothing to draw")
+    for label, (v, r) in points.items():
+        if np.size(v) != np.size(r):
+            raise ValueError(f"points[{label!r}] has {np.size(v)} variances but {np.size(r)} returns")
     fig = _figure((6.4, 4.2))
     ax = fig.add_subplot()
     if frontier is not None:

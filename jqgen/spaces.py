@@ -24,6 +24,7 @@ from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
+from ._checks import check_bits_host, check_fits, check_int
 from .bits import pack_bits
 
 __all__ = ["SolutionSpace", "Cardinality", "BarsAndStripesSpace", "Enumerated", "QuadraticCost",
@@ -48,14 +49,26 @@ def _bits2d(bits: Any, n: int) -> np.ndarray:
     b = np.asarray(bits)
     if b.ndim != 2 or b.shape[1] != n:
         raise ValueError(f"samples must have shape [N, {n}], got {b.shape}")
-    return b
+    return check_bits_host(b, "samples")
 
 
-class Cardinality(NamedTuple):
-    """``S = {x in {0,1}^n : sum(x) = k}``, ``|S| = C(n, k)`` (Gili et al., arXiv:2201.08770)."""
-
+class _CardinalityFields(NamedTuple):
     num_bits: int
     k: int
+
+
+class Cardinality(_CardinalityFields):
+    """``S = {x in {0,1}^n : sum(x) = k}``, ``|S| = C(n, k)`` (Gili et al., arXiv:2201.08770).
+
+    Raises:
+        ValueError: ``num_bits < 1`` or ``k`` outside ``[0, num_bits]`` (integers only).
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, num_bits: int, k: int) -> "Cardinality":
+        n = check_int(num_bits, "num_bits", 1)
+        return super().__new__(cls, n, check_int(k, "k", 0, n))
 
     @property
     def size(self) -> int:
@@ -69,6 +82,8 @@ class Cardinality(NamedTuple):
     def enumerate(self) -> np.ndarray:
         """All of ``S`` as ``uint8 [C(n, k), n]``, in lexicographic (big-endian integer) order."""
         n, k = self.num_bits, self.k
+        check_fits(self.size * n * 2, f"enumerating the C({n}, {k}) = {self.size} members of {self.describe()}",
+                   largest="use contains() to test membership instead")
         out = np.zeros((self.size, n), np.uint8)
         for i, ones in enumerate(itertools.combinations(range(n), k)):
             out[i, list(ones)] = 1
@@ -105,15 +120,25 @@ def bars_and_stripes(rows: int, cols: int) -> np.ndarray:
     return np.concatenate([stripes, bars]).reshape(-1, rows * cols)
 
 
-class BarsAndStripesSpace(NamedTuple):
+class _BarsAndStripesFields(NamedTuple):
+    rows: int
+    cols: int
+
+
+class BarsAndStripesSpace(_BarsAndStripesFields):
     """Bars-and-stripes images on a ``rows x cols`` grid, ``|S| = 2^rows + 2^cols - 2``.
 
     A pattern is valid when every row is constant (stripes) or every column is constant
     (bars); pixels row-major, as :func:`jqgen.data.bars_and_stripes`.
+
+    Raises:
+        ValueError: ``rows`` or ``cols`` not a positive integer.
     """
 
-    rows: int
-    cols: int
+    __slots__ = ()
+
+    def __new__(cls, rows: int, cols: int) -> "BarsAndStripesSpace":
+        return super().__new__(cls, check_int(rows, "rows", 1), check_int(cols, "cols", 1))
 
     @property
     def num_bits(self) -> int:
@@ -164,7 +189,13 @@ class Enumerated:
         return f"{self.name} ({self.size} members)"
 
 
-class QuadraticCost(NamedTuple):
+class _QuadraticCostFields(NamedTuple):
+    linear: np.ndarray
+    quadratic: np.ndarray
+    offset: float = 0.0
+
+
+class QuadraticCost(_QuadraticCostFields):
     """``c(x) = offset + linear . x + x^T quadratic x`` (lower is better).
 
     With ``linear = -mu`` (expected returns) and ``quadratic = gamma * Sigma`` (covariance)
@@ -172,9 +203,15 @@ class QuadraticCost(NamedTuple):
     is the synthetic quality score of the quality-based generalization experiments.
     """
 
-    linear: np.ndarray
-    quadratic: np.ndarray
-    offset: float = 0.0
+    __slots__ = ()
+
+    def __new__(cls, linear: Any, quadratic: Any, offset: float = 0.0) -> "QuadraticCost":
+        lin, quad = np.asarray(linear, np.float64), np.asarray(quadratic, np.float64)
+        if lin.ndim != 1 or lin.shape[0] < 1 or quad.shape != (lin.shape[0], lin.shape[0]):
+            raise ValueError(f"linear must be [n] and quadratic [n, n], got shapes {lin.shape} and {quad.shape}")
+        if not (np.all(np.isfinite(lin)) and np.all(np.isfinite(quad)) and np.isfinite(offset)):
+            raise ValueError("linear, quadratic and offset must be finite")
+        return super().__new__(cls, lin, quad, float(offset))
 
     @property
     def num_bits(self) -> int:
@@ -201,8 +238,11 @@ def random_quadratic_cost(n: int, seed: int = 0, *, risk: float = 0.5) -> Quadra
         >>> c(np.zeros((1, 6), np.uint8)).tolist()
         [0.0]
     """
-    if not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+    n = check_int(n, "n", 1)
+    if not np.isfinite(risk):
+        raise ValueError(f"risk must be finite, got {risk!r}")
+    check_fits(3 * n * n * 8, f"random_quadratic_cost with n = {n} ([n, n] float64 matrices)",
+               largest="use a smaller n")
     rng = np.random.default_rng(seed)
     mu = rng.uniform(0.0, 1.0, n)
     f = rng.normal(size=(n, 3))

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._checks import check_fits
 from ._dataset import Dataset
 from .bits import index_to_bits
 from .spaces import Cardinality, random_quadratic_cost
@@ -151,6 +152,8 @@ def gaussian_mixture_dataset(n: int, num_samples: int = 10000, seed: int = 0, *,
     """
     if not isinstance(num_samples, (int, np.integer)) or num_samples < 1:
         raise ValueError(f"num_samples must be a positive integer, got {num_samples!r}")
+    check_fits(2 * num_samples * (8 + 2 * int(n)), f"gaussian_mixture_dataset of 2 x {num_samples} samples",
+               largest="use fewer samples")
     p = gaussian_mixture(n, centers, width)
     rng = np.random.default_rng(seed)
     idx = rng.choice(p.size, size=2 * num_samples, p=p)

@@ -23,7 +23,11 @@ Exit codes:
 
 * 0: success.
 * 1: training stopped on a non-finite loss (the last good parameters are saved).
-* 2: usage error, or bad data, checkpoint or device (one-line message on stderr).
+* 2: usage error: a bad option or option value, settings the model refuses (sizes beyond
+  the memory guard included), a run folder in the way, a bad device (one line on stderr).
+* 3: bad data or checkpoint: a ``--data`` set or checkpoint that is missing, unreadable
+  (truncated, not a ``.npy``/``.npz``), or invalid (non-binary values, a header the model
+  refuses) (one line on stderr).
 * 130: interrupted (Ctrl-C): one line on stderr naming the file a re-run resumes from.
 
 Layout: :mod:`jqgen.cli._main` (parser, dispatch, exit codes), one module per command

@@ -14,10 +14,11 @@ import argparse
 import math
 from typing import Any, Callable
 
-from ..checkpoint import checkpoint_info
+from ..checkpoint import Checkpoint, checkpoint_info, load_checkpoint
 from ..data import Dataset, load_dataset
 
 __all__ = [
+    "BadInput",
     "DTYPES",
     "Parser",
     "REAL_DTYPES",
@@ -28,6 +29,8 @@ __all__ = [
     "checkpoint_and_data",
     "finite_float",
     "load_data",
+    "read_checkpoint",
+    "read_checkpoint_info",
     "nonnegative_float",
     "positive_float",
     "positive_int",
@@ -104,23 +107,48 @@ def add_progress_argument(parser: argparse.ArgumentParser, help: str = "no progr
     parser.add_argument("--no-progress", action="store_true", help=help)
 
 
+class BadInput(ValueError):
+    """A data set or checkpoint that cannot be read or is invalid (exit code 3, one line)."""
+
+
 def load_data(spec: str) -> Dataset:
-    """:func:`jqgen.data.load_dataset` of ``--data``; its errors name what ``--data`` takes."""
+    """:func:`jqgen.data.load_dataset` of ``--data``; its errors name what ``--data`` takes.
+
+    Raises:
+        BadInput: no such data set or file, or an unreadable or invalid one.
+    """
     try:
         return load_dataset(spec)
-    except (ValueError, FileNotFoundError) as e:
-        raise type(e)(f"{e} ({_DATA_HINT})") from None
+    except (ValueError, OSError) as e:
+        raise BadInput(f"{e} ({_DATA_HINT})") from None
+
+
+def read_checkpoint_info(path: str) -> dict[str, Any]:
+    """:func:`jqgen.checkpoint_info`, its errors as :class:`BadInput`."""
+    try:
+        return checkpoint_info(path)
+    except (ValueError, OSError) as e:
+        raise BadInput(str(e)) from None
+
+
+def read_checkpoint(path: str) -> Checkpoint:
+    """:func:`jqgen.load_checkpoint`, its errors as :class:`BadInput` (a header the model
+    rejects, e.g. sizes beyond the memory guard, included)."""
+    try:
+        return load_checkpoint(path)
+    except (ValueError, OSError) as e:
+        raise BadInput(str(e)) from None
 
 
 def checkpoint_and_data(checkpoint: str, data: str | None) -> tuple[dict[str, Any], Dataset]:
     """The checkpoint's header and the data set ``data`` (default: the one it records).
 
     Raises:
-        FileNotFoundError: no checkpoint (or data file).
-        ValueError: not a checkpoint, no data set given or recorded, or a bad data set.
+        BadInput: no checkpoint or data file, not a checkpoint, or a bad data set.
+        ValueError: no data set given or recorded.
     """
-    info = checkpoint_info(checkpoint)
+    info = read_checkpoint_info(checkpoint)
     spec = data if data is not None else (info.get("metadata") or {}).get("data")
     if spec is None:
         raise ValueError(f"{checkpoint} records no data set; pass --data")
-    return info, load_dataset(spec)
+    return info, load_data(spec)

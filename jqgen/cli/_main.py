@@ -15,14 +15,14 @@ from typing import Sequence
 import jax
 
 from . import evaluate, geo, run_device, sample, train_mps, train_qcbm, train_qcbm_device, train_synergy
-from ._args import Parser
+from ._args import BadInput, Parser
 from ._report import version
 from ._rundir import TrainingStopped, command_scope, interrupted_message
 
 __all__ = ["build_parser", "main", "persistent_compile_cache"]
 
 #: Exit codes (see the :mod:`jqgen.cli` docstring).
-EXIT_OK, EXIT_NON_FINITE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_NON_FINITE, EXIT_USAGE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 def build_parser() -> Parser:
@@ -41,7 +41,8 @@ def build_parser() -> Parser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the ``jqgen`` command line with ``argv`` (default ``sys.argv[1:]``); returns
-    the exit code (0 ok, 1 non-finite loss, 2 usage or input error, 130 interrupted)."""
+    the exit code (0 ok, 1 non-finite loss, 2 usage error, 3 bad data or checkpoint,
+    130 interrupted)."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -60,9 +61,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         except FloatingPointError as e:  # a trainer without a last-good-state handler
             print(f"jqgen: error: {e}; nothing was saved", file=sys.stderr)
             return EXIT_NON_FINITE
+        except BadInput as e:
+            print(f"jqgen: error: {_one_line(e)}", file=sys.stderr)
+            return EXIT_BAD_INPUT
         except (ValueError, FileNotFoundError) as e:
-            print(f"jqgen: error: {e}", file=sys.stderr)
+            print(f"jqgen: error: {_one_line(e)}", file=sys.stderr)
             return EXIT_USAGE
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split())
 
 
 def persistent_compile_cache(path: str | None) -> None:

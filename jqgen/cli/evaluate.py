@@ -6,9 +6,8 @@ import argparse
 import os
 from typing import Any
 
-from ._args import add_seed_argument, checkpoint_and_data, positive_int
+from ._args import add_seed_argument, checkpoint_and_data, positive_int, read_checkpoint
 from ._rundir import checkpoint_needs_x64, write_json, x64
-from ..checkpoint import load_checkpoint
 from ..evaluation import evaluate, format_report
 
 __all__ = ["command", "register"]
@@ -37,7 +36,7 @@ def command(args: argparse.Namespace) -> int:
     """Runs ``jqgen evaluate``."""
     info, ds = checkpoint_and_data(args.checkpoint, args.data)
     with x64(checkpoint_needs_x64(info)):
-        ck = load_checkpoint(args.checkpoint)
+        ck = read_checkpoint(args.checkpoint)
         report = evaluate(ck.model, ck.params, args.seed, ds, args.samples)
     report["checkpoint"] = os.path.abspath(args.checkpoint)
     out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), "evaluation.json")

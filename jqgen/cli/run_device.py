@@ -17,9 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from ._args import add_seed_argument, checkpoint_and_data, positive_int
+from ._args import add_seed_argument, checkpoint_and_data, positive_int, read_checkpoint
 from ._rundir import checkpoint_needs_x64, write_json, x64
-from ..checkpoint import load_checkpoint
 from ..bits import all_bitstrings
 from ..data import Dataset
 from ..distributions import counts_to_probs, histogram, kl_divergence, total_variation
@@ -106,7 +105,7 @@ def _compiled(args: argparse.Namespace, info: dict[str, Any], ds: Dataset) -> tu
     from ..hardware import compile_qcbm, params_hash, parse_device
 
     with x64(checkpoint_needs_x64(info)):
-        ck = load_checkpoint(args.checkpoint)
+        ck = read_checkpoint(args.checkpoint)
         model, params = ck.model, ck.params
         if not isinstance(model, QCBM):
             raise ValueError(f"jqgen run needs a QCBM checkpoint, got {type(model).__name__}")

@@ -9,10 +9,9 @@ from typing import Any
 import jax
 import numpy as np
 
-from ._args import add_seed_argument, positive_int
+from ._args import add_seed_argument, positive_int, read_checkpoint, read_checkpoint_info
 from ._report import fraction_in
 from ._rundir import checkpoint_needs_x64, x64
-from ..checkpoint import checkpoint_info, load_checkpoint
 from ..data import load_dataset
 from ..plots import plot_samples
 
@@ -57,9 +56,9 @@ def _training_set_note(metadata: dict[str, Any], samples: np.ndarray) -> str:
 
 def command(args: argparse.Namespace) -> int:
     """Runs ``jqgen sample``."""
-    info = checkpoint_info(args.checkpoint)
+    info = read_checkpoint_info(args.checkpoint)
     with x64(checkpoint_needs_x64(info)):
-        ck = load_checkpoint(args.checkpoint)
+        ck = read_checkpoint(args.checkpoint)
         sample = jax.jit(ck.model.sample, static_argnums=2)
         samples = np.asarray(sample(ck.params, jax.random.key(args.seed), args.num), np.uint8)
     note = _training_set_note(ck.metadata, samples)

@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._checks import check_bits, check_shots, is_concrete
+from .._checks import check_batch, check_bits, check_shots, is_concrete
 from ..bits import bits_to_index
 from ._validate import check_num_bits, check_values, distribution
 
@@ -82,7 +82,10 @@ def sample_counts(p: Any, key: jax.Array, shots: int) -> jax.Array:
         (1000, 0)
     """
     check_shots(shots, "shots")
+    check_batch(shots, 16, "sample_counts' sorted uniforms")
     p = distribution(p, "p")
+    if is_concrete(p) and not np.asarray(p).sum() > 0:
+        raise ValueError("p sums to zero: there is no distribution to sample from")
     e = jax.random.exponential(key, (shots + 1,), p.dtype)
     s = jnp.cumsum(e)
     u = s[:-1] / s[-1]  # sorted uniforms on [0, 1)

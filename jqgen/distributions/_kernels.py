@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._checks import check_bits
+from .._checks import check_bits, check_finite, check_fits, is_concrete
 from ._validate import check_sigmas, num_bits_of, pair
 
 __all__ = ["DEFAULT_SIGMAS", "KERNELS", "kernel_matvec", "mmd", "mmd_samples"]
@@ -74,6 +74,10 @@ def kernel_matvec(v: Any, sigmas: Sequence[float] = DEFAULT_SIGMAS, *, kernel: s
     if v.ndim != 1:
         raise ValueError(f"v must be a 1-D vector of length 2**n, got shape {v.shape}")
     n = num_bits_of(v.shape[0])
+    if not jnp.issubdtype(v.dtype, jnp.floating):
+        raise ValueError(f"v must be a real float vector, got dtype {v.dtype}")
+    if is_concrete(v):  # traced: unchecked, as the other losses (see _validate)
+        check_finite(v, "v")
     e = np.exp(-rates)
     k = jnp.asarray(np.stack([np.ones_like(e), e, e, np.ones_like(e)], -1).reshape(-1, 2, 2), v.dtype)
     c = k.shape[0]
@@ -134,7 +138,8 @@ def mmd_samples(x: Any, y: Any, sigmas: Sequence[float] = DEFAULT_SIGMAS, unbias
         A scalar (float64 with x64 enabled, else float32).
 
     Raises:
-        ValueError: not ``[Q, n]`` of equal width, bad ``sigmas`` or ``kernel``, fewer
+        ValueError: not ``[Q, n]`` of equal width, an empty set, Gram matrices that do not
+            fit in memory, bad ``sigmas`` or ``kernel``, fewer
             than 2 samples per set with ``unbiased``, or (concrete) a value other than 0/1.
 
     Example:
@@ -151,9 +156,14 @@ def mmd_samples(x: Any, y: Any, sigmas: Sequence[float] = DEFAULT_SIGMAS, unbias
         y = np.asarray(y)
     if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
         raise ValueError(f"samples must be [Q, n] arrays of equal width, got {x.shape} and {y.shape}")
+    if x.shape[0] == 0 or y.shape[0] == 0 or x.shape[1] == 0:
+        raise ValueError(f"mmd_samples needs non-empty sample sets of width >= 1, got x {x.shape} and y {y.shape}")
     if unbiased and (x.shape[0] < 2 or y.shape[0] < 2):
         raise ValueError("the unbiased MMD needs at least 2 samples in each set")
     dtype = jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
+    q = x.shape[0] + y.shape[0]
+    check_fits(3 * q * q * jnp.dtype(dtype).itemsize, f"mmd_samples' Gram matrices of {q} samples",
+               largest="subsample the sets, or compare histograms with jqgen.distributions.mmd")
     x = check_bits(x, x.shape[1], name="x").astype(dtype)
     y = check_bits(y, y.shape[1], name="y").astype(dtype)
 

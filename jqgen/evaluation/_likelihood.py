@@ -51,7 +51,12 @@ def batched_log_prob(model: GenerativeModel, params: Any, data: Any, batch_size:
     padded[:n_data] = np.asarray(data)
     lp_fn = compiled(model, "log_prob")
     out = [np.asarray(lp_fn(params, padded[b * batch_size : (b + 1) * batch_size]), np.float64) for b in range(n_batches)]
-    return np.concatenate(out)[:n_data]
+    lp = np.concatenate(out)[:n_data]
+    if np.isnan(lp).any():
+        i = int(np.argmax(np.isnan(lp)))
+        raise ValueError(f"the model gives log p = NaN for data row {i}: its parameters define no distribution "
+                         "(NaN/inf entries, or a state of norm zero)")
+    return lp
 
 
 def mean_nll(model: GenerativeModel, params: Any, data: Any, batch_size: int = 1024) -> float:

@@ -159,7 +159,16 @@ def _fmt(v: Any) -> str:
 
 
 def format_report(report: dict[str, Any]) -> str:
-    """A plain-text table of :func:`evaluate`'s report."""
+    """A plain-text table of :func:`evaluate`'s report.
+
+    Raises:
+        ValueError: ``report`` is not a dict with :func:`evaluate`'s entries.
+    """
+    if not isinstance(report, dict):
+        raise ValueError(f"report must be the dict jqgen.evaluate returns, got {type(report).__name__}")
+    missing = [k for k in ("dataset", "num_samples", "num_bits") if k not in report]
+    if missing:
+        raise ValueError(f"report lacks the entries {missing} of a jqgen.evaluate report")
     seed = report.get("seed")
     lines = [f"{report['dataset']}: {report['num_samples']} samples"
              + (f", seed {seed}" if seed is not None else "") + f", {report['num_bits']} bits"]

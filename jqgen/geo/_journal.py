@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from .._checks import check_int
+
 __all__ = ["GeoJournal", "decode_bits", "encode_bits"]
 
 _VERSION = 1
@@ -65,7 +67,7 @@ class GeoJournal:
 
     def __init__(self, path: str | os.PathLike[str] | None, num_bits: int) -> None:
         """``path=None`` keeps the records in memory only (a run that need not resume)."""
-        self.path, self.n = (None if path is None else os.fspath(path)), int(num_bits)
+        self.path, self.n = (None if path is None else os.fspath(path)), check_int(num_bits, "num_bits", 1)
         self.header: dict[str, Any] | None = None
         self.seeds: list[tuple[np.ndarray, np.ndarray, str]] = []
         self.rounds: dict[int, tuple[np.ndarray, dict[str, Any]]] = {}

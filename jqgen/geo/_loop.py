@@ -32,6 +32,7 @@ import jax
 import numpy as np
 import optax
 
+from .._checks import check_bits_host, check_fits, check_int
 from .._compiled import compiled
 from ..checkpoint import load_checkpoint, save_checkpoint
 from ..training import fit, sweep_train
@@ -75,6 +76,12 @@ def post_select(candidates: np.ndarray, valid: np.ndarray, seen: set[bytes], lim
         >>> post_select(x, np.array([True, True, True, False]), set(), 5).tolist()
         [[1, 0], [0, 1]]
     """
+    candidates = check_bits_host(candidates, "candidates")
+    valid = np.asarray(valid)
+    if candidates.ndim != 2 or valid.shape != (candidates.shape[0],) or valid.dtype != np.bool_:
+        raise ValueError(f"candidates must be [N, n] bits and valid a bool [N] mask, got shapes "
+                         f"{candidates.shape} and {valid.shape} ({valid.dtype})")
+    limit = check_int(limit, "limit", 0)
     out, taken = [], set()
     for row, ok, key in zip(candidates, valid, _keys(candidates)):
         if ok and key not in seen and key not in taken:
@@ -86,7 +93,16 @@ def post_select(candidates: np.ndarray, valid: np.ndarray, seen: set[bytes], lim
 
 
 def random_valid(rng: np.random.Generator, num: int, n: int, k: int | None) -> np.ndarray:
-    """``num`` uniform random strings of ``n`` bits with exactly ``k`` ones (any weight for ``None``)."""
+    """``num`` uniform random strings of ``n`` bits with exactly ``k`` ones (any weight for ``None``).
+
+    Raises:
+        ValueError: ``num < 0``, ``n < 1``, ``k`` outside ``[0, n]``, or more strings than
+            fit in memory.
+    """
+    num, n = check_int(num, "num", 0), check_int(n, "n", 1)
+    if k is not None:
+        k = check_int(k, "k", 0, n)
+    check_fits(num * n * 17, f"random_valid of {num} strings of {n} bits", largest="draw them in batches")
     if k is None:
         return rng.integers(0, 2, (num, n), dtype=np.uint8)
     order = np.argsort(rng.random((num, n)), axis=1)

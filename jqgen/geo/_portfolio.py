@@ -20,11 +20,15 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import pathlib
 from typing import Any
 
 import numpy as np
+
+from .._checks import check_fits
+from .._memory import available_memory
 
 from ._chang import ChangPortfolio
 from ._problem import BinaryPortfolio
@@ -335,6 +339,8 @@ def synthetic_instance(n: int = 500, seed: int = 0, factors: int = 3, *, market_
     lo, hi = (float(v) for v in idio_sd)
     if not (0 < lo <= hi < np.inf):
         raise ValueError(f"idio_sd must be (low, high) with 0 < low <= high, got {idio_sd!r}")
+    check_fits(4 * n * n * 8, f"synthetic_instance with n = {n} assets (four [n, n] float64 matrices)",
+               largest=f"at most n = {math.isqrt(available_memory() // 32)} assets fit")
     rng = np.random.default_rng(seed)
     loadings = np.concatenate([rng.uniform(0.5, 1.5, (n, 1)), rng.normal(0.0, 1.0, (n, factors - 1))], axis=1)
     f_sd = np.array([market_sd] + [factor_sd] * (factors - 1))

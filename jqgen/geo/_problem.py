@@ -70,6 +70,8 @@ class CostFunction:
     name: str = "cost"
 
     def __post_init__(self) -> None:
+        if not callable(self.fn):
+            raise ValueError(f"fn must be a callable bits [N, n] -> costs [N], got {type(self.fn).__name__}")
         if not isinstance(self.num_bits, int) or self.num_bits < 1:
             raise ValueError(f"num_bits must be a positive int, got {self.num_bits!r}")
         if self.k is not None and not (isinstance(self.k, int) and 0 <= self.k <= self.num_bits):

@@ -15,7 +15,7 @@ from ._compile import Compiled, bind, circuit_hash, compile_circuit, compile_qcb
 from ._device import DEFAULT_NATIVE_GATES, LOCAL_DEFAULT_QUBITS, Device, parse_device
 from ._mitigation import calibrate_readout, mitigate_counts, noisy_gates, noisy_readout
 from ._journal import Journal, JournalEntry, request_key
-from ._runner import TRANSIENT_ERRORS, TaskLost, redact, run_batch
+from ._runner import TRANSIENT_ERRORS, TaskLost, idempotency_tag, redact, run_batch
 from ._cmaes_device import cmaes_on_device
 from ._train import CircuitTemplate, seeded_submit
 from ._device_train import DeviceTrainResult, train_on_device
@@ -37,6 +37,7 @@ __all__ = [
     "cmaes_on_device",
     "compile_circuit",
     "compile_qcbm",
+    "idempotency_tag",
     "logical_counts",
     "mitigate_counts",
     "noisy_gates",

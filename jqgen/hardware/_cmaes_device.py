@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from .._checks import check_finite
 from ..distributions import DEFAULT_SIGMAS, counts_to_probs, distribution_loss, empirical_distribution
 from ..training import CMAES, Callback, Strategy, TrainResult, default_population, run
 from ._device import Device
@@ -90,6 +91,7 @@ def cmaes_on_device(
     shots = device.check_shots(shots)
     params = {k: jnp.asarray(v) for k, v in params.items()}
     model.ansatz.check_params(params)
+    check_finite(params, "params")
     n = int(model.ansatz.num_qubits)
     flat0, unravel = ravel_pytree(params)
     pop = population_size if population_size is not None else default_population(int(flat0.shape[0]))

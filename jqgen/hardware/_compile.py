@@ -25,6 +25,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from .._checks import check_finite, check_int
 from ..qcbm import circuit_from_ops, ops, tc_settings
 from ._device import Device
 
@@ -52,13 +53,34 @@ _QISKIT_NAMES = {
 
 
 def _ansatz_of(model: Any) -> Any:
-    return getattr(model, "ansatz", model)
+    """The ansatz of a QCBM (or the ansatz itself); ``ValueError`` for anything else."""
+    ansatz = getattr(model, "ansatz", model)
+    if not (hasattr(ansatz, "num_qubits") and callable(getattr(ansatz, "check_params", None))):
+        raise ValueError(f"model must be a jqgen.QCBM or one of jqgen.qcbm's ansatz classes, got {type(model).__name__}")
+    return ansatz
+
+
+def _check_circuit(qc: Any) -> None:
+    if not (hasattr(qc, "num_qubits") and hasattr(qc, "data") and hasattr(qc, "parameters")):
+        raise ValueError(f"qc must be a qiskit QuantumCircuit, got {type(qc).__name__}")
+
+
+def _check_layout(layout: Any, n: int, device: Device) -> list[int] | None:
+    """``initial_layout``: ``n`` distinct physical qubits of ``device`` (or ``None``)."""
+    if layout is None:
+        return None
+    out = [check_int(p, "initial_layout entry", 0, device.num_qubits - 1) for p in layout]
+    if len(out) != n or len(set(out)) != n:
+        raise ValueError(f"initial_layout must list {n} distinct physical qubits of {device.spec} "
+                         f"(0 .. {device.num_qubits - 1}), got {list(layout)}")
+    return out
 
 
 def bind(model: Any, params: Mapping[str, Any]) -> Any:
     """The QCBM (or bare ansatz) with ``params`` bound, as a concrete ``tc.Circuit``."""
     ansatz = _ansatz_of(model)
     ansatz.check_params(dict(params))
+    check_finite(dict(params), "params")
     first = next(iter(params.values()))
     return circuit_from_ops(ansatz.num_qubits, ops(ansatz, dict(params)), first.dtype)
 
@@ -70,11 +92,14 @@ def to_qiskit(num_qubits: int, gate_ops: Sequence[Any], angle: Callable[[Any], A
     template passes qiskit ``Parameter`` objects)."""
     from qiskit import QuantumCircuit
 
+    num_qubits = check_int(num_qubits, "num_qubits", 1)
     qc = QuantumCircuit(num_qubits)
     for op in gate_ops:
-        name = _QISKIT_NAMES.get(op.name)
+        name = _QISKIT_NAMES.get(getattr(op, "name", None))
         if name is None:
-            raise ValueError(f"gate {op.name!r} has no qiskit translation")
+            raise ValueError(f"gate {getattr(op, 'name', op)!r} has no qiskit translation")
+        if any(not 0 <= int(q) < num_qubits for q in op.qubits):
+            raise ValueError(f"gate {op.name} acts on qubits {op.qubits}, outside 0 .. {num_qubits - 1}")
         gate = getattr(qc, name)
         if op.angle is None:
             gate(*op.qubits)
@@ -105,6 +130,7 @@ def _canonical_text(qc: Any, layout: Sequence[int]) -> str:
 def circuit_hash(qc: Any, layout: Sequence[int] | None = None) -> str:
     """sha256 of a canonical text of a bound qiskit circuit and its final layout
     (one line per instruction: name, qubit indices, angles as exact ``float.hex``)."""
+    _check_circuit(qc)
     if layout is None:
         layout = range(qc.num_qubits)
     return hashlib.sha256(_canonical_text(qc, layout).encode()).hexdigest()
@@ -127,9 +153,16 @@ def logical_counts(counts: Mapping[str, Any], layout: Sequence[int], *, little_e
         {'10': 3}
     """
     out: dict[str, Any] = {}
-    layout = [int(p) for p in layout]
+    layout = [check_int(p, "layout entry", 0) for p in layout]
+    if not hasattr(counts, "items"):
+        raise ValueError(f"counts must be a mapping bitstring -> count, got {type(counts).__name__}")
     for key, c in counts.items():
         key = str(key)
+        if not key or set(key) - {"0", "1"}:
+            raise ValueError(f"counts key {key!r} is not a bitstring of 0/1 characters")
+        if isinstance(c, bool) or not isinstance(c, (int, float, np.integer, np.floating)) or not (
+                np.isfinite(c) and c >= 0):
+            raise ValueError(f"counts[{key!r}] = {c!r}; counts must be finite numbers >= 0")
         if layout and max(layout) >= len(key):
             raise ValueError(f"counts key {key!r} is shorter than the layout needs (physical qubit {max(layout)})")
         if little_endian:
@@ -197,9 +230,11 @@ def compile_circuit(
         seed: ``seed_transpiler``.
         params_hash: recorded on the result.
     """
+    _check_circuit(qc)
     n = int(qc.num_qubits)
     if n > device.num_qubits:
         raise ValueError(f"circuit has {n} qubits, more than {device.spec} has ({device.num_qubits})")
+    initial_layout = _check_layout(initial_layout, n, device)
     if qc.parameters:
         raise ValueError(f"circuit has unbound parameters {sorted(p.name for p in qc.parameters)}")
     out, layout = _transpile(qc, device, initial_layout, seed)
@@ -241,8 +276,14 @@ def compile_qcbm(
     initial_layout: Sequence[int] | None = None,
     seed: int = 0,
 ) -> Compiled:
-    """Binds ``params`` into the QCBM's (or ansatz's) circuit and compiles it for ``device``."""
+    """Binds ``params`` into the QCBM's (or ansatz's) circuit and compiles it for ``device``.
+
+    Raises:
+        ValueError: ``params`` of the wrong keys, shapes or dtype, or NaN/inf angles.
+    """
     ansatz = _ansatz_of(model)
     ansatz.check_params(dict(params))
+    check_finite(dict(params), "params")
+    initial_layout = _check_layout(initial_layout, int(ansatz.num_qubits), device)
     qc = to_qiskit(ansatz.num_qubits, ops(ansatz, dict(params)))
     return compile_circuit(qc, device, initial_layout=initial_layout, seed=seed, params_hash=params_hash(params))

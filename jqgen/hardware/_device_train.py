@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from .._checks import check_finite
 from ..distributions import DEFAULT_SIGMAS, counts_to_probs, distribution_loss, empirical_distribution
 from ..training import Callback, Strategy, run
 from ._compile import _ansatz_of, params_hash
@@ -177,6 +178,7 @@ def train_on_device(
     ansatz = _ansatz_of(model)
     params = {k: jnp.asarray(v) for k, v in params.items()}
     ansatz.check_params(params)
+    check_finite(params, "params")
     n = int(ansatz.num_qubits)
     target = np.asarray(empirical_distribution(jnp.asarray(data), n, jnp.float32), np.float64)
     template = CircuitTemplate(model, device, initial_layout=initial_layout)

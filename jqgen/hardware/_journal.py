@@ -11,6 +11,11 @@ a crash of the process or the machine. Record types (all carry ``"v": 1``, ``"ty
 * ``failed``: ``task_id``, ``error`` (redacted text), ``lost`` (``true`` when the task
   could not be found any more and was resubmitted).
 
+A journal cannot see a submission whose acknowledgement was lost (the provider accepted
+it, no task id came back): with TensorCircuit's default ``submit_task``, which takes no
+client tag, the retry may run that work a second time, unjournaled. ``run_batch(find=...)``
+closes the gap for providers that take a client tag (see :mod:`._runner`).
+
 Opening a journal replays it. A last line without its newline (a write cut short by a
 crash) is dropped with a warning and truncated away; any other unreadable line is an
 error. Tokens are never written: callers pass no tokens, and ``failed`` error texts are
@@ -26,6 +31,8 @@ import os
 import time
 import warnings
 from typing import Any
+
+from .._checks import check_int
 
 __all__ = ["Journal", "JournalEntry", "request_key"]
 
@@ -43,7 +50,11 @@ def request_key(circuit_hash: str, shots: int, device: str, tag: Any) -> str:
         >>> len(k), k == request_key("abc", 100, "local::testing", {"role": "plus", "step": 0})
         (64, True)
     """
-    text = json.dumps([str(circuit_hash), int(shots), str(device), tag], sort_keys=True, separators=(",", ":"))
+    shots = check_int(shots, "shots", 1)
+    try:
+        text = json.dumps([str(circuit_hash), shots, str(device), tag], sort_keys=True, separators=(",", ":"))
+    except TypeError as e:
+        raise ValueError(f"tag must be JSON-serializable, got {tag!r} ({e})") from None
     return hashlib.sha256(text.encode()).hexdigest()
 
 

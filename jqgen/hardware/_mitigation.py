@@ -104,6 +104,10 @@ def mitigate_counts(mit: Any, counts: Mapping[str, Any], layout: Sequence[int], 
         logical bitstring -> mitigated (float) count; the values sum to the shots.
         Deterministic (the solver's random start is seeded).
     """
+    if not callable(getattr(mit, "apply_correction", None)):
+        raise ValueError(f"mit must be the calibration calibrate_readout returns, got {type(mit).__name__}")
+    if method not in ("square", "inverse"):
+        raise ValueError(f"method must be 'square' or 'inverse', got {method!r}")
     n = len(layout)
     counts_to_probs(counts, n)  # validates: n-bit keys of 0/1 (one bit per layout entry), counts >= 0, not empty
     # ReadoutMit's "square" solver starts from np.random.rand: seed it (and restore the
@@ -164,7 +168,7 @@ def noisy_readout(
 
     def vec(p: Any) -> np.ndarray:
         a = np.broadcast_to(np.asarray(p, np.float64), (width,)) if np.ndim(p) == 0 else np.asarray(p, np.float64)
-        if np.any(a < 0) or np.any(a > 1):
+        if not np.all((a >= 0) & (a <= 1)):  # NaN fails too
             raise ValueError(f"readout error probabilities must lie in [0, 1], got {p!r}")
         return a
 

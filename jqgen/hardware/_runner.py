@@ -8,6 +8,17 @@ journaled task without counts is polled instead of resubmitted, unless the provi
 find it any more (``local`` keeps tasks only in the process that made them), in which
 case a ``failed`` record with ``lost: true`` is written and the circuit is resubmitted.
 
+Idempotency: a submission whose acknowledgement is lost (the provider accepted the
+circuits, the connection dropped before the task ids came back) is retried, so without
+help from the provider the same work may run twice. Where the provider accepts a client
+tag, pass ``find=`` to :func:`run_batch`: every circuit is then submitted with the
+deterministic tag :func:`idempotency_tag` of its request key (circuit hash, shots, device
+and the caller's tag, e.g. the step) and its journaled failures, and before every submission the tags are looked up
+in the provider's task list (``find(tag, device) -> task or None``), so a lost
+acknowledgement never costs a second run. TensorCircuit's ``submit_task`` (the default
+``submit``) takes no client tag, so the default runs without this protection: the journal
+prevents every resubmission except the one after a lost acknowledgement.
+
 Tokens are never printed, logged or journaled; :func:`redact` (:mod:`._cloud`) removes them from text,
 and every error raised here is redacted (and raised ``from None`` so that no unredacted
 chained exception text is attached).
@@ -18,13 +29,14 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Sequence
 
+from .._checks import check_int
 from ..qcbm import tc_settings
 from ._cloud import cloud, redact
 from ._compile import Compiled
 from ._device import Device
 from ._journal import Journal, request_key
 
-__all__ = ["TRANSIENT_ERRORS", "TaskLost", "redact", "run_batch"]
+__all__ = ["TRANSIENT_ERRORS", "TaskLost", "idempotency_tag", "redact", "run_batch"]
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError, OSError)
 
@@ -38,6 +50,19 @@ def _task_id(task: Any) -> str:
         return task
     tid = getattr(task, "id_", None)
     return str(tid if tid is not None else task)
+
+
+def idempotency_tag(key: str, attempt: int = 0) -> str:
+    """The client tag of the work of request key ``key`` after ``attempt`` journaled
+    failures (deterministic: the same circuit, shots, device, caller tag and journal give
+    the same tag in every process; a task that failed is not adopted by its resubmission).
+
+    Example:
+        >>> from jqgen.hardware._runner import idempotency_tag
+        >>> idempotency_tag("ab" * 32, 1)
+        'jqgen-abababababababababababababababab-1'
+    """
+    return f"jqgen-{str(key)[:32]}-{check_int(attempt, 'attempt', 0)}"
 
 
 def _default_submit(circuits: list[Any], device: Device, shots: int) -> list[Any]:
@@ -81,6 +106,7 @@ def run_batch(
     poll: Callable[[Any, Device], dict[str, int] | None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    find: Callable[[str, Device], Any] | None = None,
 ) -> list[dict[str, int]]:
     """Runs compiled circuits on ``device``; returns their logical, big-endian counts.
 
@@ -104,6 +130,12 @@ def run_batch(
             (not done) or a transient error (:data:`TRANSIENT_ERRORS`, polled again).
         sleep: waits (injectable for tests).
         clock: monotonic time in seconds (injectable for tests).
+        find: for providers that accept a client tag: ``find(tag, device) -> task or None``
+            looks a tag up in the provider's task list. With it, ``submit`` is called as
+            ``submit(tc_circuits, device, shots, tags)`` (one :func:`idempotency_tag` per
+            circuit) and every circuit whose tag is found is adopted instead of submitted
+            again (see the module docstring). Without it a lost acknowledgement may run a
+            circuit twice.
 
     Raises:
         ValueError: bad input, before anything is submitted.
@@ -113,7 +145,8 @@ def run_batch(
     poll = poll or _default_poll
     shots, circuits, tags, keys = _check_batch(circuits, device, shots, tags, retries)
     batch = _Batch(circuits, device, shots, journal, tags, keys, retries=retries, backoff=backoff,
-                   max_backoff=max_backoff, deadline_s=deadline_s, submit=submit, poll=poll, sleep=sleep, clock=clock)
+                   max_backoff=max_backoff, deadline_s=deadline_s, submit=submit, poll=poll, sleep=sleep, clock=clock,
+                   find=find)
     return batch.run()
 
 
@@ -146,14 +179,14 @@ class _Batch:
     def __init__(self, circuits: list[Compiled], device: Device, shots: int, journal: Journal, tags: list[Any],
                  keys: list[str], *, retries: int, backoff: float, max_backoff: float, deadline_s: float,
                  submit: Callable[..., Any], poll: Callable[..., Any], sleep: Callable[[float], None],
-                 clock: Callable[[], float]) -> None:
+                 clock: Callable[[], float], find: Callable[..., Any] | None = None) -> None:
         _, ab = cloud()
         self.task_failed: tuple[type[BaseException], ...] = (ab.TaskFailed, TaskLost)
         self.task_unfinished: tuple[type[BaseException], ...] = (ab.TaskUnfinished,)
         self.circuits, self.device, self.shots, self.journal, self.tags, self.keys = (
             circuits, device, shots, journal, tags, keys)
         self.retries, self.backoff, self.max_backoff, self.deadline_s = retries, backoff, max_backoff, deadline_s
-        self.submit_fn, self.poll_fn, self.sleep, self.clock = submit, poll, sleep, clock
+        self.submit_fn, self.poll_fn, self.sleep, self.clock, self.find_fn = submit, poll, sleep, clock, find
         self.results: list[dict[str, int] | None] = [None] * len(circuits)
         self.pending: dict[int, Any] = {}  # index -> task handle (Task or id string)
         self.errors = [0] * len(circuits)
@@ -193,11 +226,43 @@ class _Batch:
             raise RuntimeError(redact(f"deadline of {self.deadline_s} s passed while {what}")) from None
         self.sleep(min(delay, self.max_backoff, left))
 
+    def adopt(self, idx: list[int]) -> list[int]:
+        """With ``find``: journals and polls the circuits of ``idx`` whose idempotency tag the
+        provider already knows (a submission whose acknowledgement was lost); returns the rest."""
+        if self.find_fn is None:
+            return idx
+        rest = []
+        for i in idx:
+            task = self.find_fn(self.tag_of(i), self.device)
+            if task is None:
+                rest.append(i)
+            else:
+                self.record(i, task)
+        return rest
+
+    def tag_of(self, i: int) -> str:
+        e = self.journal.lookup(self.keys[i])
+        return idempotency_tag(self.keys[i], e.failures if e is not None else 0)
+
+    def record(self, i: int, task: Any) -> None:
+        c = self.circuits[i]
+        self.journal.record_submit(self.keys[i], _task_id(task), circuit_hash=c.circuit_hash,
+                                   params_hash=c.params_hash, shots=self.shots, device=self.device.spec,
+                                   tag=self.tags[i])
+        self.pending[i] = task
+
     def do_submit(self, idx: list[int]) -> None:
         attempt = 0
         while True:
             try:
-                tasks = self.submit_fn([self.circuits[i].tc_circuit() for i in idx], self.device, self.shots)
+                idx = self.adopt(idx)
+                if not idx:
+                    return
+                circs = [self.circuits[i].tc_circuit() for i in idx]
+                if self.find_fn is None:
+                    tasks = self.submit_fn(circs, self.device, self.shots)
+                else:
+                    tasks = self.submit_fn(circs, self.device, self.shots, [self.tag_of(i) for i in idx])
                 break
             except TRANSIENT_ERRORS as e:
                 attempt += 1
@@ -211,11 +276,7 @@ class _Batch:
         if len(tasks) != len(idx):
             raise RuntimeError(f"{self.device.spec} returned {len(tasks)} tasks for {len(idx)} circuits")
         for i, t in zip(idx, tasks):  # journal before waiting on anything
-            c = self.circuits[i]
-            self.journal.record_submit(self.keys[i], _task_id(t), circuit_hash=c.circuit_hash,
-                                       params_hash=c.params_hash, shots=self.shots, device=self.device.spec,
-                                       tag=self.tags[i])
-            self.pending[i] = t
+            self.record(i, t)
 
     def poll_round(self) -> tuple[bool, list[int]]:
         """Polls every pending task once; returns (any finished, indices to resubmit)."""

@@ -18,7 +18,8 @@ from typing import Any, Callable, Sequence
 import jax
 import numpy as np
 
-from ._compile import Compiled, _ansatz_of, _transpile, circuit_hash, to_qiskit
+from .._checks import check_int
+from ._compile import Compiled, _ansatz_of, _check_layout, _transpile, circuit_hash, to_qiskit
 from ._device import Device
 
 __all__ = ["CircuitTemplate", "seeded_submit"]
@@ -54,6 +55,7 @@ class CircuitTemplate:
         n = int(ansatz.num_qubits)
         if n > device.num_qubits:
             raise ValueError(f"circuit has {n} qubits, more than {device.spec} has ({device.num_qubits})")
+        initial_layout = _check_layout(initial_layout, n, device)
         idx, num = _flat_index_params(ansatz)
         theta = ParameterVector("theta", num)
         used: set[int] = set()
@@ -111,6 +113,9 @@ def seeded_submit(submit: Callable[[list[Any], Device, int], Any] | None, seed: 
     TensorCircuit's numpy backend (faster for small circuits). Real providers: unchanged."""
     from ._runner import _default_submit
 
+    if submit is not None and not callable(submit):
+        raise ValueError(f"submit must be None or a callable, got {type(submit).__name__}")
+    seed = check_int(seed, "seed", 0)
     inner = submit or _default_submit
     calls = [0]
 

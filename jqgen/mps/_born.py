@@ -21,8 +21,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from .._checks import check_bits
+from .._checks import check_bits, is_concrete
 from ._canonical import canonical_with_log_norm, log_norm_sq_tensors
+from ._guard import check_sample_memory
 from ._core import MAX_DENSE_SITES, MPS, _to_dense, check_mps, masked, unit_rows
 
 __all__ = ["log_amplitude_sq", "log_prob", "probs", "sample", "sample_and_log_prob"]
@@ -84,7 +85,16 @@ def log_prob(mps: MPS, bits: Any) -> jax.Array:
         1.0
     """
     flat, lead = _flat_bits(mps, bits)
-    return _log_prob(mps.tensors, flat).reshape(lead)
+    return _refuse_nan(_log_prob(mps.tensors, flat), "log_prob").reshape(lead)
+
+
+def _refuse_nan(out: jax.Array, what: str) -> jax.Array:
+    """``out`` unless it is concrete and NaN somewhere: the state has norm zero (finite,
+    checked tensors give NaN nowhere else)."""
+    if is_concrete(out) and np.isnan(np.asarray(out)).any():
+        raise ValueError(f"{what}: the MPS has norm zero (its tensors contract to the zero state), "
+                         "so it defines no distribution")
+    return out
 
 
 @jax.jit
@@ -98,7 +108,7 @@ def probs(mps: MPS) -> jax.Array:
     check_mps(mps)
     if mps.num_sites > MAX_DENSE_SITES:
         raise ValueError(f"probs needs n <= {MAX_DENSE_SITES} sites, got n = {mps.num_sites}")
-    return _probs(mps.tensors)
+    return _refuse_nan(_probs(mps.tensors), "probs")
 
 
 @jax.jit
@@ -129,7 +139,10 @@ def sample_and_log_prob(mps: MPS, key: jax.Array, num: int) -> tuple[jax.Array, 
             an array), or ``mps`` is malformed.
     """
     check_mps(mps)
-    return _sample(mps.tensors, key, _check_num(num))
+    num = _check_num(num)
+    check_sample_memory(mps.num_sites, mps.chi_max, mps.dtype, num)
+    xs, logp = _sample(mps.tensors, key, num)
+    return xs, _refuse_nan(logp, "sample")
 
 
 @functools.partial(jax.jit, static_argnums=2)

@@ -23,6 +23,9 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+import numpy as np
+
+from .._checks import is_concrete
 from ._structure import MPS, bond_masks, check_mps, masked
 
 __all__ = [
@@ -121,8 +124,15 @@ def canonicalize(mps: MPS, center: Any) -> MPS:
     """
     check_mps(mps)
     n = mps.num_sites
-    if isinstance(center, int) and not 0 <= center < n:
-        raise ValueError(f"center must be a site index in [0, {n}), got {center}")
+    if isinstance(center, (bool, np.bool_)) or (
+            hasattr(center, "dtype") and not np.issubdtype(np.dtype(center.dtype), np.integer)) or (
+            not hasattr(center, "dtype") and not isinstance(center, int)):
+        raise ValueError(f"center must be an integer site index in [0, {n}), got {center!r}")
+    if is_concrete(center):
+        if np.ndim(center) != 0:
+            raise ValueError(f"center must be a scalar site index in [0, {n}), got shape {np.shape(center)}")
+        if not 0 <= int(center) < n:
+            raise ValueError(f"center must be a site index in [0, {n}), got {int(center)}")
     return MPS(canonical_with_log_norm(mps.tensors, center)[0])
 
 
@@ -182,7 +192,10 @@ def normalize(mps: MPS) -> MPS:
         1.0
     """
     check_mps(mps)
-    return MPS(_normalize(mps.tensors))
+    out = _normalize(mps.tensors)
+    if is_concrete(out) and not np.isfinite(np.asarray(log_norm_sq_tensors(masked(mps.tensors)))):
+        raise ValueError("normalize: the MPS has norm zero (its tensors contract to the zero state)")
+    return MPS(out)
 
 
 @jax.jit

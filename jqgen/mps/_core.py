@@ -16,7 +16,8 @@ import numpy as np
 from jax import lax
 
 from .._checks import check_finite, is_concrete
-from ._canonical import right_canonical
+from ._canonical import log_norm_sq_tensors, right_canonical
+from ._guard import BUILD_COPIES, check_mps_memory
 from ._structure import MPS, _check_sizes, bond_dims, bond_masks, check_mps, masked  # noqa: F401 - bond_masks re-exported
 
 __all__ = [
@@ -51,7 +52,8 @@ def from_tensors(tensors: Any) -> MPS:
     dimensions of :func:`bond_dims` are zeroed).
 
     Raises:
-        ValueError: wrong rank or shape, ``n < 2``, integer dtype, or non-finite values.
+        ValueError: wrong rank or shape, ``n < 2``, integer dtype, non-finite values, or
+            (concrete) tensors of the zero state.
     """
     if not hasattr(tensors, "dtype"):
         tensors = np.asarray(tensors)
@@ -59,7 +61,11 @@ def from_tensors(tensors: Any) -> MPS:
         raise ValueError(f"tensors must be a float or complex array, got dtype {tensors.dtype}")
     mps = MPS(jnp.asarray(tensors))
     check_mps(mps, "tensors")
-    return MPS(masked(mps.tensors))
+    out = MPS(masked(mps.tensors))
+    if is_concrete(out.tensors) and not np.isfinite(np.asarray(log_norm_sq_tensors(out.tensors))):
+        raise ValueError("tensors contract to the zero state (norm 0 on the active bond blocks of "
+                         "jqgen.mps.bond_dims), which defines no distribution")
+    return out
 
 
 def random_mps(key: jax.Array, n: int, chi_max: int, *, dtype: Any = jnp.float32) -> MPS:
@@ -80,6 +86,9 @@ def random_mps(key: jax.Array, n: int, chi_max: int, *, dtype: Any = jnp.float32
     """
     _check_sizes(n, chi_max)
     dtype = jnp.dtype(dtype)
+    if not jnp.issubdtype(dtype, jnp.inexact):
+        raise ValueError(f"dtype must be a float or complex dtype, got {dtype}")
+    check_mps_memory(n, chi_max, dtype, BUILD_COPIES, "random_mps")
     if jnp.issubdtype(dtype, jnp.complexfloating):
         kr, ki = jax.random.split(key)
         real = jnp.finfo(dtype).dtype
@@ -112,6 +121,7 @@ def product_mps(amplitudes: Any, chi_max: int = 1, *, dtype: Any = jnp.float32) 
     if is_concrete(amps) and np.any(np.all(np.asarray(amps) == 0, axis=1)):
         raise ValueError("amplitudes has a site with both amplitudes zero (the state would vanish)")
     n = amps.shape[0]
+    check_mps_memory(n, chi_max, dtype, 2, "product_mps")
     t = jnp.zeros((n, chi_max, 2, chi_max), dtype).at[:, 0, :, 0].set(amps)
     return MPS(t)
 

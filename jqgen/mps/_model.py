@@ -8,7 +8,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from .._checks import check_x64
+from .._checks import check_int, check_x64
+from ._guard import WORKING_COPIES, check_mps_memory
 from ._born import log_prob, probs, sample
 from ._core import MPS, _check_sizes, masked, product_mps
 
@@ -26,6 +27,13 @@ class MPSBornMachine:
             uniform superposition (so training starts near the uniform distribution, with
             every bond active).
         dtype: parameter dtype.
+        max_bytes: memory the guard may plan for (default: the device's memory); not part
+            of :meth:`config` nor of equality.
+
+    Raises:
+        ValueError: bad sizes or dtype, or a model whose training step
+            (:data:`jqgen.mps._guard.WORKING_COPIES` parameter-sized arrays) cannot fit; the
+            message gives the largest ``chi_max`` that does.
 
     Example:
         >>> import jax, jqgen
@@ -39,6 +47,7 @@ class MPSBornMachine:
     chi_max: int
     init_noise: float = 0.5
     dtype: Any = jnp.float32
+    max_bytes: int | None = dataclasses.field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         _check_sizes(self.num_bits, self.chi_max)
@@ -52,6 +61,15 @@ class MPSBornMachine:
         object.__setattr__(self, "dtype", dtype)  # canonical form: equal dtypes hash equally
         if not self.init_noise >= 0:
             raise ValueError(f"init_noise must be >= 0, got {self.init_noise!r}")
+        if self.max_bytes is not None:
+            check_int(self.max_bytes, "max_bytes", 1)
+        self.check_memory()
+
+    def check_memory(self) -> None:
+        """Raises ``ValueError`` when a training step's arrays cannot fit (see
+        :mod:`jqgen.mps._guard`)."""
+        check_mps_memory(self.num_bits, self.chi_max, self.dtype, WORKING_COPIES, "an MPSBornMachine",
+                         have=self.max_bytes)
 
     def init(self, key: jax.Array) -> MPS:
         """Uniform superposition with bond-diagonal identity plus Gaussian noise."""

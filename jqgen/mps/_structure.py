@@ -19,13 +19,14 @@ once per ``(n, chi_max, batch)``, whatever the actual (smaller) ranks are.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._checks import check_finite
+from .._checks import check_finite, check_fits
 
 __all__ = ["MPS", "bond_dims", "bond_masks", "check_mps", "masked"]
 
@@ -67,7 +68,18 @@ def bond_dims(n: int, chi_max: int) -> tuple[int, ...]:
         (1, 2, 3, 3, 2, 1)
     """
     _check_sizes(n, chi_max)
-    return tuple(min(chi_max, 2 ** min(b, n - b)) for b in range(n + 1))
+    check_fits(40 * (int(n) + 1), f"bond_dims of n = {n} sites", largest="use fewer sites")
+    return _bond_dims(int(n), int(chi_max))
+
+
+@functools.lru_cache(maxsize=64)
+def _bond_dims(n: int, chi_max: int) -> tuple[int, ...]:
+    # 2**m is only formed for m < chi_max.bit_length() (<= 63): O(n) small-int work, where
+    # 2**min(b, n-b) in Python big integers costs O(n^2) (4 s at n = 10^5)
+    m = np.minimum(np.arange(n + 1), n - np.arange(n + 1))
+    cap = chi_max.bit_length()
+    dims = np.where(m >= cap, chi_max, np.minimum(chi_max, np.left_shift(1, np.minimum(m, cap), dtype=np.int64)))
+    return tuple(dims.tolist())
 
 
 def _check_sizes(n: Any, chi_max: Any) -> None:
@@ -79,14 +91,21 @@ def _check_sizes(n: Any, chi_max: Any) -> None:
 
 def bond_masks(n: int, chi_max: int, dtype: Any) -> np.ndarray:
     """``[n + 1, chi_max]`` 0/1 masks of the active part of each bond (numpy constant)."""
+    return _bond_masks(int(n), int(chi_max), np.dtype(dtype)).copy()
+
+
+@functools.lru_cache(maxsize=64)
+def _bond_masks(n: int, chi_max: int, dtype: np.dtype) -> np.ndarray:
     dims = bond_dims(n, chi_max)
-    return (np.arange(chi_max)[None, :] < np.asarray(dims)[:, None]).astype(dtype)
+    m = (np.arange(chi_max)[None, :] < np.asarray(dims)[:, None]).astype(dtype)
+    m.flags.writeable = False
+    return m
 
 
 def masked(tensors: jax.Array) -> jax.Array:
     """Zeroes the entries of ``[n, chi, 2, chi]`` tensors outside the static bond dims."""
     n, chi = tensors.shape[0], tensors.shape[-1]
-    m = bond_masks(n, chi, np.float32)
+    m = _bond_masks(int(n), int(chi), np.dtype(np.float32))
     mask = m[:-1, :, None, None] * m[1:, None, None, :]
     return tensors * jnp.asarray(mask, dtype=tensors.dtype)
 

@@ -20,8 +20,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._checks import check_x64
-from ._canonical import left_canonical
+from .._checks import check_bits, check_int, check_x64
+from ._canonical import left_canonical, log_norm
+from ._structure import check_mps
 from ._core import MPS, bond_dims, masked, random_mps
 from ._sweep import SweepCarry, SweepHyper, environments, half_sweep, pad_carry
 
@@ -146,9 +147,15 @@ def split_method(svd: str, cutoff: float, dtype: Any) -> str:
 def initial_sweep_state(config: SweepConfig, key: jax.Array, n: int, init_mps: MPS | None = None) -> tuple[MPS, SweepState]:
     """The left-canonical initial MPS (uniform or normal entries, or ``init_mps``) and its state."""
     dtype = config.dtype
+    n = check_int(n, "n", 2)
     if init_mps is not None:
+        check_mps(init_mps, "init_mps")
+        if init_mps.num_sites != n:
+            raise ValueError(f"init_mps has {init_mps.num_sites} sites, expected n = {n}")
         bond = init_mps.chi_max
         mps = MPS(jnp.asarray(init_mps.tensors, dtype))
+        if not np.isfinite(float(log_norm(mps))):
+            raise ValueError("init_mps is the zero state (norm 0): the sweeps cannot start from it")
     elif config.init == "uniform":  # as Han et al.'s MPS_c: entries uniform in [0, 1)
         bond = min(config.init_bond, config.max_bond)
         mps = MPS(masked(jax.random.uniform(key, (n, bond, 2, bond), dtype)))
@@ -184,6 +191,13 @@ def sweep_loop(config: SweepConfig, tensors: jax.Array, dims: np.ndarray, data: 
         all rows at the last bond.
     """
     n, max_bond = tensors.shape[0], config.max_bond
+    dims = np.asarray(dims)
+    if dims.shape != (n + 1,) or dims[0] != 1 or dims[-1] != 1 or dims.min() < 1 or dims.max() > tensors.shape[-1]:
+        raise ValueError(f"dims must be the [n + 1] = [{n + 1}] bond dimensions of the tensors (1 at both ends, "
+                         f"at most {tensors.shape[-1]}), got {dims.tolist()}")
+    check_bits(data, n, "data")
+    if data.ndim != 2 or data.shape[0] < config.num_batches:
+        raise ValueError(f"data must be [N, {n}] with N >= num_batches = {config.num_batches}, got {data.shape}")
     rdt = jnp.finfo(config.dtype).dtype
     hyper = SweepHyper(jnp.asarray(lr, rdt), jnp.asarray(cutoff, rdt), jnp.int32(config.min_bond), jnp.int32(max_bond))
     svd = split_method(config.svd, cutoff, config.dtype)

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._checks import check_bits, check_finite, check_x64
+from .._checks import check_batch, check_bits, check_finite, check_x64
 from .._compiled import compiled
 from .._memory import available_memory, format_bytes
 from ._born import _check_num
@@ -166,7 +166,11 @@ class SymmetricMPSBornMachine:
     def sample_and_log_prob(self, params: BlockMPS, key: jax.Array, num: int) -> tuple[jax.Array, jax.Array]:
         """Perfect samples and their exact log-probabilities ``[num]``."""
         self._check(params)
-        return self._call("_sample", (2,), params.blocks, key, _check_num(num))
+        num = _check_num(num)
+        item = jnp.dtype(self.dtype).itemsize
+        check_batch(num, self.num_bits * 6 + 8 * self.chi_max * self.layout.num_charges * item + 16,
+                    f"sampling a symmetric MPS of n = {self.num_bits}, chi_max = {self.chi_max}")
+        return self._call("_sample", (2,), params.blocks, key, num)
 
     def probs(self, params: BlockMPS) -> jax.Array:
         """Dense ``p [2**n]`` (big-endian; exact zeros off the constraint), ``n <= 20``."""

@@ -36,6 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from .._checks import check_finite, is_concrete
 from . import _gates as G
 
 __all__ = ["ANSATZE", "HardwareEfficient", "LiuWang", "Op", "SU4Brickwork", "ansatz_from_config"]
@@ -49,9 +50,16 @@ class Op(NamedTuple):
     angle: Any = None
 
 
+#: Widest circuit an ansatz describes (its gate lists are built eagerly: a size, not a
+#: statevector, bounds it; the models' memory guards bound what can be simulated).
+MAX_QUBITS = 4096
+
+
 def _check_int(name: str, v: Any, lo: int) -> None:
     if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < lo:
         raise ValueError(f"{name} must be an int >= {lo}, got {v!r}")
+    if name == "num_qubits" and v > MAX_QUBITS:
+        raise ValueError(f"num_qubits must be at most {MAX_QUBITS} (an ansatz lists its gates), got {v}")
 
 
 def _check_params(ansatz: Any, params: Any) -> None:
@@ -299,7 +307,21 @@ class SU4Brickwork(_Base):
 
 
 def ops(ansatz: Any, params: dict[str, jax.Array]) -> list[Op]:
-    """The whole circuit as a flat gate list (unrolled over blocks)."""
+    """The whole circuit as a flat gate list (unrolled over blocks).
+
+    Raises:
+        ValueError: ``params`` without the ansatz's keys, shapes or a real dtype, or
+            (concrete) with NaN/inf angles.
+    """
+    if not callable(getattr(ansatz, "param_shapes", None)):
+        raise ValueError(f"ansatz must be one of jqgen.qcbm's ansatz classes, got {type(ansatz).__name__}")
+    shapes = ansatz.param_shapes()  # keys and shapes only: templates pass integer parameter indices
+    if not isinstance(params, dict) or set(params) != set(shapes) or any(
+            tuple(np.shape(params[k])) != tuple(v) for k, v in shapes.items()):
+        got = {k: tuple(np.shape(v)) for k, v in params.items()} if isinstance(params, dict) else type(params).__name__
+        raise ValueError(f"params must be {{name: array}} with shapes {shapes}, got {got}")
+    if is_concrete(params):
+        check_finite(params, "params")
     out = list(ansatz.first_ops(params))
     blocks = ansatz.block_params(params)
     for layer in range(ansatz.layers):

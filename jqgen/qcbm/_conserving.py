@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._checks import check_bits, check_finite, check_shots, check_x64, is_concrete
+from .._checks import check_batch, check_bits, check_finite, check_shots, check_x64, is_concrete
 from .._compiled import compiled
 from ..distributions import sample_counts
 from . import _subspace as S
@@ -50,6 +50,8 @@ def subspace_bytes(ansatz: Givens, dtype: Any = jnp.float32) -> int:
         >>> jqgen.qcbm.subspace_bytes(a) / 2**20 < 10
         True
     """
+    if not isinstance(ansatz, Givens):
+        raise ValueError(f"subspace_bytes needs a jqgen.qcbm.Givens ansatz, got {type(ansatz).__name__}")
     real = jnp.dtype(dtype)
     item = real.itemsize * (1 if ansatz.is_real else 2)
     d, e = ansatz.subspace_size, len(ansatz.edges)
@@ -189,12 +191,14 @@ class ConservingQCBM:
 
         ``num`` is a Python or numpy integer (static under ``jit``)."""
         check_shots(num, "num")
+        check_batch(num, 4 * self.num_bits + 32, f"sampling {self.num_bits}-bit strings")
         return self._call("_sample_of", (2, 3, 4), self.subspace_probs(params), key, int(num), self.num_bits,
                           self.weight, shared=True)
 
     def sample_counts(self, params: dict[str, jax.Array], key: jax.Array, shots: int) -> jax.Array:
         """A histogram of ``shots`` shots over the subspace, int32 ``[C(n, k)]`` (subspace order)."""
         check_shots(shots, "shots")
+        check_batch(shots, 16, "drawing shots")
         return self._call("_counts_of", (2,), self.subspace_probs(params), key, int(shots), shared=True)
 
     def config(self) -> dict[str, Any]:

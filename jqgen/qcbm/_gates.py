@@ -19,11 +19,13 @@ bit, as in TensorCircuit and :mod:`jqgen.bits`). The kernels apply a whole layer
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from .._checks import check_finite, is_concrete
 
 __all__ = [
     "apply_1q_layer",
@@ -48,8 +50,21 @@ def complex_dtype(real: jnp.dtype) -> jnp.dtype:
     return jnp.dtype(jnp.complex128 if jnp.dtype(real) == jnp.float64 else jnp.complex64)
 
 
-def _cs(theta: jax.Array) -> tuple[jax.Array, jax.Array]:
+def _angles(theta: Any, name: str = "theta") -> jax.Array:
+    """Real angles; ``ValueError`` for another dtype or (concrete) NaN/inf. Traced angles
+    are not checked (the kernels stay as cheap as the bare formulas under ``jit``)."""
+    if isinstance(theta, str):
+        raise ValueError(f"{name} must be real angles, got {theta!r}")
     theta = jnp.asarray(theta)
+    if not jnp.issubdtype(theta.dtype, jnp.floating) and not jnp.issubdtype(theta.dtype, jnp.integer):
+        raise ValueError(f"{name} must be real angles, got dtype {theta.dtype}")
+    if is_concrete(theta):
+        check_finite(theta, name)
+    return theta
+
+
+def _cs(theta: jax.Array) -> tuple[jax.Array, jax.Array]:
+    theta = _angles(theta)
     dt = complex_dtype(theta.dtype)
     half = theta / 2
     return jnp.cos(half).astype(dt), jnp.sin(half).astype(dt)
@@ -122,6 +137,9 @@ def su4(p: jax.Array) -> jax.Array:
     ``ZYZ(a, b, c) = RZ(c) RY(b) RZ(a)``. Every SU(4) matrix has this form up to a global
     phase; all-zero angles give the identity.
     """
+    p = _angles(p, "p")
+    if p.ndim < 1 or p.shape[-1] != 15:
+        raise ValueError(f"p must have shape [..., 15] (the KAK angles), got {p.shape}")
     kron = lambda a, b: jnp.einsum("...ij,...kl->...ikjl", a, b).reshape(a.shape[:-2] + (4, 4))
     a = kron(_zyz(p[..., 0:3]), _zyz(p[..., 3:6]))
     b = kron(_zyz(p[..., 9:12]), _zyz(p[..., 12:15]))

@@ -15,7 +15,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from .._checks import check_bits, check_finite, check_shots, check_x64, is_concrete
+from .._checks import check_batch, check_bits, check_finite, check_int, check_shots, check_x64, is_concrete
 from .._compiled import compiled
 from .._memory import available_memory, format_bytes
 from ..bits import bits_to_index, index_to_bits
@@ -31,7 +31,18 @@ _WORKING_COPIES = 8
 
 
 def statevector_bytes(num_qubits: int, dtype: Any = jnp.float32) -> int:
-    """Bytes of one ``2**num_qubits`` statevector for parameters of ``dtype``."""
+    """Bytes of one ``2**num_qubits`` statevector for parameters of ``dtype``.
+
+    Raises:
+        ValueError: ``num_qubits < 1`` or a dtype other than float32/float64.
+    """
+    num_qubits = check_int(num_qubits, "num_qubits", 1)
+    try:
+        real = jnp.dtype(dtype)
+    except TypeError:
+        raise ValueError(f"dtype must be float32 or float64, got {dtype!r}") from None
+    if real not in (jnp.dtype(jnp.float32), jnp.dtype(jnp.float64)):
+        raise ValueError(f"dtype must be float32 or float64 (the angles are real), got {real}")
     return (2**num_qubits) * jnp.dtype(complex_dtype(jnp.dtype(dtype))).itemsize
 
 
@@ -137,11 +148,13 @@ class QCBM:
 
         ``num`` is a Python or numpy integer (static under ``jit``)."""
         check_shots(num, "num")
+        check_batch(num, 4 * self.num_bits + 32, f"sampling {self.num_bits}-bit strings")
         return self._call("_sample_of", (2,), self.probs(params), key, int(num), shared=True)
 
     def sample_counts(self, params: dict[str, jax.Array], key: jax.Array, shots: int) -> jax.Array:
         """A histogram of ``shots`` shots, int32 ``[2**n]`` (what a device returns)."""
         check_shots(shots, "shots")
+        check_batch(shots, 16, "drawing shots")
         return self._call("_counts_of", (2,), self.probs(params), key, int(shots), shared=True)
 
     def config(self) -> dict[str, Any]:

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from .._checks import check_shots
+from .._checks import check_finite, check_shots
 from ..distributions import DEFAULT_SIGMAS, distribution_loss, empirical_distribution, sample_counts
 from ._model import QCBM
 
@@ -130,6 +130,7 @@ def make_loss(
     n = model.num_bits
 
     def value_and_grad(params: Any, batch: jax.Array, key: jax.Array) -> tuple[jax.Array, Any]:
+        check_finite(params, "params")  # ValueError when concrete, a checkify check when traced
         target = empirical_distribution(batch, n, jnp.finfo(model.dtype).dtype)
         if gradient == "autodiff":
             return jax.value_and_grad(lambda th: f(model.probs(th), target))(params)

@@ -35,6 +35,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from .._checks import check_finite, check_int, is_concrete
 from ._ansatz import Op, ops
 from ._gates import complex_dtype
 
@@ -123,6 +124,10 @@ def tc_settings(backend: str | None = "jax", dtype: str | None = "complex64") ->
         jax.config.update("jax_enable_x64", x64)
 
 
+_TC_GATES = frozenset({"rx", "ry", "rz", "rxx", "ryy", "rzz", "cnot", "cx", "cz", "h", "x", "y", "z", "s", "t", "swap",
+                       "any", "unitary"})
+
+
 def _apply(c: Any, op: Op) -> None:
     gate = getattr(c, op.name)
     if op.angle is None:
@@ -151,6 +156,8 @@ def tc_circuit(ansatz: Any, params: dict[str, jax.Array]) -> Any:
         >>> c.gate_count()  # 3 x (RX, RZ), 2 RXX, 3 x (RX, RZ)
         14
     """
+    if not callable(getattr(ansatz, "check_params", None)):
+        raise ValueError(f"ansatz must be one of jqgen.qcbm's ansatz classes, got {type(ansatz).__name__}")
     ansatz.check_params(params)
     first = next(iter(params.values()))
     return circuit_from_ops(ansatz.num_qubits, ops(ansatz, params), first.dtype)
@@ -158,7 +165,18 @@ def tc_circuit(ansatz: Any, params: dict[str, jax.Array]) -> Any:
 
 def circuit_from_ops(num_qubits: int, gate_ops: Sequence[Op], dtype: Any = jnp.float32) -> Any:
     """A ``tc.Circuit`` on ``|0...0>`` applying ``gate_ops`` (:class:`Op`) in order, with
-    gate matrices in the complex dtype matching the real ``dtype``."""
+    gate matrices in the complex dtype matching the real ``dtype``.
+
+    Raises:
+        ValueError: ``num_qubits < 1``, an unknown gate, or a qubit outside the register.
+    """
+    num_qubits = check_int(num_qubits, "num_qubits", 1)
+    gate_ops = list(gate_ops)
+    for op in gate_ops:
+        if getattr(op, "name", None) not in _TC_GATES:
+            raise ValueError(f"unknown gate {getattr(op, 'name', op)!r}; known: {sorted(_TC_GATES)}")
+        if any(not 0 <= int(q) < num_qubits for q in op.qubits):
+            raise ValueError(f"gate {op.name} acts on qubits {op.qubits}, outside 0 .. {num_qubits - 1}")
     with tc_settings("jax", _tc_dtype(dtype)) as tc:
         c = tc.Circuit(num_qubits, inputs=_zero_state(num_qubits, dtype))
         for op in gate_ops:
@@ -168,6 +186,11 @@ def circuit_from_ops(num_qubits: int, gate_ops: Sequence[Op], dtype: Any = jnp.f
 
 def tc_state(ansatz: Any, params: dict[str, jax.Array]) -> jax.Array:
     """Statevector computed by TensorCircuit, blocks applied with ``lax.scan``."""
+    if not callable(getattr(ansatz, "check_params", None)):
+        raise ValueError(f"ansatz must be one of jqgen.qcbm's ansatz classes, got {type(ansatz).__name__}")
+    ansatz.check_params(params)
+    if is_concrete(params):
+        check_finite(params, "params")
     n = ansatz.num_qubits
     real = next(iter(params.values())).dtype
     with tc_settings("jax", _tc_dtype(real)) as tc:

@@ -52,8 +52,15 @@ def _pauli_rot(t: float, p: np.ndarray) -> np.ndarray:
 
 
 def su4_matrix(p: Any) -> np.ndarray:
-    """NumPy twin of :func:`jqgen.qcbm.su4` for one gate (complex128 4x4)."""
-    p = np.asarray(p, np.float64)
+    """NumPy twin of :func:`jqgen.qcbm.su4` for one gate (complex128 4x4).
+
+    Raises:
+        ValueError: ``p`` not 15 finite real angles.
+    """
+    p = np.asarray(p)
+    if p.shape != (15,) or p.dtype.kind not in "iuf" or not np.all(np.isfinite(p)):
+        raise ValueError(f"p must be 15 finite real angles, got shape {p.shape} ({p.dtype})")
+    p = p.astype(np.float64)
     a = np.kron(_zyz_matrix(p[0:3]), _zyz_matrix(p[3:6]))
     b = np.kron(_zyz_matrix(p[9:12]), _zyz_matrix(p[12:15]))
     core = _pauli_rot(p[8], _Z) @ _pauli_rot(p[7], _Y) @ _pauli_rot(p[6], _X)
@@ -63,6 +70,10 @@ def su4_matrix(p: Any) -> np.ndarray:
 def phase_distance(u: Any, v: Any) -> float:
     """``min_phi ||u - e^{i phi} v||_max``-like distance: ``1 - |tr(u^† v)| / d`` (0 iff equal up to phase)."""
     u, v = np.asarray(u), np.asarray(v)
+    if u.ndim != 2 or u.shape[0] != u.shape[1] or u.shape != v.shape:
+        raise ValueError(f"u and v must be square matrices of one shape, got {u.shape} and {v.shape}")
+    if not (np.all(np.isfinite(u)) and np.all(np.isfinite(v))):
+        raise ValueError("u and v must be finite matrices")
     return float(1.0 - abs(np.trace(u.conj().T @ v)) / u.shape[0])
 
 

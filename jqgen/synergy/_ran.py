@@ -32,7 +32,9 @@ def mps_site_list(mps: Any) -> list[np.ndarray]:
     """A jqgen :class:`~jqgen.mps.MPS` (padded) as a list of complex128 ``[chi_l, 2, chi_r]`` tensors,
     with the padding cut away (static bond dimensions)."""
     from ..mps import bond_dims
+    from ..mps._structure import check_mps
 
+    check_mps(mps)
     t = np.asarray(mps.tensors)
     n, chi = t.shape[0], t.shape[1]
     d = bond_dims(n, chi)
@@ -54,7 +56,21 @@ def site_tensors(mps: Any) -> list[np.ndarray]:
         raise ValueError(f"boundary bonds must have dimension 1, got {a[0].shape[0]} and {a[-1].shape[2]}")
     if not all(np.isfinite(t).all() for t in a):
         raise ValueError("the MPS has non-finite entries")
+    if _is_zero_state(a):
+        raise ValueError("the MPS is the zero state (norm 0): there is no state to map onto gates")
     return a
+
+
+def _is_zero_state(a: list[np.ndarray]) -> bool:
+    """Whether the chain contracts to norm 0 (transfer matrices, rescaled at each site)."""
+    env = np.ones((1, 1), np.complex128)
+    for t in a:
+        env = np.einsum("ab,asc,bsd->cd", env, t.conj(), t)
+        scale = np.abs(env).max()
+        if not scale > 0:
+            return True
+        env = env / scale
+    return False
 
 
 def _left_canonical(a: list[np.ndarray]) -> list[np.ndarray]:
@@ -197,7 +213,16 @@ def _dense(a: list[np.ndarray]) -> np.ndarray:
 
 def layers_state(gates: np.ndarray) -> np.ndarray:
     """Dense statevector (complex128, big-endian) of staircase layers applied to ``|0...0>``
-    (a reference for tests and small systems)."""
+    (a reference for tests and small systems).
+
+    Raises:
+        ValueError: not ``[D, n - 1, 4, 4]`` with ``n <= 24``, or non-finite gates.
+    """
+    gates = np.asarray(gates)
+    if gates.ndim != 4 or gates.shape[2:] != (4, 4) or gates.shape[1] < 1 or gates.shape[1] + 1 > 24:
+        raise ValueError(f"gates must have shape [D, n - 1, 4, 4] with 2 <= n <= 24, got {gates.shape}")
+    if not np.all(np.isfinite(gates)):
+        raise ValueError("gates contain non-finite entries")
     d, m = gates.shape[:2]
     n = m + 1
     psi = np.zeros(2**n, np.complex128)

@@ -21,7 +21,9 @@ import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
-from .._checks import check_bits, check_finite
+import numpy as np
+
+from .._checks import check_bits, check_finite, check_int
 from ..distributions import DEFAULT_SIGMAS, distribution_loss, empirical_distribution, sample_counts
 from ._runner import Callback, run
 from ._strategy import Strategy, TrainResult
@@ -37,16 +39,27 @@ def _evosax_cma() -> Any:
     return CMA_ES
 
 
-class CMAES(NamedTuple):
+class _CMAESFields(NamedTuple):
+    population_size: int
+    sigma0: float = 0.3
+
+
+class CMAES(_CMAESFields):
     """CMA-ES settings; ``init(params)`` gives the evosax state (like an Optax ``init``).
 
     Attributes:
-        population_size: candidates per generation (default rule ``4 + 3 ln P``).
-        sigma0: initial step size (radians).
+        population_size: candidates per generation (``>= 2``; default rule ``4 + 3 ln P``).
+        sigma0: initial step size (radians, finite and ``> 0``).
     """
 
-    population_size: int
-    sigma0: float = 0.3
+    __slots__ = ()
+
+    def __new__(cls, population_size: int, sigma0: float = 0.3) -> "CMAES":
+        pop = check_int(population_size, "population_size", 2)
+        if isinstance(sigma0, bool) or not isinstance(sigma0, (int, float, np.integer, np.floating)) or not (
+                math.isfinite(sigma0) and sigma0 > 0):
+            raise ValueError(f"sigma0 must be a finite number > 0, got {sigma0!r}")
+        return super().__new__(cls, pop, float(sigma0))
 
     def strategy(self, params: Any) -> tuple[Any, Any]:
         flat, _ = ravel_pytree(params)
@@ -63,7 +76,14 @@ class CMAES(NamedTuple):
 
 
 def default_population(num_params: int) -> int:
-    """The usual CMA-ES population ``4 + floor(3 ln P)``."""
+    """The usual CMA-ES population ``4 + floor(3 ln P)``.
+
+    Example:
+        >>> from jqgen.training import default_population
+        >>> default_population(100)
+        17
+    """
+    num_params = check_int(num_params, "num_params", 1)
     return 4 + int(3 * math.log(num_params))
 
 

@@ -65,6 +65,8 @@ def gradient(model: GenerativeModel, optimizer: optax.GradientTransformation, *,
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    if not (callable(getattr(model, "log_prob", None)) and hasattr(model, "num_bits")):
+        raise ValueError(f"model must be a jqgen.GenerativeModel (log_prob, num_bits), got {type(model).__name__}")
 
     def nll(params: Any, batch: jax.Array) -> jax.Array:
         if not weighted:

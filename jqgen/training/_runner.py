@@ -204,6 +204,8 @@ def run(
         >>> res.history.shape, bool(res.history[-1] < 1e-6)
         ((20,), True)
     """
+    if not isinstance(strategy, Strategy):
+        raise ValueError(f"strategy must be a jqgen.training.Strategy, got {type(strategy).__name__}")
     steps = _check_int("steps", steps, 0)
     chunk_size = _check_int("chunk_size", chunk_size, 1)
     if checkpoint_every is not None:

@@ -21,10 +21,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._checks import check_bits, validate_binary
+from .._checks import check_bits, check_finite, check_fits, validate_binary
+from .._memory import available_memory
+from ..mps._guard import WORKING_COPIES
 from ..checkpoint import checkpoint_info
 from ..mps import (MPS, BlockMPS, MPSBornMachine, SweepConfig, SweepState, SymmetricMPSBornMachine, bond_dims,
-                   initial_sweep_state, log_prob, sweep_loop)
+                   initial_sweep_state, log_norm, log_prob, sweep_loop)
 from ..mps._u1_sweep import block_sweep_loop, initial_block_state
 from ..protocol import check_support
 from ._runner import run
@@ -93,6 +95,7 @@ def sweep(config: SweepConfig, data: Any, key: jax.Array, *, test_data: Any = No
         constraint: train a U(1)-symmetric MPS (block sweeps of :mod:`jqgen.mps._u1_sweep`)
             instead of an unconstrained one.
     """
+    data = validate_binary(data, name="data")
     n_data, n = data.shape
     sweep_key = jax.random.split(key)[1]
     rows = jnp.asarray(data)[jax.random.permutation(jax.random.fold_in(sweep_key, _ORDER_STREAM), n_data)]
@@ -359,6 +362,13 @@ def _check_run(data: np.ndarray, config: SweepConfig, loops: Any, init_mps: Any,
         raise ValueError(f"loops must be a positive int, got {loops!r}")
     if config.num_batches > n_data:
         raise ValueError(f"num_batches must be at most the number of samples ({n_data}), got {config.num_batches!r}")
+    item = jnp.dtype(config.dtype).itemsize
+    lin, quad = 2 * n * n_data * item, WORKING_COPIES * n * 2 * item  # need(chi) = lin chi + quad chi^2
+    have = available_memory()
+    best = int((-lin + math.sqrt(lin * lin + 4 * quad * have)) / (2 * quad))
+    check_fits(lin * config.max_bond + quad * config.max_bond**2, f"sweep training of {n_data} samples of {n} bits at max_bond = "
+               f"{config.max_bond} (left and right environments [n, N, chi] and {WORKING_COPIES} tensor copies)",
+               largest=f"at most max_bond = {best} fits with these data")
     if isinstance(init_mps, MPS) and (constraint is not None or not (
             init_mps.num_sites == n and init_mps.chi_max <= config.max_bond and not jnp.iscomplexobj(init_mps.tensors))):
         raise ValueError(f"init must be a real MPS of {n} sites with padding <= max_bond={config.max_bond} (a BlockMPS "
@@ -372,6 +382,14 @@ def _check_run(data: np.ndarray, config: SweepConfig, loops: Any, init_mps: Any,
             raise ValueError(f"init must be a real BlockMPS of blocks [n, 2, Q, chi, chi] = {shape} + (chi, chi) with "
                              f"chi <= max_bond={config.max_bond} for a constrained run, got shape "
                              f"{tuple(init_mps.blocks.shape)}")
+    if init_mps is not None:
+        leaf = init_mps.tensors if isinstance(init_mps, MPS) else init_mps.blocks
+        check_finite(leaf, "init")
+        zero = not np.any(np.asarray(leaf)) or (
+            isinstance(init_mps, MPS) and not np.isfinite(float(log_norm(init_mps))))
+        if zero:
+            raise ValueError("init is the zero state (its tensors contract to norm 0): it defines no distribution "
+                             "and the sweeps cannot factorize it; pass init='uniform' or 'random', or a nonzero MPS")
     if blas_threads is not None and (isinstance(blas_threads, bool) or not isinstance(blas_threads, int)
                                      or blas_threads < 1):
         raise ValueError(f"blas_threads must be a positive int or None, got {blas_threads!r}")

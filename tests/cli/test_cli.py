@@ -145,9 +145,11 @@ def test_non_finite_loss_saves_last_good_checkpoint(tmp_path, capsys):
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(argv, needle, tmp_path, monkeypatch, capsys):
+    """Usage errors exit 2; a missing or unreadable --data set or checkpoint exits 3."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "CORRUPT").write_bytes(b"garbage" * 50)
-    assert main(argv) == 2
+    bad_input = needle in ("no-such-dataset", "not found", "not a readable jqgen checkpoint")
+    assert main(argv) == (3 if bad_input else 2)
     captured = capsys.readouterr()
     err = captured.err.strip()
     assert needle in err and "error" in err

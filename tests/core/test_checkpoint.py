@@ -11,7 +11,7 @@ import optax
 import pytest
 
 import jqgen
-from jqgen.checkpoint import checkpoint_info, load_checkpoint, model_from_config, save_checkpoint
+from jqgen.checkpoint import _read, _write, checkpoint_info, load_checkpoint, model_from_config, save_checkpoint
 from jqgen.data import bars_and_stripes
 
 
@@ -199,10 +199,15 @@ def test_non_finite_params_rejected_at_load(tmp_path):
     model = jqgen.MPSBornMachine(num_bits=4, chi_max=2)
     params = model.init(jax.random.key(0))
     path = tmp_path / "nan.npz"
-    save_checkpoint(path, model, jqgen.mps.MPS(params.tensors.at[1, 0, 1, 0].set(jnp.nan)))
+    with pytest.raises(ValueError, match="cannot save: params contain a non-finite value"):
+        save_checkpoint(path, model, jqgen.mps.MPS(params.tensors.at[1, 0, 1, 0].set(jnp.nan)))
+    assert not path.exists()
+    save_checkpoint(path, model, params)
+    header, arrays = _read(path)  # a file edited (or written by another program) after saving
+    _write(str(path), header, {**arrays, "param_0": np.asarray(params.tensors.at[1, 0, 1, 0].set(jnp.nan))})
     with pytest.raises(ValueError, match=r"non-finite value \(.*nan\) at index \(1, 0, 1, 0\)"):
         load_checkpoint(path)
-    save_checkpoint(path, model, jqgen.mps.MPS(params.tensors.at[0, 0, 0, 0].set(jnp.inf)))
+    _write(str(path), header, {**arrays, "param_0": np.asarray(params.tensors.at[0, 0, 0, 0].set(jnp.inf))})
     with pytest.raises(ValueError, match="non-finite"):
         load_checkpoint(path)
 

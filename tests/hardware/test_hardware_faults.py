@@ -199,6 +199,45 @@ def test_run_batch_through_a_faulty_provider(tmp_path, p_after, seed):
     assert again == out
 
 
+class TaggedFaultyLocal(FaultyLocal):
+    """:class:`FaultyLocal` for a provider that accepts client tags and lists its tasks by tag."""
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.by_tag = {}
+
+    def submit(self, circuits, device, shots, tags):
+        before = len(self.submitted)
+        try:
+            return super().submit(circuits, device, shots)
+        finally:  # the provider keeps the tags of what it created, acknowledged or not
+            self.by_tag.update(zip(tags, self.submitted[before:]))
+
+    def find(self, tag, device):
+        tid = self.by_tag.get(tag)
+        self.unacknowledged.discard(tid)  # the caller now knows it
+        return tid
+
+
+def test_lost_acknowledgements_never_run_twice_with_client_tags(tmp_path):
+    """With ``find=`` (a provider with client tags) a lost acknowledgement is adopted, not
+    resubmitted: the provider creates one task per circuit plus one per failed task, and
+    every task it ran is journaled (fails with the plain resubmission: 40% lost acks)."""
+    dev = Device.local(5)
+    model = jqgen.QCBM(jqgen.qcbm.HardwareEfficient(4, 2, "all"))
+    cs = [compile_qcbm(model, model.init(jax.random.key(s)), dev, initial_layout=[4, 2, 0, 1]) for s in range(6)]
+    tags = [{"i": i} for i in range(len(cs))]
+    prov = TaggedFaultyLocal(1, inner_submit=seeded_submit(None, 11), p_after=0.4)
+    j = Journal(tmp_path / "j.jsonl")
+    out = run_batch(cs, dev, 500, j, tags, submit=prov.submit, poll=prov.poll, sleep=lambda s: None, retries=40,
+                    find=prov.find)
+    assert prov.events["submit_after"] and prov.events["failed"], prov.events
+    assert all(sum(c.values()) == 500 for c in out)
+    assert len(prov.submitted) == len(cs) + prov.events["failed"], (len(prov.submitted), prov.events)
+    assert not prov.unacknowledged
+    _check_no_duplicates(j.path, prov, 500)
+
+
 def test_train_on_device_through_a_faulty_provider(tmp_path):
     """A 3-step parameter-shift run of a 4-qubit model through the faulty provider
     (submit failures before submitting, slow, failed tasks, dropped polls): it completes,
