@@ -62,7 +62,8 @@ SA_OPTIONS = {"chains": 4, "calibration": 32}  # tuned: see benchmarks/README.md
 
 #: GEO settings per section: ``geo`` for the 10,000-evaluation budget runs, ``small_geo`` for the
 #: 1,000-evaluation ones (generators, Chang, booster), ``loop_geo`` for the loop-cost section
-#: (large rounds, few warm-started steps).
+#: (large rounds, few warm-started steps), ``loop_large`` for rounds of 5,000 (where training is
+#: amortized and sampling sets the cost).
 SMALL_GEO = {"batch_size": 200, "seed_size": 200, "train_steps": 30, "train_size": 256}
 FULL = {"instances": OR_NAMES, "qs": (1.0, 4.0, 16.0), "k": 10, "seeds": 5, "budget": 10000,
         "synthetic": True, "synthetic_q": 1.0, "exact_time_limit": 10.0, "synthetic_time_limit": 20.0,
@@ -72,9 +73,10 @@ FULL = {"instances": OR_NAMES, "qs": (1.0, 4.0, 16.0), "k": 10, "seeds": 5, "bud
         "loop_budget": 5000,
         "geo": {"batch_size": 500, "seed_size": 500, "train_steps": 20, "train_size": 512, "samples": 1000},
         "small_geo": SMALL_GEO,
-        "loop_geo": {"batch_size": 1000, "seed_size": 1000, "train_steps": 10, "train_size": 256, "samples": 1250}}
+        "loop_geo": {"batch_size": 1000, "seed_size": 1000, "train_steps": 10, "train_size": 256, "samples": 1250},
+        "loop_large": {"batch_size": 5000, "seed_size": 5000, "train_steps": 10, "train_size": 256, "samples": 5500}}
 QUICK = {**FULL, "instances": ("hangseng31",), "qs": (1.0,), "seeds": 2, "budget": 600, "synthetic": False,
-         "geo": SMALL_GEO, "loop_geo": {**SMALL_GEO, "samples": 250},
+         "geo": SMALL_GEO, "loop_geo": {**SMALL_GEO, "samples": 250}, "loop_large": {**SMALL_GEO, "samples": 250},
          "exact_time_limit": 5.0, "gen_budget": 400, "gen_qcbm_steps": 5,
          "chang_instances": ("hangseng31",), "chang_lambdas": 3, "chang_budget": 400,
          "booster_instances": ("hangseng31",), "booster_b1": 400, "booster_b2": 400, "loop_budget": 600}
@@ -363,8 +365,10 @@ def section_loop(cfg: dict) -> dict:
     """Seconds per GEO round at N = 500, k = 50 against 10x the seconds of the same number of
     evaluations by each simulated annealer: ``sa-swap`` (JAX, vmapped chains, incremental
     swap moves: microseconds per evaluation) and ``sa-dwave`` (one read = 1,000 sweeps of
-    single flips = one evaluation). Both settings are timed: ``geo`` (the budget runs') and
-    ``loop_geo`` (large rounds, few warm-started steps)."""
+    single flips = one evaluation). Three settings are timed: ``geo`` (the budget runs'),
+    ``loop_geo`` (large rounds, few warm-started steps) and ``loop_large`` (rounds of 5,000).
+    The sampling kernel alone is timed too (``sample_kernel_s_per_string``): with training
+    amortized over a round, sampling plus evaluation bound the ratio from below."""
     p = instance("synthetic500").binary(50, 1.0)
     budget = cfg["loop_budget"]
     run_baseline("sa-swap", p, budget, seed=12345, **SA_OPTIONS)  # compile apart
@@ -381,9 +385,22 @@ def section_loop(cfg: dict) -> dict:
     out: dict[str, Any] = {"n": 500, "k": 50, "sa_swap_seconds_per_evaluation": sa_per_eval, "sa_budget_timed": budget,
                            "sa_swap_seconds_runs": secs, "sa_dwave_seconds_per_evaluation": dwave_per_eval,
                            "sa_dwave_reads_timed": reads, "sa_dwave_best_cost": float(dw.best_cost), "settings": {}}
-    for key in ("geo", "loop_geo"):
+    model = jqgen.mps.SymmetricMPSBornMachine(500, 50, chi_max=4)
+    params = model.init(jax.random.key(0))
+    for num in (1250, 5000):
+        jax.block_until_ready(model.sample(params, jax.random.key(0), num))  # compile apart
+        ts = []
+        for i in range(1, 6):
+            t0 = time.perf_counter()
+            jax.block_until_ready(model.sample(params, jax.random.key(i), num))
+            ts.append(time.perf_counter() - t0)
+        out[f"sample_kernel_s_per_string_{num}"] = float(np.median(ts)) / num
+    out["sample_kernel_ratio_to_sa_swap"] = out["sample_kernel_s_per_string_5000"] / sa_per_eval
+    log(f"loop: sampling kernel {out['sample_kernel_s_per_string_5000'] * 1e6:.3g} us per string "
+        f"({out['sample_kernel_ratio_to_sa_swap']:.2g}x an sa-swap evaluation)")
+    for key in ("geo", "loop_geo", "loop_large"):
         batch = cfg[key]["batch_size"]
-        g = run_geo(p, "symmetric-mps", max(budget, 3 * batch), 0, cfg, settings_key=key)
+        g = run_geo(p, "symmetric-mps", max(budget, 4 * batch), 0, cfg, settings_key=key)
         rounds = g["rounds"]
         warm = rounds[1:] or rounds
         split = {k: float(np.median([r[k] for r in warm])) for k in ("train_s", "sample_s", "eval_s")}
@@ -479,6 +496,10 @@ def report(path: str) -> str:
                       f"{'holds' if st['holds_vs_sa_swap'] else 'does not hold'}), {st['ratio_to_sa_dwave']:.3g}x "
                       f"sa-dwave's ({lp['sa_dwave_seconds_per_evaluation'] * 1e3:.3g} ms per read; "
                       f"{'holds' if st['holds_vs_sa_dwave'] else 'does not hold'})."]
+        if "sample_kernel_s_per_string_5000" in lp:
+            lines += ["", f"Sampling kernel alone: {lp['sample_kernel_s_per_string_1250'] * 1e6:.3g} us per string "
+                      f"(1,250 at once), {lp['sample_kernel_s_per_string_5000'] * 1e6:.3g} us (5,000): "
+                      f"{lp['sample_kernel_ratio_to_sa_swap']:.2g}x an sa-swap evaluation."]
     return "\n".join(lines)
 
 
