@@ -130,11 +130,12 @@ def plan(structure: tuple[tuple[str, tuple[int, ...]], ...], n: int, k: int) -> 
             continue
         qs = set(qubits)
         touching = [last[q] for q in qs if q in last]
+        # legal targets: the latest block touching the gate's qubits, or any later block
+        room = lambda b: blocks[b][0] == "u" and len(blocks[b][1] | qs) <= k
         target = max(touching) if touching else None
-        if target is None:  # joins the latest dense block with room, if any
-            cand = len(blocks) - 1
-            target = cand if cand >= 0 else None
-        if target is not None and blocks[target][0] == "u" and len(blocks[target][1] | qs) <= k:
+        if target is None or not room(target):
+            target = len(blocks) - 1 if blocks and room(len(blocks) - 1) else None
+        if target is not None:
             blocks[target][1] |= qs
             blocks[target][2].append(g)
         else:
