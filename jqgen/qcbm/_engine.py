@@ -45,7 +45,7 @@ from jax import lax
 
 from . import _gates as G
 
-__all__ = ["BLOCK_QUBITS", "GRADIENTS", "Gate", "block_qubits", "gates_from_ops", "plan", "run_layers"]
+__all__ = ["BLOCK_QUBITS", "GRADIENTS", "Gate", "adjoint_scan", "block_qubits", "gates_from_ops", "plan", "run_layers"]
 
 #: Largest fused block (qubits) per JAX platform (measured, see the module docstring).
 BLOCK_QUBITS = {"cpu": 2, "gpu": 4, "cuda": 4, "rocm": 4, "tpu": 4}
@@ -326,3 +326,36 @@ def run_layers(gates_of: Callable[[Any], list[Gate]], psi0: jax.Array, layer_par
 
     run.defvjp(fwd, bwd)
     return run(psi0, layer_params)
+
+
+def adjoint_scan(step: Callable[[jax.Array, Any], jax.Array], inverse: Callable[[jax.Array, Any], jax.Array],
+                 psi0: jax.Array, xs: Any) -> jax.Array:
+    """``lax.scan`` of ``psi -> step(psi, x)`` over ``xs`` with the adjoint method at layer
+    granularity: the backward pass re-derives the state before each layer by
+    ``inverse(psi_after, x)`` and differentiates that one layer (its own residuals only), so
+    memory does not grow with the number of layers. For kernels that are not written as
+    :class:`Gate` lists (the subspace kernel of :mod:`jqgen.qcbm._givens`).
+    """
+    @jax.custom_vjp
+    def run(psi: jax.Array, params: Any) -> jax.Array:
+        return lax.scan(lambda s, x: (step(s, x), None), psi, params)[0]
+
+    def fwd(psi: jax.Array, params: Any) -> tuple[jax.Array, tuple[jax.Array, Any]]:
+        out = run(psi, params)
+        return out, (out, params)
+
+    def bwd(res: tuple[jax.Array, Any], ct: jax.Array) -> tuple[jax.Array, Any]:
+        out, params = res
+
+        def back(carry: tuple[jax.Array, jax.Array], x: Any) -> tuple[tuple[jax.Array, jax.Array], Any]:
+            psi, lam = carry
+            psi = inverse(psi, x)
+            _, f_vjp = jax.vjp(step, psi, x)
+            lam, x_bar = f_vjp(lam)
+            return (psi, lam), x_bar
+
+        (_, ct0), bars = lax.scan(back, (out, ct), params, reverse=True)
+        return ct0, bars
+
+    run.defvjp(fwd, bwd)
+    return run(psi0, xs)

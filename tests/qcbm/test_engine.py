@@ -125,3 +125,19 @@ def test_config_round_trips_the_gradient_method():
     cfg = model.config()
     cfg.pop("gradient")
     assert QCBM.from_config(cfg).gradient == "adjoint"
+
+
+@pytest.mark.slow  # two compiles, ~3-12 s at this machine's load
+@pytest.mark.float64
+@pytest.mark.parametrize("kw", [{}, {"gate": "xy", "phases": "rzz", "topology": "all"}], ids=str)
+def test_givens_adjoint_equals_backprop_float64(kw):
+    a = jqgen.qcbm.Givens(6, 2, 3, **kw)
+    params = a.init(jax.random.key(0), jnp.float64)
+    w = jnp.arange(a.subspace_size, dtype=jnp.float64) ** 1.5
+
+    def grads(gradient):
+        return jax.jit(jax.grad(lambda p: jnp.sum(jnp.abs(a.state(p, gradient)) ** 2 * w)))(params)
+
+    ga, gb = grads("adjoint"), grads("backprop")
+    for name in ga:
+        np.testing.assert_allclose(np.asarray(ga[name]), np.asarray(gb[name]), atol=1e-10)
