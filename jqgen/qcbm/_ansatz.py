@@ -23,7 +23,9 @@ list of named gates, which the TensorCircuit engine, exporters and tests consume
   ``"brick"`` order (even ``i`` then odd ``i``) or as a ``"staircase"`` (``i`` ascending).
 
 Every parametrized gate is a Pauli rotation, so parameter-shift gradients apply to all.
-Blocks are applied with ``lax.scan``: compile time does not grow with ``layers``.
+``state(params, gradient)`` runs the blocks through jqgen's fused engine
+(:mod:`jqgen.qcbm._engine`: gates fused into blocks once per block structure, blocks in
+``lax.scan`` so compile time does not grow with ``layers``, adjoint gradients by default).
 """
 
 from __future__ import annotations
@@ -34,9 +36,9 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import lax
 
 from .._checks import check_finite, is_concrete
+from . import _engine as E
 from . import _gates as G
 
 __all__ = ["ANSATZE", "HardwareEfficient", "LiuWang", "Op", "SU4Brickwork", "ansatz_from_config"]
@@ -157,19 +159,23 @@ class HardwareEfficient(_Base):
         n, L = self.num_qubits, self.layers
         return {"first": (n, 2), "xx": (L, len(self.edges)), "rot": (L, n, 2)}
 
-    def state(self, params: dict[str, jax.Array]) -> jax.Array:
+    def state(self, params: dict[str, jax.Array], gradient: str = "adjoint") -> jax.Array:
         n, edges = self.num_qubits, self.edges
         first = params["first"]
         h = G.hadamard(G.complex_dtype(first.dtype))
         rot = lambda p: G.rz(p[:, 1]) @ G.rx(p[:, 0])  # RX first, then RZ
         phi = G.product_state((h @ rot(first))[:, :, 0])  # Hadamard frame: phi = H^n psi
+        flat = tuple(q for e in edges for q in e)
 
-        def block(phi: jax.Array, p: tuple[jax.Array, jax.Array]) -> tuple[jax.Array, None]:
-            xx, r = p
-            phi = G.zz_phase(phi, xx, edges, n)
-            return G.apply_1q_layer(phi, h @ rot(r) @ h), None
+        def layer(p: dict[str, jax.Array]) -> list[E.Gate]:
+            r = p["rot"]
+            out = [E.Gate("zz", flat, p["xx"])]
+            for q in range(n):  # H RZ RX H in the Hadamard frame
+                out += [E.Gate("u", (q,), h), E.Gate("u", (q,), G.rx(r[q, 0])), E.Gate("u", (q,), G.rz(r[q, 1])),
+                        E.Gate("u", (q,), h)]
+            return out
 
-        phi, _ = lax.scan(block, phi, (params["xx"], params["rot"]))
+        phi = E.run_layers(layer, phi, {"xx": params["xx"], "rot": params["rot"]}, n, gradient)
         return G.apply_1q_layer(phi, jnp.broadcast_to(h, (n, 2, 2)))
 
     def first_ops(self, params: dict[str, jax.Array]) -> list[Op]:
@@ -216,17 +222,11 @@ class LiuWang(_Base):
         n, L = self.num_qubits, self.layers
         return {"first": (n, 2), "rot": (L, n, 3)}
 
-    def state(self, params: dict[str, jax.Array]) -> jax.Array:
+    def state(self, params: dict[str, jax.Array], gradient: str = "adjoint") -> jax.Array:
         first = params["first"]
-        perm = G.cnot_permutation(self.num_qubits, self.edges)
         psi = G.product_state((G.rz(first[:, 1]) @ G.rx(first[:, 0]))[:, :, 0])
-
-        def block(psi: jax.Array, r: jax.Array) -> tuple[jax.Array, None]:
-            psi = G.apply_permutation(psi, perm)
-            return G.apply_1q_layer(psi, G.rz(r[:, 2]) @ G.rx(r[:, 1]) @ G.rz(r[:, 0])), None
-
-        psi, _ = lax.scan(block, psi, params["rot"])
-        return psi
+        layer = lambda p: E.gates_from_ops(self.block_ops(p))
+        return E.run_layers(layer, psi, self.block_params(params), self.num_qubits, gradient)
 
     def first_ops(self, params: dict[str, jax.Array]) -> list[Op]:
         return _rx_rz_ops(params["first"])
@@ -272,20 +272,12 @@ class SU4Brickwork(_Base):
             return list(range(0, n - 1, 2)) + list(range(1, n - 1, 2))
         return list(range(n - 1))
 
-    def state(self, params: dict[str, jax.Array]) -> jax.Array:
+    def state(self, params: dict[str, jax.Array], gradient: str = "adjoint") -> jax.Array:
         n = self.num_qubits
         gates = params["gates"]
         psi = jnp.zeros((2**n,), G.complex_dtype(gates.dtype)).at[0].set(1)
-        seq = self._sequence()
-
-        def block(psi: jax.Array, p: jax.Array) -> tuple[jax.Array, None]:
-            u = G.su4(p)
-            for i in seq:
-                psi = G.apply_2q(psi, u[i], i, n)
-            return psi, None
-
-        psi, _ = lax.scan(block, psi, gates)
-        return psi
+        layer = lambda p: E.gates_from_ops(self.block_ops(p))
+        return E.run_layers(layer, psi, self.block_params(params), n, gradient)
 
     def first_ops(self, params: dict[str, jax.Array]) -> list[Op]:
         return []

@@ -41,22 +41,26 @@ marks ``|01>`` and ``P[d] < d`` marks ``|10>``, so the gate is one gather and tw
 multiplies, ``psi' = a * psi + b * psi[P]`` with ``a = cos t`` (1 where ``P[d] = d``) and
 ``b = sign(d - P[d]) sin t`` (Givens) or ``-i sin t [P[d] != d]`` (XY). ``P`` is an
 involution, so the gather's transpose is the same gather (a custom VJP; no scatter). Gates
-are applied with ``lax.scan`` over the edges inside ``lax.scan`` over layers, each step
-rematerialized in the backward pass: compile time does not depend on depth or width, and
-gradients keep one state per layer and per gate of the layer being differentiated.
+are applied with ``lax.scan`` over the edges inside ``lax.scan`` over layers: compile time
+does not depend on depth or width. Gradients (``gradient="adjoint"``, the default) use the
+adjoint method of :func:`jqgen.qcbm._engine.adjoint_scan`: the backward pass re-derives the
+state before each layer by the inverse layer (phases conjugated, gates ``G(-t)`` in reverse
+order), so memory is one state per gate of the layer being differentiated, whatever the
+depth; ``"backprop"`` also keeps one state per layer.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from . import _engine
 from . import _subspace as S
 from ._ansatz import Op, _Base, _check_int
 from ._gates import complex_dtype
@@ -214,9 +218,11 @@ class Givens(_Base):
         value = sum(1 << (self.num_qubits - 1 - q) for q in self.filled)
         return int(np.searchsorted(S.basis(self.num_qubits, self.weight), value))
 
-    def state(self, params: dict[str, jax.Array]) -> jax.Array:
-        """The ``C(n, k)`` amplitudes (jqgen's kernel): real dtype when :attr:`is_real`."""
-        return fused_state(self, params)
+    def state(self, params: dict[str, jax.Array], gradient: str = "adjoint") -> jax.Array:
+        """The ``C(n, k)`` amplitudes (jqgen's kernel): real dtype when :attr:`is_real`.
+        ``gradient``: ``"adjoint"`` (layers re-derived by their inverses in the backward
+        pass, memory flat in depth) or ``"backprop"`` (one stored state per layer)."""
+        return fused_state(self, params, gradient)
 
     # ---------------------------------------------- the same circuit as named gates
 
@@ -269,7 +275,7 @@ def _phase_angles(a: Givens, lp: dict[str, jax.Array], z: jax.Array) -> jax.Arra
     return ang
 
 
-def fused_state(a: Givens, params: dict[str, jax.Array]) -> jax.Array:
+def fused_state(a: Givens, params: dict[str, jax.Array], gradient: str = "adjoint") -> jax.Array:
     """The subspace state of :class:`Givens` ``a`` by jqgen's gather kernel (see the module
     docstring); ``[C(n, k)]``, real when ``a.is_real`` else complex."""
     n, k = a.num_qubits, a.weight
@@ -283,25 +289,37 @@ def fused_state(a: Givens, params: dict[str, jax.Array]) -> jax.Array:
         z = jnp.asarray(1 - 2 * S.basis_bits(n, k).astype(np.int8)).astype(real)
     psi0 = jnp.zeros((size,), dtype).at[a.start_index()].set(1)
 
-    @jax.checkpoint
-    def gate(psi: jax.Array, xs: tuple[jax.Array, jax.Array]) -> tuple[jax.Array, None]:
-        p, t = xs
-        moved = p != self_idx
-        c, s = jnp.cos(t), jnp.sin(t)
-        coef_a = jnp.where(moved, c, jnp.ones_like(c)).astype(dtype)
-        if a.gate == "givens":
-            coef_b = (s * jnp.sign(self_idx - p).astype(real)).astype(dtype)
-        else:
-            coef_b = lax.complex(jnp.zeros_like(s), -s) * moved.astype(dtype)
-        return coef_a * psi + coef_b * _involution_gather(psi, p), None
+    def gate_of(sign: float) -> Callable[[jax.Array, tuple[jax.Array, jax.Array]], tuple[jax.Array, None]]:
+        def gate(psi: jax.Array, xs: tuple[jax.Array, jax.Array]) -> tuple[jax.Array, None]:
+            p, t = xs
+            t = t * jnp.asarray(sign, real)  # sign -1: the inverse gate G(-t) = G(t)^-1
+            moved = p != self_idx
+            c, s = jnp.cos(t), jnp.sin(t)
+            coef_a = jnp.where(moved, c, jnp.ones_like(c)).astype(dtype)
+            if a.gate == "givens":
+                coef_b = (s * jnp.sign(self_idx - p).astype(real)).astype(dtype)
+            else:
+                coef_b = lax.complex(jnp.zeros_like(s), -s) * moved.astype(dtype)
+            return coef_a * psi + coef_b * _involution_gather(psi, p), None
+        return jax.checkpoint(gate)
 
-    @jax.checkpoint
-    def layer(psi: jax.Array, lp: dict[str, jax.Array]) -> tuple[jax.Array, None]:
-        psi, _ = lax.scan(gate, psi, (table, lp["mix"]))
-        if z is not None:
-            ang = _phase_angles(a, lp, z) * jnp.asarray(-0.5, real)
-            psi = psi * lax.complex(jnp.cos(ang), jnp.sin(ang))
-        return psi, None
+    def phase(psi: jax.Array, lp: dict[str, jax.Array], sign: float) -> jax.Array:
+        if z is None:
+            return psi
+        ang = _phase_angles(a, lp, z) * jnp.asarray(-0.5 * sign, real)
+        return psi * lax.complex(jnp.cos(ang), jnp.sin(ang))
 
-    psi, _ = lax.scan(layer, psi0, params)
+    def layer(psi: jax.Array, lp: dict[str, jax.Array]) -> jax.Array:
+        psi, _ = lax.scan(gate_of(1.0), psi, (table, lp["mix"]))
+        return phase(psi, lp, 1.0)
+
+    def inverse(psi: jax.Array, lp: dict[str, jax.Array]) -> jax.Array:
+        psi = phase(psi, lp, -1.0)
+        return lax.scan(gate_of(-1.0), psi, (table, lp["mix"]), reverse=True)[0]
+
+    if gradient == "adjoint":
+        return _engine.adjoint_scan(layer, inverse, psi0, params)
+    if gradient != "backprop":
+        raise ValueError(f"gradient must be 'adjoint' or 'backprop', got {gradient!r}")
+    psi, _ = lax.scan(lambda s, lp: (jax.checkpoint(layer)(s, lp), None), psi0, params)
     return psi

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 
 from .._checks import check_batch, check_bits, check_finite, check_int, check_shots, check_x64, is_concrete
 from .._compiled import compiled
-from .._memory import available_memory, format_bytes
+from .._memory import WORKING_COPIES, available_memory, format_bytes, largest_fitting, statevector_step_bytes
 from ..bits import bits_to_index, index_to_bits
 from ..distributions import sample_counts
 from . import _ansatz
@@ -25,9 +25,7 @@ from ._gates import complex_dtype
 
 __all__ = ["QCBM", "available_memory", "statevector_bytes"]
 
-#: Statevector copies a training step keeps alive at once beyond the residuals (state,
-#: probabilities, CDF, gradients); the guard asks for this many statevectors of headroom.
-_WORKING_COPIES = 8
+_WORKING_COPIES = WORKING_COPIES  # statevectors of headroom beyond gradient residuals
 
 
 def statevector_bytes(num_qubits: int, dtype: Any = jnp.float32) -> int:
@@ -56,8 +54,13 @@ class QCBM:
     Attributes:
         ansatz: a :class:`HardwareEfficient`, :class:`LiuWang` or :class:`SU4Brickwork`.
         dtype: real dtype of the angles (float32 gives complex64 states, float64 complex128).
-        engine: ``"fused"`` (jqgen's layer kernels, the default) or ``"tensorcircuit"``
-            (TensorCircuit circuits scanned over blocks). Both give the same statevector.
+        engine: ``"fused"`` (jqgen's fused engine, :mod:`jqgen.qcbm._engine`, the default)
+            or ``"tensorcircuit"`` (TensorCircuit circuits scanned over blocks). Both give
+            the same statevector.
+        gradient: how reverse mode differentiates the fused engine: ``"adjoint"`` (the
+            default: the backward pass re-derives earlier states by inverse blocks, memory a
+            few statevectors whatever the depth) or ``"backprop"`` (JAX stores the state
+            before every fused block). The ``"tensorcircuit"`` engine always backprops.
         init_scale: ``None`` draws initial angles uniformly in ``[-pi, pi)``; a float draws
             them from ``N(0, init_scale**2)`` (small values start near the identity circuit
             of :class:`SU4Brickwork`).
@@ -79,6 +82,7 @@ class QCBM:
     ansatz: Any
     dtype: Any = jnp.float32
     engine: str = "fused"
+    gradient: str = "adjoint"
     init_scale: float | None = None
     max_bytes: int | None = None
 
@@ -95,6 +99,8 @@ class QCBM:
         object.__setattr__(self, "dtype", dtype)
         if self.engine not in ("fused", "tensorcircuit"):
             raise ValueError(f"engine must be 'fused' or 'tensorcircuit', got {self.engine!r}")
+        if self.gradient not in ("adjoint", "backprop"):
+            raise ValueError(f"gradient must be 'adjoint' or 'backprop', got {self.gradient!r}")
         if self.init_scale is not None and not self.init_scale >= 0:
             raise ValueError(f"init_scale must be None or >= 0, got {self.init_scale!r}")
         self.check_memory()
@@ -103,25 +109,37 @@ class QCBM:
     def num_bits(self) -> int:
         return int(self.ansatz.num_qubits)
 
+    @property
+    def _grad_method(self) -> str:
+        return "backprop" if self.engine == "tensorcircuit" else self.gradient
+
+    def step_bytes(self, num_qubits: int | None = None) -> int:
+        """Estimated peak bytes of a ``value_and_grad`` step (:func:`jqgen._memory.statevector_step_bytes`
+        for this model's gradient method; ``num_qubits`` defaults to the model's)."""
+        n = self.num_bits if num_qubits is None else num_qubits
+        item = jnp.dtype(complex_dtype(jnp.dtype(self.dtype))).itemsize
+        return statevector_step_bytes(n, item, self.ansatz.layers, self._grad_method)
+
     def check_memory(self) -> None:
-        """Raises ``ValueError`` when the statevector (with working copies) cannot fit."""
+        """Raises ``ValueError`` when a training step (state, working copies and the gradient
+        method's residuals) cannot fit, naming the largest ``n`` that does."""
         n = self.num_bits
-        need = statevector_bytes(n, self.dtype) * _WORKING_COPIES
+        need = self.step_bytes()
         have = self.max_bytes if self.max_bytes is not None else available_memory()
         if need > have:
             raise ValueError(
                 f"a {n}-qubit statevector needs {_format_bytes(statevector_bytes(n, self.dtype))} "
-                f"({_format_bytes(need)} with working copies) but {_format_bytes(have)} is available; "
+                f"({_format_bytes(need)} for a training step with {self._grad_method} gradients and "
+                f"{self.ansatz.layers} layers) but {_format_bytes(have)} is available; "
                 f"use at most {self.max_qubits(have)} qubits, or an MPS model "
                 f"(jqgen.MPSBornMachine) for {n} bits"
             )
 
     def max_qubits(self, have: int | None = None) -> int:
+        """The largest ``n`` whose training step fits in ``have`` bytes (default: the device's
+        memory) with this model's dtype, depth and gradient method."""
         have = have if have is not None else available_memory()
-        n = 1
-        while statevector_bytes(n + 1, self.dtype) * _WORKING_COPIES <= have:
-            n += 1
-        return n
+        return max(1, largest_fitting(self.step_bytes, have))
 
     # ------------------------------------------------------------------ protocol
 
@@ -164,6 +182,7 @@ class QCBM:
             "ansatz": self.ansatz.config(),
             "dtype": jnp.dtype(self.dtype).name,
             "engine": self.engine,
+            "gradient": self.gradient,
             "init_scale": self.init_scale,
         }
 
@@ -180,7 +199,7 @@ class QCBM:
         family = cfg.pop("family", "qcbm")
         if family != "qcbm":
             raise ValueError(f"config['family'] must be 'qcbm' for a QCBM, got {family!r}")
-        allowed = {"ansatz", "dtype", "engine", "init_scale", "max_bytes"}
+        allowed = {"ansatz", "dtype", "engine", "gradient", "init_scale", "max_bytes"}
         if "ansatz" not in cfg or set(cfg) - allowed:
             raise ValueError(f"a QCBM config needs 'ansatz' and may have {sorted(allowed - {'ansatz'})}, got {sorted(cfg)}")
         try:
@@ -213,7 +232,7 @@ class QCBM:
             from ._tc import tc_state
 
             return tc_state(self.ansatz, params)
-        return self.ansatz.state(params)
+        return self.ansatz.state(params, self.gradient)
 
     def _probs(self, params: dict[str, jax.Array]) -> jax.Array:
         psi = self._state(params)
