@@ -24,6 +24,7 @@ of every component j, ddof = 1, averaged over all components), beside the second
 
     python benchmarks/synergy_experiment.py                 # ~4-5 min on 2 cores (244 s measured)
     python benchmarks/synergy_experiment.py --quick         # smoke test, 30-60 s, writes nothing by default
+    python benchmarks/synergy_experiment.py --scale --steps16 50   # n = 16 and 20 (issue 16), ~25 min on 2 shared cores
 """
 
 from __future__ import annotations
@@ -63,17 +64,22 @@ def entropy(data: np.ndarray) -> float:
     return float(-(p * np.log(p)).sum())
 
 
-def exact_kl(model: QCBM, params, target) -> float:
-    return float(kl_divergence(target, model.probs(params)))
+def exact_kl(model: QCBM, params, target, smoothing: str = "clip") -> float:
+    return float(kl_divergence(target, model.probs(params), smoothing=smoothing))
 
 
-def batched_fit(model, params, data, lr: float, steps: int, loss=None, desc: str = "") -> tuple[Any, np.ndarray]:
+def batched_fit(model, params, data, lr: float, steps: int, loss=None, desc: str = "",
+                batch_size: int | None = None) -> tuple[Any, np.ndarray]:
     """``jqgen.fit`` for a batch of initial parameter sets at once: the pure step of
     ``jqgen.training.gradient`` (Adam, full batch) under ``vmap``, scanned in chunks; one
     compilation per call instead of one per run. Returns the final params (batched) and the
-    loss history ``[B, steps]``."""
+    loss history ``[B, steps]`` (``steps = 0``: the initial params and an empty history).
+    ``batch_size``: minibatches of that many rows (default: full batch)."""
     data = jnp.asarray(data)
-    strategy = jqgen.training.gradient(model, optax.adam(lr), batch_size=int(data.shape[0]), loss=loss)
+    if steps == 0:
+        return params, np.zeros((jax.tree_util.tree_leaves(params)[0].shape[0], 0))
+    batch = int(data.shape[0]) if batch_size is None else min(int(batch_size), int(data.shape[0]))
+    strategy = jqgen.training.gradient(model, optax.adam(lr), batch_size=batch, loss=loss)
     key = jax.random.key(0)  # full batch: the key only feeds the (unused) minibatch draw
     opt_state = jax.vmap(lambda p: strategy.init(p, key))(params)
     state = (params, opt_state)
@@ -109,13 +115,14 @@ def stack(trees):
     return jax.tree_util.tree_map(lambda *x: jnp.stack(x), *trees)
 
 
-def train_mps(data, n: int, chi: int, seeds, steps: int, lr: float, h: float, desc: str = ""):
+def train_mps(data, n: int, chi: int, seeds, steps: int, lr: float, h: float, desc: str = "",
+              batch_size: int | None = None):
     """MPS Born machines (one per seed: init key ``1000 + seed``), NLL by Adam, in one batch.
     Returns the list of trained MPSs, KL curves ``[S, steps]`` (NLL - H), final KLs and wall time."""
     mps_model = jqgen.MPSBornMachine(n, chi)
     t = time.perf_counter()
     init = jax.vmap(mps_model.init)(jnp.stack([jax.random.key(1000 + s) for s in seeds]))
-    params, hist = batched_fit(mps_model, init, data, lr, steps, desc=desc)
+    params, hist = batched_fit(mps_model, init, data, lr, steps, desc=desc, batch_size=batch_size)
     wall = time.perf_counter() - t
     out = [take(params, i) for i in range(len(seeds))]
     kls = [jqgen.mean_nll(mps_model, p, data) - h for p in out]
@@ -136,6 +143,19 @@ def stats(x) -> dict:
 # --- circuit-training comparison ---------------------------------------------------------
 
 
+def circuit_loss(model: QCBM, target, smoothing: str):
+    """The ``loss=`` of :func:`batched_fit`: exact KL(target || model) with ``smoothing``
+    (``"clip"``: ``jqgen.qcbm.make_loss(model, "kl")``'s clipped KL; ``"smooth"``: the
+    mixture with the uniform distribution, no zero gradient below the clip)."""
+    if smoothing == "clip":
+        return make_loss(model, "kl")
+
+    def value_and_grad(params, batch, key):
+        return jax.value_and_grad(lambda th: kl_divergence(target, model.probs(th), smoothing="smooth"))(params)
+
+    return value_and_grad
+
+
 def run_dataset(name: str, data: np.ndarray, cfg: dict) -> dict:
     n = data.shape[1]
     layers = cfg["total_layers"]
@@ -154,7 +174,7 @@ def run_dataset(name: str, data: np.ndarray, cfg: dict) -> dict:
     for chi in cfg["chis"]:
         d = int(round(math.log2(chi)))
         mpss, mps_hist, mps_kls, mps_wall = train_mps(data, n, chi, seeds, cfg["mps_steps"], cfg["mps_lr"], h,
-                                                      desc=f"{name} MPS chi={chi}")
+                                                      desc=f"{name} MPS chi={chi}", batch_size=cfg.get("mps_batch"))
         classical[f"chi{chi}"] = {"mps_steps": cfg["mps_steps"], "mps_lr": cfg["mps_lr"], "seeds": len(seeds),
                                   "wall_s_all_seeds_batched": round(mps_wall, 2), "final_kl": stats(mps_kls),
                                   "mean_curve": subsample(mps_hist.mean(0), cfg["every"])}
@@ -166,7 +186,9 @@ def run_dataset(name: str, data: np.ndarray, cfg: dict) -> dict:
                 t = time.perf_counter()
                 _, mapped, fid = circuit_from_mps(mps, d, layers - d, key=jax.random.key(3000 + seed),
                                                   init_scale=cfg["init_scale"], refine_steps=refine,
-                                                  refine_lr=cfg["refine_lr"])
+                                                  refine_lr=cfg["refine_lr"],
+                                                  decomposition=None if refine else cfg.get("decomposition"),
+                                                  sweeps=cfg.get("sweeps", 8))
                 map_wall = time.perf_counter() - t
                 arm = f"mps_chi{chi}{suffix}"
                 refine_used = None
@@ -179,24 +201,29 @@ def run_dataset(name: str, data: np.ndarray, cfg: dict) -> dict:
                         mapped = unrefined
                 else:
                     unrefined = mapped
-                kl_d = exact_kl(QCBM(SU4Brickwork(n, d, "staircase")), {"gates": mapped["gates"][:d]}, target)
+                kl_d = exact_kl(QCBM(SU4Brickwork(n, d, "staircase")), {"gates": mapped["gates"][:d]}, target,
+                                cfg.get("smoothing", "clip"))
                 starts.append((arm, seed, mapped))
                 info[(arm, seed)] = {"D": d, "extra_layers": layers - d, "refine_steps": refine,
                                      "mps_kl_final": round(mps_kl, 6), "fidelities": [round(f, 6) for f in fid],
                                      "map_wall_s": round(map_wall, 2), "kl_mapped_D_layers_only": round(kl_d, 6),
                                      "refined_angles_used": refine_used}
                 log(f"{name} {arm:>17} seed {seed}: MPS KL {mps_kl:.4f}, fidelity {fid[-1]:.4f} "
-                    f"(Ran, per layer: {', '.join(f'{f:.3f}' for f in fid[:d])}), KL of the D layers {kl_d:.4f}")
+                    f"(per layer: {', '.join(f'{f:.3f}' for f in fid[:d])}), KL of the D layers {kl_d:.4f} "
+                    f"({map_wall:.1f} s)")
 
     t = time.perf_counter()
+    smoothing = cfg.get("smoothing", "clip")
     final_params, hist = batched_fit(model, stack([p for _, _, p in starts]), data, cfg["circuit_lr"],
-                                     cfg["circuit_steps"], loss=make_loss(model, "kl"),
+                                     cfg["circuit_steps"], loss=circuit_loss(model, target, smoothing),
                                      desc=f"{name} circuits ({len(starts)} runs batched)")
     circuit_wall = time.perf_counter() - t
-    finals = np.asarray(jax.vmap(lambda p: kl_divergence(target, model.probs(p)))(final_params), np.float64)
+    kl_fn = jax.jit(lambda p: kl_divergence(target, model.probs(p), smoothing=smoothing))
+    finals = np.asarray([float(kl_fn(take(final_params, i))) for i in range(len(starts))], np.float64)
     curves = np.concatenate([hist, finals[:, None]], axis=1)  # [B, steps + 1]
 
-    out = {"n": n, "num_patterns": int(len(np.unique(data, axis=0))), "entropy": h,
+    out = {"n": n, "num_patterns": int(len(np.unique(data, axis=0))), "entropy": h, "loss_smoothing": smoothing,
+           "circuit_steps": cfg["circuit_steps"],
            "circuit_wall_s_all_runs_batched": round(circuit_wall, 2), "num_circuit_runs": len(starts),
            "classical_stage": classical, "arms": {},
            "curve_steps": subsample(np.arange(cfg["circuit_steps"] + 1, dtype=float), cfg["every"])}
@@ -233,23 +260,29 @@ def grad_variance(cfg: dict) -> dict:
         target = empirical_distribution(data, n)
         h = entropy(data)
         model = QCBM(SU4Brickwork(n, layers, "staircase"))
-        grad = jax.jit(jax.vmap(jax.grad(lambda p: kl_divergence(target, model.probs(p)))))
+        smoothing = cfg.get("smoothing", "clip")
+        grad = jax.jit(jax.grad(lambda p: kl_divergence(target, model.probs(p), smoothing=smoothing)))
         batches = {}
+        samples = gv["samples"] if isinstance(gv["samples"], int) else gv["samples"][str(n)]
         for arm, scale in (("random", None), ("identity", cfg["init_scale"])):
             m = QCBM(SU4Brickwork(n, layers, "staircase"), init_scale=scale)
-            batches[arm] = jax.vmap(m.init)(jax.random.split(jax.random.key(n), gv["samples"]))
+            batches[arm] = jax.vmap(m.init)(jax.random.split(jax.random.key(n), samples))
         # a distribution over pretrained starts: MPS init seed s, and the extra layers' angles (key 4000 + s)
-        seeds = list(range(gv["mps_samples"]))
+        seeds = list(range(gv["mps_samples"] if isinstance(gv["mps_samples"], int) else gv["mps_samples"][str(n)]))
         mpss, _, mps_kls, _ = train_mps(data, n, min(chi, 2 ** (n // 2)), seeds, gv["mps_steps"], cfg["mps_lr"], h,
-                                        desc=f"gradvar n={n} MPS")
+                                        desc=f"gradvar n={n} MPS", batch_size=cfg.get("mps_batch"))
         mapped, fids = [], []
         for s, pm in zip(seeds, mpss):
-            _, p, fid = circuit_from_mps(pm, d, layers - d, key=jax.random.key(4000 + s), init_scale=cfg["init_scale"])
+            _, p, fid = circuit_from_mps(pm, d, layers - d, key=jax.random.key(4000 + s), init_scale=cfg["init_scale"],
+                                         decomposition=cfg.get("decomposition"), sweeps=cfg.get("sweeps", 8))
             mapped.append(p["gates"])
             fids.append(fid[-1])
         batches[f"mps_chi{chi}"] = {"gates": jnp.stack(mapped)}
         for arm, b in batches.items():
-            g = np.asarray(grad(b)["gates"], np.float64)  # [S, layers, n - 1, 15]
+            t = time.perf_counter()
+            g = np.stack([np.asarray(grad(take(b, i))["gates"], np.float64)
+                          for i in range(jax.tree_util.tree_leaves(b)[0].shape[0])])  # [S, layers, n - 1, 15]
+            log(f"gradvar n={n:2d} {arm}: {g.shape[0]} gradients in {time.perf_counter() - t:.1f} s")
             var = g.var(axis=0, ddof=1)
             row = {"var": float(var.mean()), "second_moment": float((g**2).mean()),
                    "var_first_D_layers": float(var[:d].mean()), "var_last_layers": float(var[d:].mean()),
@@ -355,7 +388,7 @@ def plot_curves(r: dict, title: str, path: str) -> None:
     ax = fig.add_subplot()
     steps = np.asarray(r["curve_steps"])
     colors = {"random": "tab:gray", "identity": "k", "mps_chi2": "tab:blue", "mps_chi4": "tab:orange",
-              "mps_chi8": "tab:green"}
+              "mps_chi8": "tab:green", "mps_chi16": "tab:red"}
     for arm, a in r["arms"].items():
         base = arm.replace("_refined", "")
         style = "--" if arm.endswith("_refined") else "-"
@@ -411,7 +444,16 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=None, help="circuit-training Adam steps (default 800; quick 40)")
     ap.add_argument("--no-refine", action="store_true", help="skip the refined-mapping arms")
     ap.add_argument("--no-gradvar", action="store_true", help="skip the gradient-variance study")
+    ap.add_argument("--scale", action="store_true", help="the experiment at n = 16 and 20 (issue 16 part 2): "
+                    "see scale_main; writes benchmarks/results/synergy_scale_cpu.json")
+    ap.add_argument("--steps16", type=int, default=60, help="--scale: circuit steps at n = 16 (default 60)")
+    ap.add_argument("--steps20", type=int, default=0, help="--scale: circuit steps at n = 20 (default 0: the "
+                    "mapped starts and their KL only)")
+    ap.add_argument("--steps12", type=int, default=200, help="--scale: steps of the n = 12 clip/smooth comparison")
     args = ap.parse_args()
+    if args.scale:
+        scale_main(args)
+        return
 
     if args.quick:
         cfg = {"seeds": 1, "circuit_steps": 40, "mps_steps": 100, "chis": [4], "refine_steps": 20, "every": 5,
@@ -481,6 +523,87 @@ def main() -> None:
             log(f"wrote {path}")
         if "gradvar" in results:
             path = os.path.join(plot_dir, "synergy_gradvar.png")
+            plot_gradvar(results["gradvar"], path)
+            log(f"wrote {path}")
+
+
+SCALE_DOC = """--scale: the experiment where random circuits should plateau (issue 16 part 2).
+
+Every arm trains QCBM(SU4Brickwork(n, 6, "staircase")) with Adam (lr 0.02, full batch) on the
+smooth KL (the default here; clip vs smooth is compared at n = 12 on bars-and-stripes 4x3):
+random (angles uniform), identity (N(0, 0.01^2)), mps_chi{2,4,8,16}: MPSBornMachine(n, chi)
+trained by Adam (minibatches of 1024) for mps_steps, mapped into D = log2(chi) layers by the
+sweep decomposition (circuit_from_mps(decomposition="sweep", sweeps=8)), then 6 - D near-
+identity layers. 5 seeds, all arms of a data set batched under vmap. Data: cardinality n = 16,
+k = 8 and bars-and-stripes 4x4 (n = 16); cardinality n = 20, k = 10 and bars-and-stripes
+5x4 (n = 20, fewer or no steps: one batched step of 30 runs costs minutes on the shared
+2-core CPU). Gradient variance at initialization, n = 8..20, random / identity / mps_chi4.
+"""
+
+
+def scale_main(args) -> None:
+    base = {"total_layers": 6, "circuit_lr": 0.02, "mps_lr": 0.02, "init_scale": 0.01, "dtype": "float32",
+            "refine_lr": 0.01, "refine_steps": 0, "seeds": args.seeds or 5, "chis": [2, 4, 8, 16],
+            "decomposition": "sweep", "sweeps": 8, "mps_steps": 400, "mps_batch": 1024, "every": 5,
+            "smoothing": "smooth"}
+    if args.quick:
+        base.update({"seeds": 2, "chis": [2, 4], "mps_steps": 50})
+    plan = [("cardinality16", lambda: jqgen.cardinality_dataset(16, 8, 1.0, seed=0).data, args.steps16),
+            ("bas4x4", lambda: jqgen.load_dataset("bas-4x4").data, args.steps16),
+            ("cardinality20", lambda: jqgen.cardinality_dataset(20, 10, 1.0, seed=0).data, args.steps20),
+            ("bas5x4", lambda: jqgen.load_dataset("bas-5x4").data, args.steps20)]
+    if args.quick:
+        plan = [("cardinality8", lambda: jqgen.cardinality_dataset(8, 4, 1.0, seed=0).data, 10)]
+    json_path = args.json or (None if args.quick else os.path.join(ROOT, "benchmarks/results/synergy_scale_cpu.json"))
+    plot_dir = args.plots or (None if args.quick else os.path.join(ROOT, "docs"))
+    env = _env.environment()
+    other = _env.OtherCPU().start()
+    t0 = time.perf_counter()
+    results: dict = {"benchmark": "synergy_experiment --scale", "description": SCALE_DOC, "settings": base,
+                     "datasets": {}, "clip_vs_smooth": {}, "load_average_start": list(os.getloadavg())}
+
+    def save():
+        results["wall_s"] = round(time.perf_counter() - t0, 1)
+        results["load_average_end"] = list(os.getloadavg())
+        results["environment"] = env
+        if json_path:
+            _env.write_text(json_path, json.dumps(results, indent=1))
+
+    for name, build, steps in plan:
+        data = np.asarray(build())
+        log(f"dataset {name}: {data.shape}, {steps} circuit steps, load {os.getloadavg()}")
+        results["datasets"][name] = run_dataset(name, data, {**base, "circuit_steps": steps})
+        save()
+    if not args.quick:
+        data = np.asarray(jqgen.load_dataset("bas-4x3").data)
+        for smoothing in ("smooth", "clip"):
+            log(f"bas4x3 with the {smoothing} KL, {args.steps12} steps")
+            results["clip_vs_smooth"][smoothing] = run_dataset(
+                f"bas4x3-{smoothing}", data, {**base, "chis": [2, 4, 8], "circuit_steps": args.steps12,
+                                              "smoothing": smoothing, "every": 10})
+            save()
+    if not args.no_gradvar:
+        ns = [4, 6] if args.quick else [8, 10, 12, 14, 16, 18, 20]
+        small = {str(n): (8 if n >= 18 else 16) for n in ns}
+        results["gradvar"] = grad_variance({**base, "gradvar": {"ns": ns, "samples": small, "mps_samples": small,
+                                                               "mps_steps": 200, "chi": 4}})
+        save()
+    results["findings"] = findings(results, base)
+    results["other_processes_cpu_s"] = other.stop()
+    save()
+    print(markdown(results, base))
+    print("findings:", json.dumps(results["findings"], indent=1))
+    if json_path:
+        log(f"wrote {json_path}")
+    if plot_dir:
+        for name, r in results["datasets"].items():
+            if r["circuit_steps"] > 0:
+                path = os.path.join(plot_dir, f"synergy_scale_kl_{name}.png")
+                plot_curves(r, f"{name} (n = {r['n']}): 6 SU(4) staircase layers, Adam lr 0.02, smooth KL, "
+                               f"{base['seeds']} seeds (mean)", path)
+                log(f"wrote {path}")
+        if "gradvar" in results:
+            path = os.path.join(plot_dir, "synergy_scale_gradvar.png")
             plot_gradvar(results["gradvar"], path)
             log(f"wrote {path}")
 

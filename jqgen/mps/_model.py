@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 import jax
@@ -11,7 +12,7 @@ import jax.numpy as jnp
 from .._checks import check_int, check_x64
 from ._guard import WORKING_COPIES, check_mps_memory
 from ._born import log_prob, probs, sample
-from ._core import MPS, _check_sizes, masked, product_mps
+from ._core import MPS, _check_sizes, masked
 
 __all__ = ["MPSBornMachine"]
 
@@ -23,9 +24,9 @@ class MPSBornMachine:
     Attributes:
         num_bits: number of sites ``n``.
         chi_max: bond dimension.
-        init_noise: relative scale of the random perturbation added by :meth:`init` to the
-            uniform superposition (so training starts near the uniform distribution, with
-            every bond active).
+        init_noise: relative weight ``eps`` of the random block that :meth:`init` adds to
+            the uniform superposition: ``psi = uniform + eps r`` with ``E||r||^2 = 1``
+            (``0`` starts exactly uniform).
         dtype: parameter dtype.
         max_bytes: memory the guard may plan for (default: the device's memory); not part
             of :meth:`config` nor of equality.
@@ -72,13 +73,21 @@ class MPSBornMachine:
                          have=self.max_bytes)
 
     def init(self, key: jax.Array) -> MPS:
-        """Uniform superposition with bond-diagonal identity plus Gaussian noise."""
+        """The uniform superposition plus a random state of weight ``init_noise``, as a direct sum.
+
+        Bond index 0 carries the uniform product state ``2^{-n/2} sum_x |x>``; the other
+        ``chi - 1`` bond states carry an independent Gaussian MPS ``r`` (entries
+        ``N(0, w^2 / (2 (chi - 1)))``, ``w = init_noise^(1/n)``, so ``E||r||^2 =
+        init_noise^2``), joined to the uniform block only at the two ends. Training starts
+        near the uniform distribution, yet the random block's Walsh spectrum is flat: data
+        whose correlations are all of high order (parity: every marginal of fewer than
+        ``n`` bits uniform) get a first-order gradient. The earlier start, uniform plus
+        small noise on every entry, is a saddle for such data (their gradient there falls
+        off as noise^(order - 1); benchmarks/README.md, "The uniform saddle"). ``chi_max = 1``: the uniform product
+        state with entries perturbed by ``N(0, init_noise^2 / 2)``.
+        """
         n, chi = self.num_bits, self.chi_max
-        base = product_mps(jnp.ones((n, 2)), chi, dtype=self.dtype).tensors
-        eye = jnp.eye(chi, dtype=self.dtype)[None, :, None, :] * jnp.ones((n, 1, 2, 1), self.dtype)
-        noise = jax.random.normal(key, base.shape, self.dtype)
-        t = 0.5 * base + 0.5 * eye + (self.init_noise / jnp.sqrt(chi)).astype(self.dtype) * noise
-        return MPS(masked(t))
+        return MPS(_uniform_plus_random(key, n, chi, self.init_noise, self.dtype))
 
     # The methods run jqgen.mps's jitted kernels (keyed on shapes and dtypes, shared by
     # every model): a second eager call with equal sizes compiles nothing.
@@ -131,3 +140,22 @@ class MPSBornMachine:
                 f"{sorted(fields - {'num_bits', 'chi_max'})}, got {sorted(cfg)}"
             )
         return cls(**cfg)
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 4))
+def _uniform_plus_random(key: jax.Array, n: int, chi: int, eps: Any, dtype: Any) -> jax.Array:
+    """The tensors of :meth:`MPSBornMachine.init` (``[n, chi, 2, chi]``, masked)."""
+    rdt = jnp.finfo(dtype).dtype
+    g = jax.random.normal(key, (n, chi, 2, chi), dtype)
+    half = jnp.sqrt(jnp.asarray(0.5, rdt))
+    u = jnp.zeros((n, chi, 2, chi), dtype).at[:, 0, :, 0].set(half.astype(dtype))
+    if chi == 1:
+        return masked(u * (1 + (jnp.asarray(eps, rdt) * half).astype(dtype) * g))
+    w = jnp.asarray(eps, rdt) ** (1 / n)
+    g = g * (w / jnp.sqrt(jnp.asarray(2 * (chi - 1), rdt))).astype(dtype)
+    rest = jnp.arange(chi) > 0
+    block = (rest[:, None] & rest[None, :])[None, :, None, :]
+    t = u + jnp.where(block, g, jnp.zeros((), dtype))
+    t = t.at[0, 0, :, 1:].set(g[0, 0, :, 1:])  # the first site enters the random block ...
+    t = t.at[-1, 1:, :, 0].set(g[-1, 1:, :, 0])  # ... and the last site leaves it
+    return masked(t)

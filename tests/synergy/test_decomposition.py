@@ -227,3 +227,20 @@ def test_cli_decomposition_options():
     assert mapping("ran", 0) == ("ran", 0)
     with pytest.raises(ValueError, match="--refine-steps goes with --decomposition ran\\+adam, not sweep"):
         mapping("sweep", 10)
+
+
+@pytest.mark.slow  # a whole CLI run: ~10 s on an idle CPU (compilations of both stages and the plots)
+def test_cli_train_synergy_summary_keeps_one_fidelity_per_mapped_layer(tmp_path):
+    """The default decomposition (sweep) writes ``fidelities``, one per mapped layer, nondecreasing."""
+    import json
+
+    from jqgen.cli import main
+
+    out = tmp_path / "run"
+    assert main(["train", "synergy", "--data", "bars-stripes-2x2", "--chi", "4", "--layers-from-mps", "2",
+                 "--extra-layers", "0", "--mps-steps", "5", "--circuit-steps", "2", "--no-progress",
+                 "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    fid = summary["fidelities"]
+    assert summary["hyperparameters"]["decomposition"] == "sweep" and len(fid) == 2
+    assert all(0 <= f <= 1 + 1e-6 for f in fid) and fid == sorted(fid)
