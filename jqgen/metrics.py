@@ -49,7 +49,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ._checks import check_int, validate_binary
+from ._checks import check_fits, check_int, validate_binary
+from ._memory import available_memory
 from .bits import pack_bits
 from .spaces import SolutionSpace
 
@@ -66,6 +67,20 @@ def perfect_coverage(space_size: int, num_samples: int) -> float:
 
 def _div(a: float, b: float) -> float:
     return a / b if b else NAN
+
+
+def _check_key_memory(n: int, *arrays: Any) -> None:
+    """Refuses, before copying anything, inputs whose working set does not fit: per row a
+    uint8 copy (``n`` bytes), its packed keys (``8 w`` with ``w = ceil(n / 64)``), their sort
+    (``2 x 8 w``) and masks; the message gives the largest number of rows that fits."""
+    rows = sum(int(np.shape(a)[0]) if np.ndim(a) else 0 for a in arrays)
+    per_row = n + 24 * ((n + 63) // 64) + 8
+    check_fits(rows * per_row, f"metrics of {rows} rows of {n} bits (packed keys and their sort)",
+               largest=f"at most about {_largest_rows(per_row)} rows fit: evaluate a subsample")
+
+
+def _largest_rows(per_row: int) -> int:
+    return available_memory() // per_row
 
 
 def _split(samples: np.ndarray, train: np.ndarray, space: SolutionSpace) -> dict[str, Any]:
@@ -107,6 +122,7 @@ def generalization_metrics(samples: Any, train: Any, space: SolutionSpace, *,
     if not (hasattr(space, "num_bits") and callable(getattr(space, "contains", None))):
         raise ValueError(f"space must be a jqgen.spaces solution space, got {type(space).__name__}")
     n = space.num_bits
+    _check_key_memory(n, samples, train)
     s = validate_binary(samples, width=n, name="samples")
     t = validate_binary(train, width=n, name="train")
     sp = _split(s, t, space)
@@ -202,5 +218,6 @@ def precision_recall(samples: Any, space: SolutionSpace) -> dict[str, float]:
         >>> precision_recall(s, BarsAndStripesSpace(2, 2))["recall"]
         0.3333333333333333
     """
+    _check_key_memory(space.num_bits, samples)
     s = validate_binary(samples, width=space.num_bits, name="samples")
     return _precision_recall(pack_bits(s), space.contains(s), int(space.size))

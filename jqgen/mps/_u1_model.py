@@ -126,9 +126,12 @@ class SymmetricMPSBornMachine:
         need, have = self.memory_bytes(), self.max_bytes if self.max_bytes is not None else available_memory()
         if need > have:
             lay = self.layout
+            per_chi_sq = need // self.chi_max**2  # the padded blocks grow as chi_max^2
+            largest = int(math.isqrt(max(0, have // max(1, per_chi_sq))))
             raise ValueError(f"a symmetric MPS with n = {self.num_bits}, {lay.num_charges} charges and chi_max = "
                              f"{self.chi_max} needs about {format_bytes(need)} (blocks [n, 2, Q, chi, chi] x "
-                             f"{_WORKING_COPIES} working copies), more than the {format_bytes(have)} available")
+                             f"{_WORKING_COPIES} working copies), more than the {format_bytes(have)} available; "
+                             f"the largest chi_max that fits is {largest}")
 
     def in_support(self, bits: Any) -> jax.Array:
         """``bool [...]``: which strings of ``bits [..., n]`` meet the constraint."""
