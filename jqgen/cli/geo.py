@@ -23,7 +23,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from ._args import add_out_arguments, add_progress_argument, add_seed_argument, positive_float, positive_int
+from ._args import BadInput, add_out_arguments, add_progress_argument, add_seed_argument, positive_float, positive_int
 from ._report import versions
 from ._rundir import device_name, prepare_run, slug
 from ..plots import plot_best_so_far, plot_frontier
@@ -91,11 +91,16 @@ def register(commands: Any) -> None:
 
 
 def _instance(args: argparse.Namespace) -> Any:
+    """The ``--problem`` instance; a missing, unreadable or malformed one is :class:`BadInput`
+    (exit code 3, as for ``--data``)."""
     from ..geo import load_instance, synthetic_instance
 
     if args.problem.startswith("synthetic-") and args.problem[len("synthetic-"):].isdigit():
         return synthetic_instance(int(args.problem[len("synthetic-"):]), seed=args.seed)
-    return load_instance(args.problem, args.data_dir)
+    try:
+        return load_instance(args.problem, args.data_dir)
+    except (ValueError, OSError) as e:
+        raise BadInput(str(e)) from None
 
 
 def _frontier(args: argparse.Namespace) -> Any:

@@ -42,8 +42,16 @@ def test_geo_booster_mode_on_a_synthetic_instance(tmp_path, capsys):
 
 
 def test_geo_names_a_missing_instance(tmp_path, capsys):
-    assert main(_argv(tmp_path / "x", "--problem", "nosuch", "--data-dir", str(tmp_path))) == 2
+    assert main(_argv(tmp_path / "x", "--problem", "nosuch", "--data-dir", str(tmp_path))) == 3  # bad data
     assert "nosuch" in capsys.readouterr().err
+
+
+def test_geo_refuses_a_malformed_instance_file_with_exit_3(tmp_path, capsys):
+    bad = tmp_path / "port9.txt"
+    bad.write_text("3\n0.1 0.2\n0.1 0.2\n")  # three assets announced, two given
+    assert main(_argv(tmp_path / "x", "--problem", str(bad), "--data-dir", str(tmp_path))) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("jqgen: error:") and len(err.strip().splitlines()) == 1
 
 
 @pytest.mark.slow
