@@ -9,7 +9,7 @@
   unrelated exception or hang.
 * Hypothesis strategies (``test_*_property``) draw bad probability vectors, bit arrays,
   sizes and count tables for the functions that take them.
-* :func:`test_huge_sizes_are_refused_without_allocating` (slow tier: 5 s, a subprocess)
+* :func:`test_huge_sizes_are_refused_without_allocating` (5 s, a subprocess measuring peak RSS)
   measures that huge sizes are refused with peak RSS growth below 256 MiB; the same
   refusals run in-process in the default tier (``test_bad_input_is_refused``).
 """
@@ -342,7 +342,7 @@ HUGE_SCRIPT = textwrap.dedent("""
 """)
 
 
-@pytest.mark.slow  # 5 s, most of it the subprocess importing jax; the refusals themselves run by default
+# ~5 s, most of it the subprocess importing jax: in the default tier, as issue 18 asks (peak RSS measured)
 def test_huge_sizes_are_refused_without_allocating():
     env = dict(os.environ, JAX_PLATFORMS="cpu")
     r = subprocess.run([sys.executable, "-c", HUGE_SCRIPT], capture_output=True, text=True, timeout=120, env=env)
