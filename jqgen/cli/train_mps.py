@@ -38,7 +38,7 @@ from ..training import NonFiniteLossError, fit
 __all__ = ["FILES", "GRADIENT_DEFAULTS", "command", "register", "resolve_method_args", "train_gradient"]
 
 #: Defaults of the ``--method gradient`` options.
-GRADIENT_DEFAULTS = {"steps": 2000, "lr": 0.01, "batch_size": None, "init_noise": 0.5, "chunk_size": 100}
+GRADIENT_DEFAULTS = {"steps": 2000, "lr": 0.01, "batch_size": None, "init_noise": None, "chunk_size": 100}
 #: Output files of ``--method gradient``, in print order.
 FILES = ("checkpoint.npz", "summary.json", "training_curve.png", "samples.png", "entropies.png")
 
@@ -74,7 +74,8 @@ def register(families: Any) -> None:
                    help=f"optimizer steps (default: {GRADIENT_DEFAULTS['steps']})")
     g.add_argument("--batch-size", type=positive_int, default=None, help="minibatch size (default: full batch)")
     g.add_argument("--init-noise", type=nonnegative_float, default=None,
-                   help=f"init perturbation (default: {GRADIENT_DEFAULTS['init_noise']})")
+                   help="weight of the init's random part (default: the model's, 4.0 for an MPS, 0.5 for "
+                        "--cardinality)")
     g.add_argument("--chunk-size", type=positive_int, default=None,
                    help=f"steps per compiled chunk (default: {GRADIENT_DEFAULTS['chunk_size']})")
     train_sweep.add_arguments(mps.add_argument_group("--method sweep"))
@@ -113,11 +114,11 @@ def train_gradient(args: argparse.Namespace) -> int:
     t_start = time.perf_counter()
     ds = load_data(args.data)
     dtype = getattr(jnp, args.dtype)
+    noise = {} if args.init_noise is None else {"init_noise": args.init_noise}
     if args.cardinality is None:
-        model: Any = MPSBornMachine(ds.num_bits, args.chi_max, init_noise=args.init_noise, dtype=dtype)
+        model: Any = MPSBornMachine(ds.num_bits, args.chi_max, dtype=dtype, **noise)
     else:
-        model = SymmetricMPSBornMachine(ds.num_bits, args.cardinality, args.chi_max, init_noise=args.init_noise,
-                                        dtype=dtype)
+        model = SymmetricMPSBornMachine(ds.num_bits, args.cardinality, args.chi_max, dtype=dtype, **noise)
         check_support(model, ds.data, f"--data {args.data}:")
     run = prepare_run(args.out, default_name=f"mps-{slug(ds.name)}", files=FILES, overwrite=args.overwrite,
                       unit="steps", total=args.steps)
@@ -126,7 +127,7 @@ def train_gradient(args: argparse.Namespace) -> int:
     hparams = {
         "family": model.config()["family"], "data": args.data, "chi_max": args.chi_max,
         "cardinality": args.cardinality, "steps": args.steps, "lr": args.lr,
-        "batch_size": batch, "init_noise": args.init_noise, "dtype": args.dtype, "seed": args.seed,
+        "batch_size": batch, "init_noise": model.init_noise, "dtype": args.dtype, "seed": args.seed,
         "chunk_size": args.chunk_size, "optimizer": "adam", "method": "gradient",
     }
     metadata = {"data": args.data, "dataset": ds.name, "image_shape": ds.image_shape, "steps": args.steps,

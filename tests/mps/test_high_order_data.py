@@ -88,9 +88,10 @@ def test_sweep_defaults_learn_high_order_data(name, data):
 @pytest.mark.parametrize("name,data", SLOW, ids=[s[0] for s in SLOW])
 def test_gradient_defaults_learn_high_order_data_slow(name, data):
     # the setting: chi_max 32 (the CLI's default), Adam lr 0.01, 2,000 full-batch steps.
-    # Known limit: at n = 10 a seed can still stay at the saddle (odd parity 10, model.init(key(3)):
-    # gap ln 2; the probe in benchmarks/README.md saw 16/16 other seeds learn parity 10), so there
-    # 3 of 4 seeds must learn it; every seed below n = 10.
+    # Known limit: at n = 10 a seed can still end a factor 2 short (odd parity 10 from
+    # model.init(key(3)): gap ln 2, at init_noise 0.5 and at the default 4.0; the probe in
+    # benchmarks/README.md saw 8/8 other seeds learn parity 10), so there 3 of 4 seeds must
+    # learn it; every seed below n = 10.
     gaps = [_gap_gradient(data, 32, seed, 2000) for seed in range(4)]
     need = 3 if data.shape[1] >= 10 else 4
     assert sum(g < 0.1 for g in gaps) >= need, (name, gaps)
