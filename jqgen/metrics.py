@@ -76,11 +76,7 @@ def _check_key_memory(n: int, *arrays: Any) -> None:
     rows = sum(int(np.shape(a)[0]) if np.ndim(a) else 0 for a in arrays)
     per_row = n + 24 * ((n + 63) // 64) + 8
     check_fits(rows * per_row, f"metrics of {rows} rows of {n} bits (packed keys and their sort)",
-               largest=f"at most about {_largest_rows(per_row)} rows fit: evaluate a subsample")
-
-
-def _largest_rows(per_row: int) -> int:
-    return available_memory() // per_row
+               largest=f"at most about {available_memory() // per_row} rows fit: evaluate a subsample")
 
 
 def _split(samples: np.ndarray, train: np.ndarray, space: SolutionSpace) -> dict[str, Any]:

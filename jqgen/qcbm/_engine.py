@@ -305,6 +305,16 @@ def run_layers(gates_of: Callable[[Any], list[Gate]], psi0: jax.Array, layer_par
     if gradient == "backprop":
         return lax.scan(step, psi0, layer_params)[0]
 
+    return _reverse_vjp_scan(step, layer.backward, psi0, layer_params)
+
+
+def _reverse_vjp_scan(step: Callable[[jax.Array, Any], tuple[jax.Array, None]],
+                      back: Callable[[jax.Array, jax.Array, Any], tuple[jax.Array, jax.Array, Any]],
+                      psi0: jax.Array, xs: Any) -> jax.Array:
+    """``lax.scan(step, psi0, xs)`` whose VJP keeps only the final state: the backward scan
+    runs ``back(psi_after, cotangent_after, x) -> (psi_before, cotangent_before, x_bar)``
+    from the last layer to the first, so memory does not grow with the number of layers."""
+
     @jax.custom_vjp
     def run(psi: jax.Array, params: Any) -> jax.Array:
         return lax.scan(step, psi, params)[0]
@@ -316,16 +326,15 @@ def run_layers(gates_of: Callable[[Any], list[Gate]], psi0: jax.Array, layer_par
     def bwd(res: tuple[jax.Array, Any], ct: jax.Array) -> tuple[jax.Array, Any]:
         out, params = res
 
-        def back(carry: tuple[jax.Array, jax.Array], p: Any) -> tuple[tuple[jax.Array, jax.Array], Any]:
-            psi, lam = carry
-            psi, lam, p_bar = layer.backward(psi, lam, p)
-            return (psi, lam), p_bar
+        def one(carry: tuple[jax.Array, jax.Array], x: Any) -> tuple[tuple[jax.Array, jax.Array], Any]:
+            psi, lam, x_bar = back(*carry, x)
+            return (psi, lam), x_bar
 
-        (_, ct0), bars = lax.scan(back, (out, ct), params, reverse=True)
+        (_, ct0), bars = lax.scan(one, (out, ct), params, reverse=True)
         return ct0, bars
 
     run.defvjp(fwd, bwd)
-    return run(psi0, layer_params)
+    return run(psi0, xs)
 
 
 def adjoint_scan(step: Callable[[jax.Array, Any], jax.Array], inverse: Callable[[jax.Array, Any], jax.Array],
@@ -336,26 +345,11 @@ def adjoint_scan(step: Callable[[jax.Array, Any], jax.Array], inverse: Callable[
     memory does not grow with the number of layers. For kernels that are not written as
     :class:`Gate` lists (the subspace kernel of :mod:`jqgen.qcbm._givens`).
     """
-    @jax.custom_vjp
-    def run(psi: jax.Array, params: Any) -> jax.Array:
-        return lax.scan(lambda s, x: (step(s, x), None), psi, params)[0]
 
-    def fwd(psi: jax.Array, params: Any) -> tuple[jax.Array, tuple[jax.Array, Any]]:
-        out = run(psi, params)
-        return out, (out, params)
+    def back(psi_after: jax.Array, lam: jax.Array, x: Any) -> tuple[jax.Array, jax.Array, Any]:
+        psi = inverse(psi_after, x)
+        _, f_vjp = jax.vjp(step, psi, x)
+        lam, x_bar = f_vjp(lam)
+        return psi, lam, x_bar
 
-    def bwd(res: tuple[jax.Array, Any], ct: jax.Array) -> tuple[jax.Array, Any]:
-        out, params = res
-
-        def back(carry: tuple[jax.Array, jax.Array], x: Any) -> tuple[tuple[jax.Array, jax.Array], Any]:
-            psi, lam = carry
-            psi = inverse(psi, x)
-            _, f_vjp = jax.vjp(step, psi, x)
-            lam, x_bar = f_vjp(lam)
-            return (psi, lam), x_bar
-
-        (_, ct0), bars = lax.scan(back, (out, ct), params, reverse=True)
-        return ct0, bars
-
-    run.defvjp(fwd, bwd)
-    return run(psi0, xs)
+    return _reverse_vjp_scan(lambda s, x: (step(s, x), None), back, psi0, xs)
