@@ -404,9 +404,10 @@ def section_loop(cfg: dict) -> dict:
         rounds = g["rounds"]
         warm = rounds[1:] or rounds
         split = {k: float(np.median([r[k] for r in warm])) for k in ("train_s", "sample_s", "eval_s")}
-        round_s = sum(split.values())
+        round_s = float(np.median([r["round_s"] for r in warm]))  # the whole round: journal writes too
         out["settings"][key] = {
             "geo_settings": cfg[key], "batch_size": batch, "round_split_median_s": split, "round_s_median": round_s,
+            "rounds_timed": len(warm),
             "first_round": {k: rounds[0][k] for k in ("train_s", "sample_s", "eval_s")} if rounds else None,
             "best_cost": g["best"], "evaluations": g["evaluations"],
             "ratio_to_sa_swap": round_s / (batch * sa_per_eval), "holds_vs_sa_swap": bool(round_s < 10 * batch * sa_per_eval),

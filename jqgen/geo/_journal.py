@@ -47,10 +47,18 @@ def encode_bits(bits: np.ndarray) -> list[str]:
 
 
 def decode_bits(codes: list[str], n: int) -> np.ndarray:
-    """Inverse of :func:`encode_bits`: ``uint8 [len(codes), n]``."""
+    """Inverse of :func:`encode_bits`: ``uint8 [len(codes), n]``.
+
+    Raises:
+        ValueError: if a code is not ``2 ceil(n / 8)`` hex digits.
+    """
     if not codes:
         return np.zeros((0, n), np.uint8)
-    packed = np.stack([np.frombuffer(bytes.fromhex(c), np.uint8) for c in codes])
+    width = 2 * (-(-n // 8))
+    if any(len(c) != width for c in codes):
+        bad = next(c for c in codes if len(c) != width)
+        raise ValueError(f"a bitstring code of {n} bits must be {width} hex digits, got {bad!r}")
+    packed = np.frombuffer(bytes.fromhex("".join(codes)), np.uint8).reshape(len(codes), width // 2)
     return np.unpackbits(packed, axis=1)[:, :n]
 
 

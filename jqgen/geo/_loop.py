@@ -64,7 +64,10 @@ def softmax_weights(costs: Any, temperature: float) -> np.ndarray:
 
 
 def _keys(bits: np.ndarray) -> list[bytes]:
-    return [r.tobytes() for r in np.packbits(np.asarray(bits, np.uint8), axis=1)]
+    """One hashable key per row: its packed bits as bytes (trailing zero bytes dropped by the
+    fixed-width ``S`` view, which keeps keys of equal-length rows distinct)."""
+    packed = np.ascontiguousarray(np.packbits(np.asarray(bits, np.uint8), axis=1))
+    return packed.view(f"S{max(packed.shape[1], 1)}").ravel().tolist() if packed.shape[1] else [b""] * len(packed)
 
 
 def post_select(candidates: np.ndarray, valid: np.ndarray, seen: set[bytes], limit: int) -> np.ndarray:
@@ -83,13 +86,14 @@ def post_select(candidates: np.ndarray, valid: np.ndarray, seen: set[bytes], lim
                          f"{candidates.shape} and {valid.shape} ({valid.dtype})")
     limit = check_int(limit, "limit", 0)
     out, taken = [], set()
-    for row, ok, key in zip(candidates, valid, _keys(candidates)):
-        if ok and key not in seen and key not in taken:
-            taken.add(key)
-            out.append(row)
-            if len(out) == limit:
-                break
-    return np.asarray(out, np.uint8).reshape(-1, candidates.shape[1])
+    if limit:
+        for i, (ok, key) in enumerate(zip(valid.tolist(), _keys(candidates))):
+            if ok and key not in seen and key not in taken:
+                taken.add(key)
+                out.append(i)
+                if len(out) == limit:
+                    break
+    return candidates[np.asarray(out, np.intp)].astype(np.uint8).reshape(-1, candidates.shape[1])
 
 
 def random_valid(rng: np.random.Generator, num: int, n: int, k: int | None) -> np.ndarray:
@@ -170,7 +174,8 @@ class GeoResult(NamedTuple):
         bits, costs: every evaluation in order (``[E, n]``, ``[E]``; booster seeds first).
         rounds: per round: ``round``, ``evaluations`` (so far, this run's), ``best_cost``,
             ``valid_rate`` and ``novel_rate`` of the draws, ``filled`` (random top-ups),
-            ``train_loss``, ``train_s``, ``sample_s``, ``eval_s``.
+            ``train_loss``, ``train_s``, ``sample_s``, ``eval_s`` and ``round_s`` (the whole round,
+            journal writes included).
         model, params: the generator after the last round.
         evaluations: cost evaluations this run made (booster seeds not counted).
     """
@@ -424,6 +429,7 @@ def _rounds(run: _Run, last: int, callback: Any) -> None:
     r = last
     while run.evaluations < run.budget:
         r += 1
+        start = time.perf_counter()
         if run.trained_round == r:  # killed after this round's checkpoint: its training is done
             loss, train_s = math.nan, 0.0
         else:
@@ -438,7 +444,8 @@ def _rounds(run: _Run, last: int, callback: Any) -> None:
         run.journal.write_round(r, proposals, stats)
         t0 = time.perf_counter()
         run.evaluate(r, proposals)
-        stats.update(round=r, eval_s=time.perf_counter() - t0, evaluations=run.evaluations, best_cost=run.best[1])
+        stats.update(round=r, eval_s=time.perf_counter() - t0, round_s=time.perf_counter() - start,
+                     evaluations=run.evaluations, best_cost=run.best[1])
         run.rounds.append(stats)
         if run.bar is not None:
             run.bar.set_postfix(round=r, best=f"{run.best[1]:.6g}", valid=f"{stats['valid_rate']:.0%}")

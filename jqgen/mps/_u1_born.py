@@ -9,10 +9,10 @@ its bit and its running charge ``c_k = sum_{i<k} a_i x_i``::
 contracted left to right for a whole batch with the boundary vector renormalized at every
 site (log-norms accumulated), as :mod:`jqgen.mps._born` does. The norm and the likelihoods,
 with their hand-written gradients, are in :mod:`jqgen.mps._u1_likelihood`; the per-charge
-environments in :mod:`jqgen.mps._u1_env`. Perfect sampling needs no canonical form: right
-environments ``R_k[q]`` give the exact conditionals
-``p(x_k | x_<k) ~ v B[k,x,c] R_{k+1}[c + a_k x] B^H v^H``; a charge no valid string can
-complete has ``R = 0`` exactly, so an invalid string is never drawn.
+environments in :mod:`jqgen.mps._u1_env`. Perfect sampling runs on the right-canonical form
+(:mod:`jqgen.mps._u1_canonical`), where every conditional is a local norm
+``p(x_k | x_<k) ~ |v B[k,x,c]|^2``; a charge no valid string can complete has zero blocks, so
+an invalid string is never drawn.
 
 Kernels take the blocks masked to the layout and the weights as an int array; their shapes
 fix ``(n, Q, chi)``, so one compilation serves every layout of those sizes.
@@ -26,8 +26,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from ._core import unit_rows
-from ._u1_env import right_environments, triple_product
+from ._u1_canonical import right_canonical
 from ._u1_likelihood import log_amp_sq, log_norm_sq
 
 __all__ = ["block_mask", "log_amp_sq", "log_norm_sq", "probs_on", "sample_and_log_prob", "amplitudes"]
@@ -75,42 +74,52 @@ def probs_on(blocks: jax.Array, weights: jax.Array, valid_bits: jax.Array, size:
     return jnp.zeros((size,), p.dtype).at[index].set(p)
 
 
-@functools.partial(jax.jit, static_argnums=3)
-def sample_and_log_prob(blocks: jax.Array, weights: jax.Array, key: jax.Array, num: int
+#: Samples drawn by one scan: the gathered blocks of a chunk stay in cache (at 5,000 samples of
+#: n = 500, chi = 4 one chunk of 1,000 is 2.5x faster per string than one scan over all).
+_SAMPLE_CHUNK = 1024
+
+
+@functools.partial(jax.jit, static_argnums=4)
+def sample_and_log_prob(blocks: jax.Array, weights: jax.Array, dims: jax.Array, key: jax.Array, num: int
                         ) -> tuple[jax.Array, jax.Array]:
-    """``num`` perfect samples ``uint8 [num, n]`` and their log-probabilities ``[num]``."""
+    """``num`` perfect samples ``uint8 [num, n]`` and their log-probabilities ``[num]``.
+
+    The blocks are first brought to right-canonical form (:func:`right_canonical` by CGS2, the
+    norm removed), so every conditional is local: with ``v`` the unit-normalized row vector of
+    the prefix ``x_<k`` (charge ``c``),
+    ``p(x_k = x | x_<k) = |v B[k, x, c]|^2 / sum_x' |v B[k, x', c]|^2``. One gather of the
+    ``[2, chi, chi]`` blocks of each sample's charge per site, chunks of ``_SAMPLE_CHUNK``
+    samples per scan. Blocks that would leave the charge range are zero in the layout, so a
+    string off the constraint has probability zero and is never drawn. The log-probabilities
+    are the product of the drawn conditionals (exact up to rounding: ~1e-4 absolute at
+    n = 500 in float32).
+    """
     n, _, q_num, chi, _ = blocks.shape
     rdt = jnp.finfo(blocks.dtype).dtype
-    renv, rlog = right_environments(blocks, weights)
-    # conditional Gram matrices G[k, x, q] = B[k,x,q] R_{k+1}[q + a_k x] B[k,x,q]^H, log-scale lg
-    up = (jnp.arange(q_num, dtype=jnp.int32)[None, None, :]
-          + weights[:, None, None] * jnp.arange(2, dtype=jnp.int32)[None, :, None])  # [n, 2, Q]
-    upc = jnp.clip(up, 0, q_num - 1)
-    r_next = jnp.take_along_axis(renv[1:][:, None], upc[..., None, None], axis=2)
-    lg = jnp.where(up < q_num, jnp.take_along_axis(rlog[1:][:, None], upc, axis=2), -jnp.inf)  # [n, 2, Q]
-    bt = jnp.swapaxes(blocks, -1, -2)
-    gram = triple_product(bt, r_next, bt.conj())
-    u = jax.random.uniform(key, (n, num), rdt)
-    v0 = jnp.zeros((num, chi), blocks.dtype).at[:, 0].set(1)
+    rc, _ = right_canonical(blocks, weights, dims, qr="gram-schmidt")
+    by_charge = jnp.moveaxis(rc, 2, 1)  # [n, Q, 2, chi, chi]: one gather per sample and site
+    chunks = -(-num // _SAMPLE_CHUNK)
+    size = -(-num // chunks)
+    u = jax.random.uniform(key, (chunks, n, size), rdt)
 
     def step(carry, xs):
         v, c, logp = carry
-        blk, g, lgk, a, uk = xs
-        cc = jnp.clip(c, 0, q_num - 1)
-        w = jnp.real(jnp.einsum("bi,xbij,bj->xb", v, g[:, cc], v.conj()))  # |v B|^2 weighted by R
-        w_ok = w > 0
-        lw = jnp.where(w_ok, jnp.log(jnp.where(w_ok, w, jnp.ones_like(w))), -jnp.inf) + lgk[:, cc]  # log n_x
-        lse = jnp.logaddexp(lw[0], lw[1])
-        lse = jnp.where(jnp.isfinite(lse), lse, jnp.zeros_like(lse))
-        lp1, lp0 = lw[1] - lse, lw[0] - lse
-        x = uk < jnp.exp(lp1)  # p1 = 0 exactly for a charge no valid string completes
-        xi = x.astype(jnp.int32)
-        v = jnp.einsum("bi,bij->bj", v, blk[xi, cc])
-        v, _ = unit_rows(v)
-        logp = logp + jnp.where(x, lp1, lp0)
-        return (v, c + a * xi, logp), x.astype(jnp.uint8)
+        blk, a, uk = xs
+        w = jnp.einsum("bi,bxij->bxj", v, blk[jnp.clip(c, 0, q_num - 1)])  # [size, 2, chi]
+        nx = jnp.sum(jnp.real(w * w.conj()), axis=-1)  # [size, 2]
+        tot = nx[:, 0] + nx[:, 1]
+        x = uk * tot < nx[:, 1]  # n_1 = 0 exactly where the charge cannot take a 1
+        pick = jnp.where(x, nx[:, 1], nx[:, 0])
+        ok = pick > 0  # false only on a prefix of probability zero, never drawn
+        v = jnp.where(x[:, None], w[:, 1], w[:, 0]) * lax.rsqrt(jnp.where(ok, pick, 1))[:, None].astype(w.dtype)
+        logp = logp + jnp.where(ok, jnp.log(jnp.where(ok, pick, 1) / jnp.where(ok, tot, 1)), -jnp.inf)
+        return (v, c + a * x.astype(jnp.int32), logp), x.astype(jnp.uint8)
 
-    init = (v0, jnp.zeros((num,), jnp.int32), jnp.zeros((num,), rdt))
-    (_, _, logp), xs = lax.scan(step, init, (blocks, gram, lg, weights, u))
-    return xs.T, logp
+    def chunk(uc):
+        init = (jnp.zeros((size, chi), blocks.dtype).at[:, 0].set(1), jnp.zeros((size,), jnp.int32),
+                jnp.zeros((size,), rdt))
+        (_, _, logp), xs = lax.scan(step, init, (by_charge, weights, uc))
+        return xs.T, logp
 
+    xs, logp = lax.map(chunk, u)
+    return xs.reshape(chunks * size, n)[:num], logp.reshape(-1)[:num]

@@ -11,15 +11,24 @@ and pushes ``R[q']`` into the blocks of site ``k + 1`` that leave charge ``q'``;
 (rows of one left charge, ``[B[k,0,q] | B[k,1,q]] = R Q``) right-canonicalizes. Rows outside the
 layout's block sizes are moved behind the active ones before the QR (a traced stable sort), so
 Householder reflections never touch them and the masked factors are exact.
+
+``right_canonical(..., qr="gram-schmidt")`` factors by classical Gram-Schmidt applied twice
+(CGS2, "twice is enough": orthogonal to rounding for any matrix that is numerically of full
+rank; a column whose remainder falls below ``64 eps`` of its norm is dropped, the exact-rank
+case of padded rows). Its columns are combinations of the input's, so inactive rows stay
+exactly zero with no sort; it is some 10x faster than LAPACK's Householder QR on the many tiny
+blocks of a site (``[Q, 2 chi, chi]``) and is what the sampler uses.
 """
 
 from __future__ import annotations
+
+import functools
 
 import jax
 import jax.numpy as jnp
 from jax import lax
 
-from ._u1_env import shift_down as _shift_down, shift_up as _shift_up
+from ._u1_env import shift_down as _shift_down, shift_up as _shift_up, small_matmul
 
 __all__ = ["left_canonical", "right_canonical", "schmidt_values"]
 
@@ -35,6 +44,31 @@ def _qr_active(m: jax.Array, active: jax.Array) -> tuple[jax.Array, jax.Array]:
         return qq * act[:, None].astype(qq.dtype), rr
 
     return jax.vmap(one)(m, active)
+
+
+def _qr_gram_schmidt(m: jax.Array, active: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Thin QR ``m[s] = q[s] r[s]`` of ``m [S, r, c]`` by CGS2, column by column (``c`` is a small
+    static size); rows outside ``active`` must be zero in ``m`` and stay zero in ``q``."""
+    del active  # zero rows of m are zero rows of q
+    cols, rcols = [], []
+    tol = 64 * jnp.finfo(m.dtype).eps
+    for j in range(m.shape[-1]):
+        a = m[..., j]
+        v, h = a, jnp.zeros(m.shape[:-2] + (j,), m.dtype)
+        if j:
+            qs = jnp.stack(cols, axis=-1)  # [S, r, j]
+            for _ in range(2):
+                d = jnp.sum(qs.conj() * v[..., None], axis=-2)  # broadcasts: see small_matmul
+                v, h = v - jnp.sum(qs * d[:, None, :], axis=-1), h + d
+        nrm = jnp.sqrt(jnp.sum(jnp.abs(v) ** 2, axis=-1))
+        keep = nrm > tol * jnp.sqrt(jnp.sum(jnp.abs(a) ** 2, axis=-1))
+        cols.append(jnp.where(keep[:, None], v / jnp.where(keep, nrm, 1).astype(m.dtype)[:, None], 0))
+        rcols.append(jnp.concatenate([h, jnp.where(keep, nrm, 0).astype(m.dtype)[:, None],
+                                      jnp.zeros(m.shape[:-2] + (m.shape[-1] - j - 1,), m.dtype)], axis=-1))
+    return jnp.stack(cols, axis=-1), jnp.stack(rcols, axis=-1)
+
+
+_QR = {"householder": _qr_active, "gram-schmidt": _qr_gram_schmidt}
 
 
 def _dims_mask(dims: jax.Array, chi: int) -> jax.Array:
@@ -66,7 +100,7 @@ def _left_site(blk, nxt, a, d_left, d_right):
     qq = qq * cols[:, None, :]
     rr = rr * cols[:, :, None]
     new = jnp.stack([qq[:, :chi], _shift_down(qq[:, chi:], a)])  # back to [x, left charge]
-    nxt = jnp.einsum("qab,xqbc->xqac", rr, nxt)
+    nxt = small_matmul(rr[None], nxt)
     return new, nxt, rr
 
 
@@ -89,24 +123,26 @@ def left_canonical(blocks: jax.Array, weights: jax.Array, dims: jax.Array) -> tu
     return out, jnp.log(nrm) + e.astype(nrm.dtype) * jnp.log(jnp.asarray(2, nrm.dtype))
 
 
-@jax.jit
-def right_canonical(blocks: jax.Array, weights: jax.Array, dims: jax.Array) -> tuple[jax.Array, jax.Array]:
+@functools.partial(jax.jit, static_argnames="qr")
+def right_canonical(blocks: jax.Array, weights: jax.Array, dims: jax.Array, qr: str = "householder"
+                    ) -> tuple[jax.Array, jax.Array]:
     """Right-canonical blocks (sites ``1 .. n-1`` co-isometric, the norm in site 0), normalized,
-    and ``log`` of the norm removed."""
+    and ``log`` of the norm removed; ``qr`` names the factorization (``"householder"`` or
+    ``"gram-schmidt"``, see the module docstring)."""
     chi = blocks.shape[-1]
+    factor = _QR[qr]
 
     def step(carry, xs):
         blk, e = carry
         prev, a_prev, a, dl, dr = xs  # site k-1, its weight; site k's weight, bonds k, k+1
         act = jnp.concatenate([_dims_mask(dr, chi), _dims_mask(_shift_down(dr, a), chi)], axis=1)  # columns (x, j)
         m = jnp.concatenate([blk[0], blk[1]], axis=2).transpose(0, 2, 1).conj()  # [Q, 2chi, chi]
-        qq, rr = _qr_active(m, act)
+        qq, rr = factor(m, act)
         rows = _dims_mask(dl, chi).astype(blk.dtype)
         qq, rr = qq * rows[:, None, :], rr * rows[:, :, None]
         qh, rh = qq.transpose(0, 2, 1).conj(), rr.transpose(0, 2, 1).conj()  # blk = rh @ qh
         new = jnp.stack([qh[:, :, :chi], qh[:, :, chi:]])
-        prev = jnp.stack([jnp.einsum("qab,qbc->qac", prev[0], rh), jnp.einsum("qab,qbc->qac", prev[1],
-                                                                              _shift_down(rh, a_prev))])
+        prev = small_matmul(prev, jnp.stack([rh, _shift_down(rh, a_prev)]))
         prev, de = _rescale(prev)
         return (prev, e + de), new
 

@@ -37,7 +37,7 @@ def shift_down(m: jax.Array, a: jax.Array) -> jax.Array:
     return lax.dynamic_slice_in_dim(padded, a, q_num, axis=0)  # start clamps to Q for a > Q
 
 
-#: Bond dimensions up to which :func:`triple_product` multiplies its small matrices by
+#: Bond dimensions up to which :func:`small_matmul` (and so :func:`triple_product`) multiplies its small matrices by
 #: broadcast products and sums (elementwise loops XLA fuses) instead of batched matrix
 #: products: on the CPU a batch of ``2 Q`` tiny matmuls costs several times more (measured on
 #: a 2-core Xeon, the norm of a 500-site chain of Q = 51 charges: chi = 4, 113 ms by einsum,
@@ -45,7 +45,7 @@ def shift_down(m: jax.Array, a: jax.Array) -> jax.Array:
 SMALL_CHI = 16
 
 
-def _mm(a: jax.Array, b: jax.Array) -> jax.Array:
+def small_matmul(a: jax.Array, b: jax.Array) -> jax.Array:
     """``a @ b`` over the last two axes (leading axes broadcast), by broadcasts for small bonds."""
     if max(a.shape[-2:] + b.shape[-1:]) <= SMALL_CHI:
         return (a[..., :, :, None] * b[..., None, :, :]).sum(-2)
@@ -66,19 +66,19 @@ def triple_product(left: jax.Array, env: jax.Array, right: jax.Array) -> jax.Arr
     broadcast), i.e. ``left^T env right`` per matrix, holomorphic in each argument. Its
     gradient is written out (``dL = E R dS^T``, ``dE = L dS R^T``, ``dR = E^T L dS``) with the
     same small products: autodiff of the broadcast sums is ~3x slower."""
-    return _mm(jnp.swapaxes(left, -1, -2), _mm(env, right))
+    return small_matmul(jnp.swapaxes(left, -1, -2), small_matmul(env, right))
 
 
 def _triple_fwd(left, env, right):
-    er = _mm(env, right)
-    return _mm(jnp.swapaxes(left, -1, -2), er), (left, env, right, er)
+    er = small_matmul(env, right)
+    return small_matmul(jnp.swapaxes(left, -1, -2), er), (left, env, right, er)
 
 
 def _triple_bwd(res, g):
     left, env, right, er = res
-    d_left = _mm(er, jnp.swapaxes(g, -1, -2))
-    d_env = _mm(_mm(left, g), jnp.swapaxes(right, -1, -2))
-    d_right = _mm(_mm(jnp.swapaxes(env, -1, -2), left), g)
+    d_left = small_matmul(er, jnp.swapaxes(g, -1, -2))
+    d_env = small_matmul(small_matmul(left, g), jnp.swapaxes(right, -1, -2))
+    d_right = small_matmul(small_matmul(jnp.swapaxes(env, -1, -2), left), g)
     return (_unbroadcast(d_left, left.shape), _unbroadcast(d_env, env.shape), _unbroadcast(d_right, right.shape))
 
 

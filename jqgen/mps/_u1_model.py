@@ -301,7 +301,7 @@ class SymmetricMPSBornMachine:
         return log_amp_sq(b, self._w(), bits) - log_norm_sq(b, self._w())
 
     def _sample(self, blocks: jax.Array, key: jax.Array, num: int) -> tuple[jax.Array, jax.Array]:
-        return sample_and_log_prob(self._mask(blocks), self._w(), key, num)
+        return sample_and_log_prob(self._mask(blocks), self._w(), jnp.asarray(self.layout.dims), key, num)
 
     def _probs(self, blocks: jax.Array) -> jax.Array:
         lay = self.layout

@@ -1,6 +1,8 @@
 """Float32 range in the symmetric MPS's canonical forms and block sweeps (regressions of GEO's
 ``trainer="sweep"`` at N = 500, k = 50: NaN bond factorizations)."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -20,7 +22,11 @@ def _blocks(n, k, chi, scale):
     return jnp.asarray(t, jnp.float32), jnp.ones(n, jnp.int32), jnp.asarray(model.layout.dims)
 
 
-@pytest.mark.parametrize("canonical", [left_canonical, right_canonical])
+_GRAM_SCHMIDT = functools.partial(right_canonical, qr="gram-schmidt")
+
+
+@pytest.mark.parametrize("canonical", [left_canonical, right_canonical, _GRAM_SCHMIDT],
+                         ids=["left", "right-householder", "right-gram-schmidt"])
 def test_canonical_forms_of_a_norm_beyond_float32_are_finite_and_exact_under_powers_of_two(canonical):
     """The norm carried from site to site overflowed float32 (log norm 93 at n = 500, k = 50,
     chi = 4 from the model's init; here 40 sites of entries up to 16): inf, then NaN blocks."""
@@ -76,3 +82,32 @@ def test_geo_sweep_training_at_500_sites_in_float32():
               settings=GeoSettings(trainer="sweep", batch_size=100, seed_size=200, train_steps=2, train_size=256))
     assert len(res.rounds) == 4 and all(np.isfinite(r["train_loss"]) for r in res.rounds)
     assert res.best_cost < min(res.costs[:200])  # the sweeps' proposals improved on the random seeds
+
+
+def test_gram_schmidt_and_householder_right_canonical_forms_are_the_same_state():
+    """CGS2 (the sampler's QR) against LAPACK's Householder: both co-isometric per sector, equal
+    up to signs of the bond basis, so the products ``B B^H`` agree; the removed norm is equal."""
+    b, w, d = _blocks(12, 5, 3, 1.0)
+    th, lh = right_canonical(b, w, d)
+    tg, lg = _GRAM_SCHMIDT(b, w, d)
+    assert abs(float(lh - lg)) < 1e-5 * abs(float(lh))
+    for k in range(1, 12):  # sum_x B[k,x,q] B[k,x,q]^T: identity on the active rows of both
+        gh = np.einsum("xqij,xqkj->qik", np.asarray(th[k]), np.asarray(th[k]))
+        gg = np.einsum("xqij,xqkj->qik", np.asarray(tg[k]), np.asarray(tg[k]))
+        np.testing.assert_allclose(gg, gh, atol=2e-5)
+    model = SymmetricMPSBornMachine(12, 5, 3)
+    x = model.layout.valid_bitstrings()[::7]
+    np.testing.assert_allclose(np.asarray(model.log_prob(BlockMPS(tg), x)), np.asarray(model.log_prob(BlockMPS(th), x)),
+                               atol=2e-5)
+
+
+def test_sampler_in_several_chunks_draws_valid_strings_with_their_log_probabilities():
+    """2,100 samples run as three scans of 700 (``_SAMPLE_CHUNK``): all valid, log-probabilities
+    those of ``log_prob``, the chunks not copies of each other."""
+    model = SymmetricMPSBornMachine(30, 9, 3)
+    params = model.init(jax.random.key(0))
+    x, lp = model.sample_and_log_prob(params, jax.random.key(1), 2100)
+    x = np.asarray(x)
+    assert x.shape == (2100, 30) and np.all(x.sum(axis=1) == 9)
+    np.testing.assert_allclose(np.asarray(lp), np.asarray(model.log_prob(params, x)), atol=2e-4, rtol=1e-5)
+    assert not np.array_equal(x[:700], x[700:1400])
