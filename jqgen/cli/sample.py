@@ -46,7 +46,7 @@ def _training_set_note(metadata: dict[str, Any], samples: np.ndarray) -> str:
     """``"P% in the training set"``, or ``""`` when the recorded data set is gone or does not fit."""
     try:
         if "data" in metadata:
-            ds = load_dataset(metadata["data"])
+            ds = load_dataset(metadata["data"], key=metadata.get("data_key"))
             if ds.num_bits == samples.shape[1]:
                 return f"{fraction_in(samples, ds.data):.0%} in the training set"
     except (ValueError, OSError):  # the note is optional

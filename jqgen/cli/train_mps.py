@@ -112,7 +112,7 @@ def command(args: argparse.Namespace) -> int:
 def train_gradient(args: argparse.Namespace) -> int:
     """``jqgen train mps --method gradient``; returns 0 or raises (see :mod:`jqgen.cli`)."""
     t_start = time.perf_counter()
-    ds = load_data(args.data)
+    ds = load_data(args.data, args.key)
     dtype = getattr(jnp, args.dtype)
     noise = {} if args.init_noise is None else {"init_noise": args.init_noise}
     if args.cardinality is None:
@@ -125,12 +125,12 @@ def train_gradient(args: argparse.Namespace) -> int:
     n_data = ds.data.shape[0]
     batch = n_data if args.batch_size is None else min(args.batch_size, n_data)
     hparams = {
-        "family": model.config()["family"], "data": args.data, "chi_max": args.chi_max,
+        "family": model.config()["family"], "data": args.data, "data_key": args.key, "chi_max": args.chi_max,
         "cardinality": args.cardinality, "steps": args.steps, "lr": args.lr,
         "batch_size": batch, "init_noise": model.init_noise, "dtype": args.dtype, "seed": args.seed,
         "chunk_size": args.chunk_size, "optimizer": "adam", "method": "gradient",
     }
-    metadata = {"data": args.data, "dataset": ds.name, "image_shape": ds.image_shape, "steps": args.steps,
+    metadata = {"data": args.data, "data_key": args.key, "dataset": ds.name, "image_shape": ds.image_shape, "steps": args.steps,
                 "lr": args.lr, "seed": args.seed, "batch_size": batch, "hyperparameters": hparams, "status": "running"}
     k_init, k_fit, k_sample = jax.random.split(jax.random.key(args.seed), 3)
     params = jax.jit(model.init)(k_init)  # one compilation instead of many eager ops

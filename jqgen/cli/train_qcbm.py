@@ -112,7 +112,7 @@ def command(args: argparse.Namespace) -> int:
         raise ValueError("--device trains the line/all/star/cnot-line/chow-liu ansatze with --loss mmd or kl and "
                          f"Adam; got --ansatz {args.ansatz} --loss {args.loss} --optimizer {args.optimizer}")
     return train_qcbm_device.train_qcbm_on_device(
-        data=args.data, ansatz=args.ansatz, layers=args.layers or _LAYERS, loss=args.loss,
+        data=args.data, key=args.key, ansatz=args.ansatz, layers=args.layers or _LAYERS, loss=args.loss,
         shots=args.shots if args.shots is not None else 1000, lr=args.lr, steps=args.steps, seed=args.seed,
         device=args.device, out=args.out, overwrite=args.overwrite, progress=not args.no_progress)
 
@@ -120,7 +120,7 @@ def command(args: argparse.Namespace) -> int:
 def train(args: argparse.Namespace) -> int:
     """``jqgen train qcbm`` on the simulator; returns 0 or raises (see :mod:`jqgen.cli`)."""
     t_start = time.perf_counter()
-    ds = load_data(args.data)
+    ds = load_data(args.data, args.key)
     model = _model(args, ds)
     dense = not (isinstance(model, ConservingQCBM) and ds.num_bits > ConservingQCBM.MAX_DENSE_BITS)
     name = args.ansatz if args.cardinality is None else f"givens-k{args.cardinality}"
@@ -129,7 +129,8 @@ def train(args: argparse.Namespace) -> int:
                       overwrite=args.overwrite, unit="generations" if args.optimizer == "cmaes" else "steps",
                       total=args.steps)
     hparams = {k: getattr(args, k) for k in HYPERPARAMETERS}
-    metadata = {"data": args.data, "dataset": ds.name, "image_shape": ds.image_shape, "hyperparameters": hparams,
+    hparams["data_key"] = args.key
+    metadata = {"data": args.data, "data_key": args.key, "dataset": ds.name, "image_shape": ds.image_shape, "hyperparameters": hparams,
                 "status": "running"}
     k_init, k_fit, k_sample = jax.random.split(jax.random.key(args.seed), 3)
     params = jax.jit(model.init)(k_init)

@@ -38,7 +38,7 @@ __all__ = ["DESCRIPTION", "FILES", "RESUME_KEYS", "SWEEP_DEFAULTS", "add_argumen
 SWEEP_DEFAULTS = {"loops": 20, "lr": 5e-3, "descent_steps": 1, "num_batches": 1, "cutoff": 0.0, "chi_min": 2,
                   "normalized_grad": True, "lr_decay_on_rise": 0.2, "min_improvement": 0.002}
 #: Settings that must agree when a sweep run resumes from an existing checkpoint.
-RESUME_KEYS = ("data", "cardinality", "chi_max", "lr", "descent_steps", "num_batches", "cutoff", "chi_min", "normalized_grad",
+RESUME_KEYS = ("data", "data_key", "cardinality", "chi_max", "lr", "descent_steps", "num_batches", "cutoff", "chi_min", "normalized_grad",
                "lr_decay_on_rise", "min_improvement", "dtype", "seed")
 #: Output files, in print order.
 FILES = ("checkpoint.npz", "summary.json", "training_curve.png", "bond_dims.png", "samples.png", "entropies.png")
@@ -94,6 +94,7 @@ def _hyperparameters(args: argparse.Namespace, ds: Dataset) -> dict[str, Any]:
             raise ValueError("--normalized-grad is not available with --cardinality (block sweeps)")
     return {
         "family": "mps" if args.cardinality is None else "symmetric-mps", "method": "sweep", "data": args.data,
+        "data_key": args.key,
         "cardinality": args.cardinality, "chi_max": args.chi_max, "loops": args.loops,
         "lr": args.lr, "descent_steps": args.descent_steps, "num_batches": args.num_batches,
         "batch_size": n_data // args.num_batches, "cutoff": args.cutoff, "chi_min": args.chi_min,
@@ -132,14 +133,14 @@ def _history(metrics: dict[str, list[float]]) -> dict[str, list[float]]:
 def train(args: argparse.Namespace) -> int:
     """``jqgen train mps --method sweep`` (see ``jqgen train mps -h``); returns 0 or raises."""
     t_start = time.perf_counter()
-    ds = load_data(args.data)
+    ds = load_data(args.data, args.key)
     hparams = _hyperparameters(args, ds)
     out = resolve_out(args.out, f"mps-sweep-{slug(ds.name)}")
     resumed_from = 0 if args.overwrite else _resumed_loops(os.path.join(out, "checkpoint.npz"), hparams)
     run = prepare_run(out, default_name="", files=FILES, overwrite=args.overwrite, unit="loops", total=args.loops,
                       continues=True)
     run.progress(resumed_from)
-    metadata = {"kind": "sweep", "method": "sweep", "data": args.data, "dataset": ds.name,
+    metadata = {"kind": "sweep", "method": "sweep", "data": args.data, "data_key": args.key, "dataset": ds.name,
                 "image_shape": ds.image_shape, "loops": args.loops, "lr": args.lr, "seed": args.seed,
                 "hyperparameters": hparams, "status": "running"}
     k_train, k_sample = jax.random.split(jax.random.key(args.seed))
