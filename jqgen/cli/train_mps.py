@@ -168,7 +168,9 @@ def _write_outputs(args: argparse.Namespace, run: RunDir, ds: Any, model: Any, p
     report = mps_report(model, params, ds, k_sample)
     ideal, n_data, device = ds.ideal_nll, ds.data.shape[0], device_name()
     hparams, batch = metadata["hyperparameters"], metadata["batch_size"]
-    plot_training_curve(history, run["training_curve.png"], ideal=ideal, title=f"MPS chi={args.chi_max} on {ds.name}")
+    per_step = "NLL per step" if batch == n_data else f"minibatch NLL per step (batch {batch})"
+    plot_training_curve(history, run["training_curve.png"], ideal=ideal, title=f"MPS chi={args.chi_max} on {ds.name}",
+                        label=per_step, final=report.train_nll, final_label="train NLL of the final parameters")
     plot_samples(report.samples, ds.image_shape, run["samples.png"], title=samples_title(report.samples_in_data))
     plot_entropies(report.entropies, run["entropies.png"], title="bond entanglement entropies", chi_max=args.chi_max)
     run.write_final_checkpoint(model, params, opt_state, {

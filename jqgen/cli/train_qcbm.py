@@ -220,7 +220,10 @@ def _write_outputs(args: argparse.Namespace, run: RunDir, ds: Any, model: QCBM, 
     plot_training_curve(history, run["training_curve.png"],
                         title=f"QCBM {circuit}, {args.layers} layers, {ds.name}",
                         xlabel="generation" if cmaes else "step",
-                        label=loss_label + (" (best of population)" if cmaes else ""), ylabel=loss_label)
+                        label=loss_label + (" (best of population)" if cmaes else "") + (" (shots)" if args.shots else ""),
+                        ylabel=loss_label, logy=args.loss in ("mmd", "kl"),
+                        final={"mmd": final_mmd, "kl": final_kl}.get(args.loss),
+                        final_label=f"exact {'MMD^2' if args.loss == 'mmd' else 'KL'} of the final parameters")
     plot_samples(samples, ds.image_shape, run["samples.png"], title=samples_title(in_data))
     if probs is not None:
         plot_distribution(probs, target, run["distribution.png"], title=f"valid-pattern rate {valid_rate:.1%}")

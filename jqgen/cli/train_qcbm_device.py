@@ -153,7 +153,7 @@ def train_qcbm_on_device(*, data: str, key: str | None = None, ansatz: str, laye
     save_checkpoint(run.checkpoint, model, res.params, metadata=metadata)
     label = {"mmd": "squared MMD (shots)", "kl": "KL(data || counts)"}[loss]
     plot_training_curve(res.history, run["training_curve.png"], title=f"QCBM {ansatz} on {dev.spec}, {ds.name}",
-                        label=label, ylabel=label)
+                        label=label, ylabel=label, logy=True)
     run.write_summary({**metadata, "history": [float(v) for v in res.history], "submitted": res.submitted,
                        "journal": os.path.abspath(journal), "time_s": time.perf_counter() - t0})
     print(f"jqgen train qcbm-device: {ds.name} on {dev.spec}, {steps} steps x {2 * model.ansatz.num_params + 2} "

@@ -203,6 +203,7 @@ def _write_outputs(args: argparse.Namespace, run: RunDir, ds: Dataset, hparams: 
     })
     plot_training_curve(history["train_nll"], run["training_curve.png"], ideal=ds.ideal_nll,
                         test=history["test_nll"] if ds.test is not None else None, xlabel="loop", label="train NLL",
+                        final=report.train_nll, final_label="train NLL of the final parameters",
                         title=f"MPS sweep, D_max={args.chi_max}, on {ds.name}")
     plot_bond_dims(dims, run["bond_dims.png"], chi_max=args.chi_max, title=f"bond dimensions after {loops_done} loops")
     plot_samples(report.samples, ds.image_shape, run["samples.png"], title=samples_title(report.samples_in_data))
