@@ -28,6 +28,7 @@ from ._args import (
     DTYPES, add_data_argument, add_out_arguments, add_progress_argument, add_seed_argument, load_data,
     nonnegative_float, positive_float, positive_int,
 )
+from ._progress import ProgressLines, bar_wanted
 from ._report import NUM_PLOT_SAMPLES, mps_report, print_nll_lines, samples_title, versions
 from ._rundir import RunDir, TrainingStopped, device_name, prepare_run, slug, x64
 from ..mps import MPSBornMachine, SymmetricMPSBornMachine
@@ -135,17 +136,20 @@ def train_gradient(args: argparse.Namespace) -> int:
     k_init, k_fit, k_sample = jax.random.split(jax.random.key(args.seed), 3)
     params = jax.jit(model.init)(k_init)  # one compilation instead of many eager ops
     chunk_times: list[float] = []
+    desc = f"mps chi={args.chi_max}"
+    lines = ProgressLines(args.no_progress, desc, args.steps, "steps")
 
-    def on_chunk(done: int, *_: Any) -> None:
+    def on_chunk(done: int, params: Any, state: Any, history: Any) -> None:
         chunk_times.append(time.perf_counter())
         run.progress(done)
+        lines.chunk(done, history)
 
     status, error = "ok", None
     t_fit = time.perf_counter()
     try:
         with run.resuming():
             res = fit(model, params, ds.data, optax.adam(args.lr), key=k_fit, steps=args.steps, batch_size=batch,
-                      chunk_size=args.chunk_size, progress=not args.no_progress, desc=f"mps chi={args.chi_max}",
+                      chunk_size=args.chunk_size, progress=bar_wanted(args.no_progress), desc=desc,
                       callback=on_chunk, checkpoint_path=run.checkpoint, metadata=metadata)
         params, opt_state, history = res.params, res.state, res.history
     except NonFiniteLossError as e:

@@ -26,6 +26,7 @@ from ._args import (
     REAL_DTYPES, add_data_argument, add_out_arguments, add_progress_argument, add_seed_argument, load_data,
     positive_float, positive_int,
 )
+from ._progress import ProgressLines, bar_wanted
 from ._report import NUM_PLOT_SAMPLES, fraction_in, samples_title, versions
 from ._rundir import RunDir, TrainingStopped, device_name, prepare_run, slug, x64
 from ..plots import plot_distribution, plot_samples, plot_training_curve
@@ -135,13 +136,16 @@ def train(args: argparse.Namespace) -> int:
     k_init, k_fit, k_sample = jax.random.split(jax.random.key(args.seed), 3)
     params = jax.jit(model.init)(k_init)
     chunk_times: list[float] = []
+    desc = f"qcbm {args.ansatz} L={args.layers} {args.loss}" + (f" {args.shots} shots" if args.shots else "")
+    lines = ProgressLines(args.no_progress, desc, args.steps, "generations" if args.optimizer == "cmaes" else "steps")
 
-    def on_chunk(done: int, *_: Any) -> None:
+    def on_chunk(done: int, params: Any, state: Any, history: Any) -> None:
         chunk_times.append(time.perf_counter())
         run.progress(done)
+        lines.chunk(done, history)
 
-    desc = f"qcbm {args.ansatz} L={args.layers} {args.loss}" + (f" {args.shots} shots" if args.shots else "")
-    common = dict(key=k_fit, chunk_size=args.chunk_size, progress=not args.no_progress, desc=desc, callback=on_chunk,
+    common = dict(key=k_fit, chunk_size=args.chunk_size, progress=bar_wanted(args.no_progress), desc=desc,
+                  callback=on_chunk,
                   checkpoint_path=run.checkpoint, metadata=metadata)
     error = None
     t_fit = time.perf_counter()

@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._args import load_data, nonnegative_float, positive_float, positive_int
+from ._progress import ProgressLines, bar_wanted
 from ._report import NUM_PLOT_SAMPLES, mps_report, print_nll_lines, samples_title, versions
 from ._rundir import (
     RunDir, TrainingStopped, add_metadata, device_name, prepare_run, resolve_out, settings_diff,
@@ -145,6 +146,12 @@ def train(args: argparse.Namespace) -> int:
                 "hyperparameters": hparams, "status": "running"}
     k_train, k_sample = jax.random.split(jax.random.key(args.seed))
     error, stopped = None, False
+    lines = ProgressLines(args.no_progress, f"sweep D_max={args.chi_max}", args.loops, "loops")
+
+    def on_loop(done: int, params: Any, state: Any, history: Any) -> None:
+        run.progress(done)
+        lines.chunk(done, history)
+
     t_fit = time.perf_counter()
     try:
         with run.resuming():
@@ -154,7 +161,7 @@ def train(args: argparse.Namespace) -> int:
                 min_bond=args.chi_min, normalized_grad=args.normalized_grad,
                 lr_decay_on_rise=hparams["lr_decay_on_rise"], min_improvement=hparams["min_improvement"],
                 test_data=ds.test, dtype=getattr(jnp, args.dtype), checkpoint_path=run.checkpoint,
-                progress=not args.no_progress, metadata=metadata, callback=lambda done, *_: run.progress(done),
+                progress=bar_wanted(args.no_progress), metadata=metadata, callback=on_loop,
                 target=args.cardinality,
             )
         model, params, dims, history = res.model, res.mps, np.asarray(res.bond_dims, np.int64), res.history

@@ -23,6 +23,7 @@ from ._args import (
     positive_int,
 )
 from ._report import NUM_PLOT_SAMPLES, fraction_in, samples_title, versions
+from ._progress import bar_wanted
 from ._rundir import device_name, prepare_run, resolve_out, slug
 from ..checkpoint import save_checkpoint
 from ..plots import plot_distribution, plot_samples, plot_stages
@@ -113,7 +114,7 @@ def command(args: argparse.Namespace) -> int:
                      key=jax.random.key(args.seed), mps_steps=args.mps_steps, mps_lr=args.mps_lr,
                      circuit_steps=args.circuit_steps, circuit_lr=args.circuit_lr, loss=args.loss, shots=args.shots,
                      init_scale=args.init_scale, decomposition=args.decomposition, refine_steps=args.refine_steps,
-                     sweeps=args.sweeps, progress=not args.no_progress,
+                     sweeps=args.sweeps, progress=bar_wanted(args.no_progress),
                      checkpoint_dir=run.out)
     n = ds.num_bits
     target = jnp.asarray(empirical_distribution(ds.data, n))
