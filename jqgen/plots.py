@@ -104,7 +104,7 @@ def plot_training_curve(
         if not np.isfinite(ht).any():
             ht = None
     steps = np.arange(1, h.size + 1)
-    fig = _figure((6.4, 5.6 if ideal is not None else 4.0))
+    fig = _figure((7.4, 5.6 if ideal is not None else 4.0))
     if ideal is not None:
         ax, ax_gap = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])
     else:

@@ -172,7 +172,7 @@ def _write_outputs(args: argparse.Namespace, run: RunDir, ds: Any, model: Any, p
     report = mps_report(model, params, ds, k_sample)
     ideal, n_data, device = ds.ideal_nll, ds.data.shape[0], device_name()
     hparams, batch = metadata["hyperparameters"], metadata["batch_size"]
-    per_step = "NLL per step" if batch == n_data else f"minibatch NLL per step (batch {batch})"
+    per_step = "NLL per step" if batch == n_data else f"minibatch NLL (batch {batch})"
     plot_training_curve(history, run["training_curve.png"], ideal=ideal, title=f"MPS chi={args.chi_max} on {ds.name}",
                         label=per_step, final=report.train_nll, final_label="train NLL of the final parameters")
     plot_samples(report.samples, ds.image_shape, run["samples.png"], title=samples_title(report.samples_in_data))

@@ -86,8 +86,8 @@ def test_training_curves_title_the_printed_value_keep_colours_and_legends_off_th
         for ax_px, leg_px in zip(f["axes_px"], f["legend_px"]):
             assert leg_px is not None and leg_px.x0 >= ax_px.x1
     # without final: the last entry, labelled as such (a minibatch loss is not the train NLL)
-    plots.plot_training_curve(nll, tmp_path / "b.png", label="minibatch NLL per step")
-    assert "last minibatch NLL per step" in figures[-1]["titles"][0]
+    plots.plot_training_curve(nll, tmp_path / "b.png", label="minibatch NLL (batch 5)")
+    assert "last minibatch NLL (batch 5)" in figures[-1]["titles"][0]
 
 
 def test_distribution_legend_and_text_beside_the_bars_and_strips_readable(figures, tmp_path):
