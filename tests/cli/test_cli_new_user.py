@@ -124,6 +124,11 @@ def test_data_errors_say_what_to_do(tmp_path, monkeypatch, capsys):
         assert "unsafely" not in err and "allow_pickle" not in err and "pickle.load" not in err
         assert all(name in err for name in DATASET_NAMES)  # the hint lists every embedded data set
     assert not Path("runs").exists()
+    Path("notes.npz").write_text("not a checkpoint\n" * 20)  # nor as a checkpoint
+    for command in (["sample", "notes.npz"], ["evaluate", "notes.npz"]):
+        assert main(command) == 3
+        err = capsys.readouterr().err
+        assert "not a readable jqgen checkpoint" in err and "unsafely" not in err and "allow_pickle" not in err
     for command in (["train", "mps"], ["train", "qcbm"], ["train", "synergy"], ["train", "qcbm-device"],
                     ["evaluate", "x.npz"], ["run", "x.npz"]):
         assert main([*command, "-h"]) == 0
