@@ -44,7 +44,8 @@ DTYPES = ("float32", "float64", "complex64", "complex128")
 REAL_DTYPES = ("float32", "float64")
 
 #: What ``--data`` takes (its help and the hint of its errors).
-DATA_HELP = f"a data-set name ({', '.join(DATASET_NAMES)}) or a .npy/.npz file (with --key NAME for one array of an .npz)"
+DATA_HELP = (f"a data-set name ({', '.join(DATASET_NAMES)}) or a .npy/.npz file "
+             "(with --key NAME for one array of an .npz)")
 _DATA_HINT = f"--data takes {DATA_HELP}"
 
 

@@ -131,8 +131,9 @@ def train_gradient(args: argparse.Namespace) -> int:
         "batch_size": batch, "init_noise": model.init_noise, "dtype": args.dtype, "seed": args.seed,
         "chunk_size": args.chunk_size, "optimizer": "adam", "method": "gradient",
     }
-    metadata = {"data": args.data, "data_key": args.key, "dataset": ds.name, "image_shape": ds.image_shape, "steps": args.steps,
-                "lr": args.lr, "seed": args.seed, "batch_size": batch, "hyperparameters": hparams, "status": "running"}
+    metadata = {"data": args.data, "data_key": args.key, "dataset": ds.name, "image_shape": ds.image_shape,
+                "steps": args.steps, "lr": args.lr, "seed": args.seed, "batch_size": batch, "hyperparameters": hparams,
+                "status": "running"}
     k_init, k_fit, k_sample = jax.random.split(jax.random.key(args.seed), 3)
     params = jax.jit(model.init)(k_init)  # one compilation instead of many eager ops
     chunk_times: list[float] = []

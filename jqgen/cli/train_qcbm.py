@@ -131,8 +131,8 @@ def train(args: argparse.Namespace) -> int:
                       total=args.steps)
     hparams = {k: getattr(args, k) for k in HYPERPARAMETERS}
     hparams["data_key"] = args.key
-    metadata = {"data": args.data, "data_key": args.key, "dataset": ds.name, "image_shape": ds.image_shape, "hyperparameters": hparams,
-                "status": "running"}
+    metadata = {"data": args.data, "data_key": args.key, "dataset": ds.name, "image_shape": ds.image_shape,
+                "hyperparameters": hparams, "status": "running"}
     k_init, k_fit, k_sample = jax.random.split(jax.random.key(args.seed), 3)
     params = jax.jit(model.init)(k_init)
     chunk_times: list[float] = []
@@ -145,8 +145,7 @@ def train(args: argparse.Namespace) -> int:
         lines.chunk(done, history)
 
     common = dict(key=k_fit, chunk_size=args.chunk_size, progress=bar_wanted(args.no_progress), desc=desc,
-                  callback=on_chunk,
-                  checkpoint_path=run.checkpoint, metadata=metadata)
+                  callback=on_chunk, checkpoint_path=run.checkpoint, metadata=metadata)
     error = None
     t_fit = time.perf_counter()
     try:

@@ -33,7 +33,8 @@ def figures(monkeypatch):
         fig.canvas.draw()
         renderer = fig.canvas.get_renderer()
         axes = list(fig.axes)
-        seen.append({"images": [im.get_array().shape for a in axes for im in a.images], "fig_px": tuple(fig.get_size_inches() * fig.dpi), "renderer": renderer,
+        seen.append({"images": [im.get_array().shape for a in axes for im in a.images],
+                     "fig_px": tuple(fig.get_size_inches() * fig.dpi), "renderer": renderer,
                      "ylim": [a.get_ylim() for a in axes], "yscale": [a.get_yscale() for a in axes],
                      "titles": [a.get_title() for a in axes], "texts": [t.get_text() for a in axes for t in a.texts],
                      "legends": [a.get_legend() for a in axes],
