@@ -69,7 +69,15 @@ class Dataset(_DatasetFields):
     @property
     def ideal_nll(self) -> float:
         """Lowest achievable training NLL: the entropy of the empirical distribution
-        (``ln N`` when all N samples are distinct)."""
+        (``ln N`` when all N samples are distinct; ``0.0``, never ``-0.0``, when they are all
+        the same).
+
+        Example:
+            >>> import numpy as np
+            >>> from jqgen.data import Dataset
+            >>> Dataset("same", np.zeros((5, 4), np.uint8)).ideal_nll
+            0.0
+        """
         _, counts = np.unique(self.data, axis=0, return_counts=True)
         p = counts / counts.sum()
-        return float(-(p * np.log(p)).sum())
+        return max(0.0, float(-(p * np.log(p)).sum()))

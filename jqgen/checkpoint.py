@@ -233,6 +233,8 @@ def _read(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, np.nd
     try:
         with open(path, "rb") as f:
             raw = f.read()
+        if not raw.startswith((b"PK\x03\x04", b"PK\x05\x06")):  # else numpy suggests unpickling it
+            raise ValueError("not a NumPy .npz file: it does not start with the zip header")
         with np.load(io.BytesIO(raw), allow_pickle=False) as z:
             arrays = {name: z[name] for name in z.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as e:

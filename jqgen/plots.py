@@ -20,6 +20,8 @@ __all__ = ["plot_best_so_far", "plot_bond_dims", "plot_distribution", "plot_entr
 _ON = np.array([0.08, 0.08, 0.12])  # pixel value 1
 _OFF = np.array([1.0, 1.0, 1.0])  # pixel value 0
 _GAP = np.array([0.72, 0.78, 0.86])  # grid lines between samples
+_STRIPS_PER_COLUMN = 16  # samples drawn as one-row strips: this many per column
+_MAX_WIDTH = 10.0  # inches (1,000 px at 100 dpi): the widest bar plot over bonds
 
 
 def _figure(figsize: tuple[float, float]) -> Any:
@@ -38,6 +40,17 @@ def _save(fig: Any, path: str | os.PathLike[str]) -> str:
     return path
 
 
+def _legend_outside(ax: Any, **kwargs: Any) -> Any:
+    """The legend of ``ax`` to the right of its axes (it covers no data)."""
+    return ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize="small", **kwargs)
+
+
+def _fmt(value: float) -> str:
+    """A loss for a title: 4 decimals, or 3 significant digits below 0.01 (``3.20e-05``, not ``0.0000``)."""
+    v = float(value)
+    return f"{v:.4f}" if v == 0 or abs(v) >= 0.01 else f"{v:.2e}"
+
+
 def plot_training_curve(
     history: Any,
     path: str | os.PathLike[str],
@@ -47,10 +60,18 @@ def plot_training_curve(
     xlabel: str = "step",
     label: str = "training loss",
     ylabel: str = "NLL (nats)",
+    final: float | None = None,
+    final_label: str | None = None,
+    logy: bool = False,
 ) -> str:
     """Plots the per-step loss (mean NLL, nats) with a dashed line at ``ideal``.
 
-    Non-finite losses (e.g. the step that stopped a diverging run) are left out.
+    Non-finite losses (e.g. the step that stopped a diverging run) are left out. The title's
+    second line gives ``final`` (e.g. the train NLL of the final parameters, which the
+    command prints) as ``final_label``; without ``final``, the last finite entry of
+    ``history``, labelled "last <label>" (for minibatch training, one minibatch's loss).
+    Values below 0.01 are written with significant digits (``3.20e-05``). Legends sit to the
+    right of the axes, never on the curves.
 
     Args:
         history: per-step (or per-loop) training loss.
@@ -62,6 +83,10 @@ def plot_training_curve(
         xlabel: label of the x axis ("step", "loop", ...).
         label: legend entry of ``history``.
         ylabel: label of the y axis.
+        final: the value the title reports (default: the last finite loss).
+        final_label: its name in the title (default: ``"final"``).
+        logy: logarithmic loss axis (e.g. for MMD, which falls by decades); ignored when
+            a finite loss is ``<= 0``.
 
     Returns:
         ``path`` as a string.
@@ -79,7 +104,7 @@ def plot_training_curve(
         if not np.isfinite(ht).any():
             ht = None
     steps = np.arange(1, h.size + 1)
-    fig = _figure((6.4, 5.6 if ideal is not None else 4.0))
+    fig = _figure((7.4, 5.6 if ideal is not None else 4.0))
     if ideal is not None:
         ax, ax_gap = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])
     else:
@@ -91,25 +116,30 @@ def plot_training_curve(
     if ideal is not None:
         ax.axhline(float(ideal), ls="--", lw=1.0, color="k", label=f"ideal = {float(ideal):.4f}")
     finite = h[np.isfinite(h)]
-    if finite.size:
-        text = f"final {finite[-1]:.4f}"
-        if ht is not None and np.isfinite(ht[-1]):
-            text += f" (test {ht[-1]:.4f})"
-        ax.text(0.98, 0.95, text, transform=ax.transAxes, ha="right", va="top")
+    if logy and finite.size and finite.min() > 0 and (ht is None or np.nanmin(ht) > 0):
+        ax.set_yscale("log")
+    lines = [title] if title else []
+    if final is not None and math.isfinite(final):
+        lines.append(f"{final_label or 'final'} {_fmt(final)}")
+    elif finite.size:
+        lines.append(f"last {label} {_fmt(finite[-1])}")
+    if lines and ht is not None and np.isfinite(ht[-1]):
+        lines[-1] += f" (test {_fmt(ht[-1])})"
+    if lines:
+        ax.set_title("\n".join(lines), fontsize="medium")
     ax.set_ylabel(ylabel)
     ax.set_xlim(1, max(2, h.size))
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper right", bbox_to_anchor=(1.0, 0.88))
-    if title:
-        ax.set_title(title)
+    ax.grid(alpha=0.3, which="both" if logy else "major")
+    _legend_outside(ax)
     if ax_gap is not None:
         gap = h - float(ideal)  # type: ignore[arg-type]
-        ax_gap.semilogy(steps, np.where(gap > 0, gap, np.nan), lw=1.0, color="C1")
+        ax_gap.semilogy(steps, np.where(gap > 0, gap, np.nan), lw=1.0, color="C0", label=label)
         if ht is not None:
             gap_t = ht - float(ideal)  # type: ignore[arg-type]
-            ax_gap.semilogy(steps, np.where(gap_t > 0, gap_t, np.nan), lw=1.0, color="C2")
+            ax_gap.semilogy(steps, np.where(gap_t > 0, gap_t, np.nan), lw=1.0, color="C2", label="test NLL")
         ax_gap.set_ylabel("loss - ideal")
         ax_gap.grid(alpha=0.3, which="both")
+        _legend_outside(ax_gap)
     from matplotlib.ticker import MaxNLocator
 
     for a in (ax, ax_gap):
@@ -147,9 +177,10 @@ def plot_samples(
     Args:
         samples: ``[N, n]`` array of 0/1 values.
         image_shape: ``(rows, cols)`` with ``rows * cols == n``; ``None`` draws each
-            sample as a one-row strip of ``n`` pixels.
+            sample as a one-row strip of ``n`` pixels, the strips stacked in columns of at
+            most 16 (so a bit is a readable square, not a sliver of a long row).
         path: output file.
-        ncols: images per grid row.
+        ncols: images per grid row (ignored for strips).
         title: optional title.
 
     Returns:
@@ -166,6 +197,8 @@ def plot_samples(
     shape = (1, n) if image_shape is None else tuple(int(d) for d in image_shape)
     if len(shape) != 2 or shape[0] * shape[1] != n:
         raise ValueError(f"image_shape {image_shape} does not match {n} bits per sample")
+    if image_shape is None:
+        ncols = math.ceil(s.shape[0] / _STRIPS_PER_COLUMN)
     img = _mosaic(s, shape, ncols)  # type: ignore[arg-type]
     h, w = img.shape[:2]
     scale = min(9.0 / w, 9.0 / h, 0.3)  # inches per pixel
@@ -186,33 +219,63 @@ def plot_entropies(
 ) -> str:
     """Bar plot of the bond entanglement entropies (nats), bonds ``1 .. n-1``.
 
-    The dotted line is the largest entropy any state can have at each bond,
-    ``min(b, n - b) ln 2``; with ``chi_max`` the dashed line marks ``ln chi_max``, the
-    largest an MPS of that bond dimension can reach.
+    The dotted line is the largest entropy a state can have at each bond,
+    ``min(b, n - b) ln 2``, and with ``chi_max`` the largest an MPS of that bond dimension
+    can reach, ``min(min(b, n - b) ln 2, ln chi_max)``. The y axis is set by the data (and
+    ``ln chi_max``), not by the bound, which reaches ``n/2 ln 2`` (272 nats at 784 sites):
+    the bound is drawn where it is in range. The figure is at most 10 inches wide (1,000
+    px) at any ``n``; beyond 64 bonds the bars become a filled step curve.
 
     Returns:
         ``path`` as a string.
+
+    Example:
+        >>> import os, tempfile, numpy as np
+        >>> from jqgen.plots import plot_entropies
+        >>> path = os.path.join(tempfile.mkdtemp(), "entropies.png")
+        >>> plot_entropies(np.full(783, 1.5), path, chi_max=16) == path  # MNIST: 784 sites
+        True
     """
     e = np.asarray(entropies, dtype=np.float64).reshape(-1)
     if e.size == 0:
         raise ValueError("entropies is empty")
+    if chi_max is not None and (not isinstance(chi_max, (int, np.integer)) or chi_max < 1):
+        raise ValueError(f"chi_max must be a positive int, got {chi_max!r}")
     bonds = np.arange(1, e.size + 1)
     n = e.size + 1
-    fig = _figure((max(4.0, 0.35 * e.size + 2.0), 3.6))
+    fig = _figure((max(6.0, min(_MAX_WIDTH, 0.35 * e.size + 2.0)), 3.6))
     ax = fig.add_subplot()
-    ax.bar(bonds, e, color="C0", width=0.8, label="S(bond)")
+    if e.size <= 64:
+        ax.bar(bonds, e, color="C0", width=0.8, label="S(bond)")
+    else:
+        ax.fill_between(bonds, np.nan_to_num(e), step="mid", color="C0", alpha=0.35, lw=0)
+        ax.step(bonds, e, where="mid", color="C0", lw=1.0, label="S(bond)")
     bound = np.minimum(bonds, n - bonds) * np.log(2.0)
-    ax.step(bonds, bound, where="mid", ls=":", color="0.4", label="max, min(b, n-b) ln 2")
+    name = "largest possible:\nmin(b, n-b) ln 2"
     if chi_max is not None and math.log(chi_max) < bound.max():
-        ax.axhline(math.log(chi_max), ls="--", lw=1.0, color="C3", label=f"ln chi_max = {math.log(chi_max):.3f}")
+        bound = np.minimum(bound, math.log(chi_max))
+        name = f"largest at chi_max={chi_max}:\nmin(b, n-b) ln 2, ln {chi_max}"
+    data_top = float(np.nanmax(e)) if np.isfinite(e).any() else 0.0
+    shown = max(data_top, math.log(2.0))
+    if chi_max is not None:
+        shown = max(shown, math.log(chi_max))
+    top = max(data_top, min(float(bound.max()), 2.0 * shown)) * 1.12 + 1e-9
+    clipped = bool(bound.max() > top)
+    ax.step(bonds, bound, where="mid", ls=":", color="0.3", label=name + (" (clipped)" if clipped else ""))
     ax.set_xlabel("bond b (between sites b-1 and b)")
     ax.set_ylabel("entanglement entropy (nats)")
-    ax.set_xticks(bonds if e.size <= 32 else bonds[:: math.ceil(e.size / 16)])
-    ax.set_ylim(0, max(float(np.nanmax(e)) if np.isfinite(e).any() else 0.0, float(bound.max())) * 1.15 + 1e-9)
+    if e.size <= 32:
+        ax.set_xticks(bonds)
+    else:
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=12, integer=True))
+    ax.set_xlim(0.5, e.size + 0.5)
+    ax.set_ylim(0, top)
     ax.grid(alpha=0.3, axis="y")
-    ax.legend(loc="upper right", fontsize="small")
+    _legend_outside(ax)
     if title:
-        ax.set_title(title)
+        ax.set_title(title + f" (largest {data_top:.3f} nats)")
     return _save(fig, path)
 
 
@@ -285,7 +348,8 @@ def plot_distribution(
     title: str | None = None,
 ) -> str:
     """Bar chart of the model's and the data's probabilities on the ``top`` most likely
-    bitstrings (by either distribution), labelled by their index.
+    bitstrings (by either distribution), labelled by their index. The legend, with the
+    model's probability mass on the other bitstrings, sits to the right of the bars.
 
     Args:
         model_probs: ``[2**n]`` model distribution.
@@ -316,9 +380,8 @@ def plot_distribution(
     ax.set_xticks(x, [str(i) for i in idx], rotation=90, fontsize=7)
     ax.set_xlabel("bitstring (big-endian index)")
     ax.set_ylabel("probability")
-    ax.legend()
-    other = 1.0 - pm[idx].sum()
-    ax.text(0.01, 0.97, f"model mass elsewhere: {other:.3f}", transform=ax.transAxes, va="top")
+    other = max(0.0, 1.0 - pm[idx].sum())
+    _legend_outside(ax, title=f"model mass\nelsewhere: {other:.3f}", title_fontsize="small")
     if title:
         ax.set_title(title)
     return _save(fig, path)

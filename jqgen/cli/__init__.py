@@ -6,7 +6,7 @@
     jqgen train qcbm --data bars-stripes-2x2 --ansatz all --layers 2 --loss kl --device local::testing
     jqgen train qcbm-device --data bars-stripes-2x2 --ansatz all --layers 2 --steps 30
     jqgen train synergy --data bars-stripes-4x3 --chi 4 --extra-layers 4
-    jqgen sample runs/mps-bars-stripes-4x4/checkpoint.npz --num 16 --out samples.png
+    jqgen sample runs/mps-bars-stripes-4x4/checkpoint.npz --num 16 [--out FILE] [--npy FILE]
     jqgen evaluate runs/qcbm-line-cardinality-12-6-0.3-s0/checkpoint.npz --samples 10000
     jqgen run runs/qcbm-all-bars-stripes-2x2/checkpoint.npz --device local::testing --shots 2000
     jqgen --version
@@ -17,7 +17,13 @@ Every ``jqgen train`` command writes its run folder (``--out``, default
 deletes the run's files first); the sweep and device trainers continue a finished run of
 the same settings instead (more ``--loops`` / ``--steps``). An interrupted run resumes
 when the same command is re-run (sweeps and device runs always; gradient and CMA-ES runs
-with the training runner's checkpoints).
+with the training runner's checkpoints). The commands that read a checkpoint write into
+its folder, the run directory: ``jqgen sample`` (``samples-seed<SEED>.png``; a relative
+``--out``/``--npy`` is taken in that folder), ``jqgen evaluate`` (``evaluation.json``) and
+``jqgen run`` (``device-<provider>-<name>/``). ``--data`` takes a data-set name
+(:data:`jqgen.data.DATASET_NAMES`) or a ``.npy``/``.npz`` file, ``--key`` the array of an
+``.npz``. Progress: a bar on a terminal; with stderr redirected to a file, one plain line
+per chunk of steps (loops, rounds) instead, each written once; ``--no-progress`` for none.
 
 Exit codes:
 

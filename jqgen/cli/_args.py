@@ -3,7 +3,7 @@
 Every command builds its options from these: :class:`Parser` (usage errors as one line,
 exit code 2), the types :func:`positive_int`, :func:`finite_float` (and its instances
 :data:`positive_float`, :data:`nonnegative_float`), the dtype choices, and the adders of
-``--data``, ``--seed``, ``--out``/``--overwrite`` and ``--no-progress``;
+``--data`` (with ``--key``), ``--seed``, ``--out``/``--overwrite`` and ``--no-progress``;
 :func:`load_data` resolves ``--data`` with a hint in its error message and
 :func:`checkpoint_and_data` reads a checkpoint's header and its (or the given) data set.
 """
@@ -15,14 +15,16 @@ import math
 from typing import Any, Callable
 
 from ..checkpoint import Checkpoint, checkpoint_info, load_checkpoint
-from ..data import Dataset, load_dataset
+from ..data import DATASET_NAMES, Dataset, load_dataset
 
 __all__ = [
     "BadInput",
     "DTYPES",
     "Parser",
     "REAL_DTYPES",
+    "DATA_HELP",
     "add_data_argument",
+    "add_key_argument",
     "add_out_arguments",
     "add_progress_argument",
     "add_seed_argument",
@@ -41,7 +43,10 @@ DTYPES = ("float32", "float64", "complex64", "complex128")
 #: ``--dtype`` choices of real-only trainers (sweeps, QCBM angles).
 REAL_DTYPES = ("float32", "float64")
 
-_DATA_HINT = "--data takes bars-stripes-RxC or a .npy/.npz file"
+#: What ``--data`` takes (its help and the hint of its errors).
+DATA_HELP = (f"a data-set name ({', '.join(DATASET_NAMES)}) or a .npy/.npz file "
+             "(with --key NAME for one array of an .npz)")
+_DATA_HINT = f"--data takes {DATA_HELP}"
 
 
 class Parser(argparse.ArgumentParser):
@@ -84,10 +89,18 @@ positive_float = finite_float(0.0, strict=True)
 nonnegative_float = finite_float(0.0, strict=False)
 
 
-def add_data_argument(parser: argparse.ArgumentParser, default: str) -> None:
-    """``--data NAME_OR_PATH`` with ``default``."""
-    parser.add_argument("--data", default=default,
-                        help="bars-stripes-RxC or a .npy/.npz file (default: %(default)s)")
+def add_data_argument(parser: argparse.ArgumentParser, default: str | None) -> None:
+    """``--data NAME_OR_PATH`` with ``default`` (``None``: the one the checkpoint records), and ``--key``."""
+    default_help = "%(default)s" if default is not None else "the one recorded in the checkpoint"
+    parser.add_argument("--data", default=default, help=f"{DATA_HELP} (default: {default_help})")
+    add_key_argument(parser)
+
+
+def add_key_argument(parser: argparse.ArgumentParser) -> None:
+    """``--key NAME``: the array of an ``.npz`` ``--data`` file."""
+    parser.add_argument("--key", default=None, metavar="NAME",
+                        help="the array of an .npz --data file (default: 'data', or its only array); "
+                        "a NAME_test array beside it is the test set")
 
 
 def add_seed_argument(parser: argparse.ArgumentParser, help: str = "PRNG seed (default: %(default)s)") -> None:
@@ -111,14 +124,15 @@ class BadInput(ValueError):
     """A data set or checkpoint that cannot be read or is invalid (exit code 3, one line)."""
 
 
-def load_data(spec: str) -> Dataset:
-    """:func:`jqgen.data.load_dataset` of ``--data``; its errors name what ``--data`` takes.
+def load_data(spec: str, key: str | None = None) -> Dataset:
+    """:func:`jqgen.data.load_dataset` of ``--data`` (and ``--key``); its errors name what
+    ``--data`` takes.
 
     Raises:
         BadInput: no such data set or file, or an unreadable or invalid one.
     """
     try:
-        return load_dataset(spec)
+        return load_dataset(spec, key=key)
     except (ValueError, OSError) as e:
         raise BadInput(f"{e} ({_DATA_HINT})") from None
 
@@ -140,15 +154,18 @@ def read_checkpoint(path: str) -> Checkpoint:
         raise BadInput(str(e)) from None
 
 
-def checkpoint_and_data(checkpoint: str, data: str | None) -> tuple[dict[str, Any], Dataset]:
-    """The checkpoint's header and the data set ``data`` (default: the one it records).
+def checkpoint_and_data(checkpoint: str, data: str | None, key: str | None = None) -> tuple[dict[str, Any], Dataset]:
+    """The checkpoint's header and the data set ``data`` with ``key`` (default: the ones it records).
 
     Raises:
         BadInput: no checkpoint or data file, not a checkpoint, or a bad data set.
         ValueError: no data set given or recorded.
     """
     info = read_checkpoint_info(checkpoint)
-    spec = data if data is not None else (info.get("metadata") or {}).get("data")
+    metadata = info.get("metadata") or {}
+    spec = data if data is not None else metadata.get("data")
     if spec is None:
         raise ValueError(f"{checkpoint} records no data set; pass --data")
-    return info, load_data(spec)
+    if data is None and key is None:
+        key = metadata.get("data_key")
+    return info, load_data(spec, key)

@@ -6,7 +6,7 @@ import argparse
 import os
 from typing import Any
 
-from ._args import add_seed_argument, checkpoint_and_data, positive_int, read_checkpoint
+from ._args import add_data_argument, add_seed_argument, checkpoint_and_data, positive_int, read_checkpoint
 from ._rundir import checkpoint_needs_x64, write_json, x64
 from ..evaluation import evaluate, format_report
 
@@ -25,7 +25,7 @@ def register(commands: Any) -> None:
         "test NLL; KL, TV and MMD to the training (and exact target) distribution. Prints a table\n"
         "and writes the report as JSON (with the sample count and seed).")
     e.add_argument("checkpoint", metavar="CKPT", help="checkpoint .npz written by 'jqgen train'")
-    e.add_argument("--data", default=None, help="data set name or path (default: the one recorded in the checkpoint)")
+    add_data_argument(e, None)
     e.add_argument("--samples", type=positive_int, default=10000, help="number of samples Q (default: %(default)s)")
     add_seed_argument(e, "PRNG seed of the samples (default: %(default)s)")
     e.add_argument("--out", default=None, help="JSON report path (default: evaluation.json beside CKPT)")
@@ -34,7 +34,7 @@ def register(commands: Any) -> None:
 
 def command(args: argparse.Namespace) -> int:
     """Runs ``jqgen evaluate``."""
-    info, ds = checkpoint_and_data(args.checkpoint, args.data)
+    info, ds = checkpoint_and_data(args.checkpoint, args.data, args.key)
     with x64(checkpoint_needs_x64(info)):
         ck = read_checkpoint(args.checkpoint)
         report = evaluate(ck.model, ck.params, args.seed, ds, args.samples)

@@ -25,6 +25,7 @@ import numpy as np
 
 from ._args import BadInput, add_out_arguments, add_progress_argument, add_seed_argument, positive_float, positive_int
 from ._report import versions
+from ._progress import ProgressLines, bar_wanted
 from ._rundir import device_name, prepare_run, slug
 from ..plots import plot_best_so_far, plot_frontier
 
@@ -158,6 +159,7 @@ def command(args: argparse.Namespace) -> int:
                       total=args.budget, resume_path=os.path.join(args.out or os.path.join("runs", name), FILES[0]),
                       extra_files=_EXTRA)
     seeds = None
+    lines = ProgressLines(args.no_progress, "geo", args.budget, "evaluations")
     if args.mode == "booster" and args.form == "chang" and args.seed_solver == "sa-swap":
         raise ValueError("--seed-solver sa-swap needs the binary form (a jittable cost); use --seed-solver random "
                          "with --form chang")
@@ -167,7 +169,9 @@ def command(args: argparse.Namespace) -> int:
     with run.resuming():
         res = geo(problem, model, args.budget, key=jax.random.key(args.seed), settings=settings,
                   seed_bits=None if seeds is None else seeds[0], seed_costs=None if seeds is None else seeds[1],
-                  journal_path=run["journal.jsonl"], progress=not args.no_progress)
+                  journal_path=run["journal.jsonl"], progress=bar_wanted(args.no_progress),
+                  callback=lambda stats: lines(stats["evaluations"], round=stats["round"],
+                                               best=f"{stats['best_cost']:.6g}", valid=f"{stats['valid_rate']:.0%}"))
     # swap-move annealing needs a jittable cost: the binary form (the Chang form's QP is host-batched)
     names = (_BASELINES if args.form == "binary" else ("random",)) if args.baselines else ()
     baselines = {b: _baseline(b, problem, args.budget, args.seed) for b in names}

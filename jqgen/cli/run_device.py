@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ._args import add_seed_argument, checkpoint_and_data, positive_int, read_checkpoint
+from ._args import add_data_argument, add_seed_argument, checkpoint_and_data, positive_int, read_checkpoint
 from ._rundir import checkpoint_needs_x64, write_json, x64
 from ..bits import all_bitstrings
 from ..data import Dataset
@@ -41,7 +41,7 @@ def register(commands: Any) -> None:
     r.add_argument("checkpoint", metavar="CKPT", help="QCBM checkpoint .npz written by 'jqgen train qcbm'")
     r.add_argument("--device", required=True, metavar="PROVIDER::DEVICE", help="e.g. local::testing")
     r.add_argument("--shots", type=positive_int, default=2000, help="shots (default: %(default)s)")
-    r.add_argument("--data", default=None, help="data set name or path (default: the one recorded in the checkpoint)")
+    add_data_argument(r, None)
     add_seed_argument(r, "seed of the local simulator's shots and of simulated noise (default: %(default)s)")
     r.add_argument("--tag", default="run",
                    help="journal tag of this run: change it to draw new shots (default: %(default)s)")
@@ -151,7 +151,7 @@ def command(args: argparse.Namespace) -> int:
 
     if args.readout_error is not None and not 0.0 <= args.readout_error <= 1.0:
         raise ValueError(f"--readout-error must lie in [0, 1], got {args.readout_error}")
-    info, ds = checkpoint_and_data(args.checkpoint, args.data)
+    info, ds = checkpoint_and_data(args.checkpoint, args.data, args.key)
     device, compiled, ph, model_probs, n = _compiled(args, info, ds)
     out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)),
                                    f"device-{device.provider}-{device.name}")

@@ -28,6 +28,7 @@ from ._args import (
     DTYPES, add_data_argument, add_out_arguments, add_progress_argument, add_seed_argument, load_data,
     nonnegative_float, positive_float, positive_int,
 )
+from ._progress import ProgressLines, bar_wanted
 from ._report import NUM_PLOT_SAMPLES, mps_report, print_nll_lines, samples_title, versions
 from ._rundir import RunDir, TrainingStopped, device_name, prepare_run, slug, x64
 from ..mps import MPSBornMachine, SymmetricMPSBornMachine
@@ -112,7 +113,7 @@ def command(args: argparse.Namespace) -> int:
 def train_gradient(args: argparse.Namespace) -> int:
     """``jqgen train mps --method gradient``; returns 0 or raises (see :mod:`jqgen.cli`)."""
     t_start = time.perf_counter()
-    ds = load_data(args.data)
+    ds = load_data(args.data, args.key)
     dtype = getattr(jnp, args.dtype)
     noise = {} if args.init_noise is None else {"init_noise": args.init_noise}
     if args.cardinality is None:
@@ -125,27 +126,31 @@ def train_gradient(args: argparse.Namespace) -> int:
     n_data = ds.data.shape[0]
     batch = n_data if args.batch_size is None else min(args.batch_size, n_data)
     hparams = {
-        "family": model.config()["family"], "data": args.data, "chi_max": args.chi_max,
+        "family": model.config()["family"], "data": args.data, "data_key": args.key, "chi_max": args.chi_max,
         "cardinality": args.cardinality, "steps": args.steps, "lr": args.lr,
         "batch_size": batch, "init_noise": model.init_noise, "dtype": args.dtype, "seed": args.seed,
         "chunk_size": args.chunk_size, "optimizer": "adam", "method": "gradient",
     }
-    metadata = {"data": args.data, "dataset": ds.name, "image_shape": ds.image_shape, "steps": args.steps,
-                "lr": args.lr, "seed": args.seed, "batch_size": batch, "hyperparameters": hparams, "status": "running"}
+    metadata = {"data": args.data, "data_key": args.key, "dataset": ds.name, "image_shape": ds.image_shape,
+                "steps": args.steps, "lr": args.lr, "seed": args.seed, "batch_size": batch, "hyperparameters": hparams,
+                "status": "running"}
     k_init, k_fit, k_sample = jax.random.split(jax.random.key(args.seed), 3)
     params = jax.jit(model.init)(k_init)  # one compilation instead of many eager ops
     chunk_times: list[float] = []
+    desc = f"mps chi={args.chi_max}"
+    lines = ProgressLines(args.no_progress, desc, args.steps, "steps")
 
-    def on_chunk(done: int, *_: Any) -> None:
+    def on_chunk(done: int, params: Any, state: Any, history: Any) -> None:
         chunk_times.append(time.perf_counter())
         run.progress(done)
+        lines.chunk(done, history)
 
     status, error = "ok", None
     t_fit = time.perf_counter()
     try:
         with run.resuming():
             res = fit(model, params, ds.data, optax.adam(args.lr), key=k_fit, steps=args.steps, batch_size=batch,
-                      chunk_size=args.chunk_size, progress=not args.no_progress, desc=f"mps chi={args.chi_max}",
+                      chunk_size=args.chunk_size, progress=bar_wanted(args.no_progress), desc=desc,
                       callback=on_chunk, checkpoint_path=run.checkpoint, metadata=metadata)
         params, opt_state, history = res.params, res.state, res.history
     except NonFiniteLossError as e:
@@ -168,7 +173,9 @@ def _write_outputs(args: argparse.Namespace, run: RunDir, ds: Any, model: Any, p
     report = mps_report(model, params, ds, k_sample)
     ideal, n_data, device = ds.ideal_nll, ds.data.shape[0], device_name()
     hparams, batch = metadata["hyperparameters"], metadata["batch_size"]
-    plot_training_curve(history, run["training_curve.png"], ideal=ideal, title=f"MPS chi={args.chi_max} on {ds.name}")
+    per_step = "NLL per step" if batch == n_data else f"minibatch NLL (batch {batch})"
+    plot_training_curve(history, run["training_curve.png"], ideal=ideal, title=f"MPS chi={args.chi_max} on {ds.name}",
+                        label=per_step, final=report.train_nll, final_label="train NLL of the final parameters")
     plot_samples(report.samples, ds.image_shape, run["samples.png"], title=samples_title(report.samples_in_data))
     plot_entropies(report.entropies, run["entropies.png"], title="bond entanglement entropies", chi_max=args.chi_max)
     run.write_final_checkpoint(model, params, opt_state, {

@@ -26,6 +26,7 @@ from ._args import (
     REAL_DTYPES, add_data_argument, add_out_arguments, add_progress_argument, add_seed_argument, load_data,
     positive_float, positive_int,
 )
+from ._progress import ProgressLines, bar_wanted
 from ._report import NUM_PLOT_SAMPLES, fraction_in, samples_title, versions
 from ._rundir import RunDir, TrainingStopped, device_name, prepare_run, slug, x64
 from ..plots import plot_distribution, plot_samples, plot_training_curve
@@ -112,7 +113,7 @@ def command(args: argparse.Namespace) -> int:
         raise ValueError("--device trains the line/all/star/cnot-line/chow-liu ansatze with --loss mmd or kl and "
                          f"Adam; got --ansatz {args.ansatz} --loss {args.loss} --optimizer {args.optimizer}")
     return train_qcbm_device.train_qcbm_on_device(
-        data=args.data, ansatz=args.ansatz, layers=args.layers or _LAYERS, loss=args.loss,
+        data=args.data, key=args.key, ansatz=args.ansatz, layers=args.layers or _LAYERS, loss=args.loss,
         shots=args.shots if args.shots is not None else 1000, lr=args.lr, steps=args.steps, seed=args.seed,
         device=args.device, out=args.out, overwrite=args.overwrite, progress=not args.no_progress)
 
@@ -120,7 +121,7 @@ def command(args: argparse.Namespace) -> int:
 def train(args: argparse.Namespace) -> int:
     """``jqgen train qcbm`` on the simulator; returns 0 or raises (see :mod:`jqgen.cli`)."""
     t_start = time.perf_counter()
-    ds = load_data(args.data)
+    ds = load_data(args.data, args.key)
     model = _model(args, ds)
     dense = not (isinstance(model, ConservingQCBM) and ds.num_bits > ConservingQCBM.MAX_DENSE_BITS)
     name = args.ansatz if args.cardinality is None else f"givens-k{args.cardinality}"
@@ -129,19 +130,22 @@ def train(args: argparse.Namespace) -> int:
                       overwrite=args.overwrite, unit="generations" if args.optimizer == "cmaes" else "steps",
                       total=args.steps)
     hparams = {k: getattr(args, k) for k in HYPERPARAMETERS}
-    metadata = {"data": args.data, "dataset": ds.name, "image_shape": ds.image_shape, "hyperparameters": hparams,
-                "status": "running"}
+    hparams["data_key"] = args.key
+    metadata = {"data": args.data, "data_key": args.key, "dataset": ds.name, "image_shape": ds.image_shape,
+                "hyperparameters": hparams, "status": "running"}
     k_init, k_fit, k_sample = jax.random.split(jax.random.key(args.seed), 3)
     params = jax.jit(model.init)(k_init)
     chunk_times: list[float] = []
+    desc = f"qcbm {args.ansatz} L={args.layers} {args.loss}" + (f" {args.shots} shots" if args.shots else "")
+    lines = ProgressLines(args.no_progress, desc, args.steps, "generations" if args.optimizer == "cmaes" else "steps")
 
-    def on_chunk(done: int, *_: Any) -> None:
+    def on_chunk(done: int, params: Any, state: Any, history: Any) -> None:
         chunk_times.append(time.perf_counter())
         run.progress(done)
+        lines.chunk(done, history)
 
-    desc = f"qcbm {args.ansatz} L={args.layers} {args.loss}" + (f" {args.shots} shots" if args.shots else "")
-    common = dict(key=k_fit, chunk_size=args.chunk_size, progress=not args.no_progress, desc=desc, callback=on_chunk,
-                  checkpoint_path=run.checkpoint, metadata=metadata)
+    common = dict(key=k_fit, chunk_size=args.chunk_size, progress=bar_wanted(args.no_progress), desc=desc,
+                  callback=on_chunk, checkpoint_path=run.checkpoint, metadata=metadata)
     error = None
     t_fit = time.perf_counter()
     try:
@@ -219,7 +223,10 @@ def _write_outputs(args: argparse.Namespace, run: RunDir, ds: Any, model: QCBM, 
     plot_training_curve(history, run["training_curve.png"],
                         title=f"QCBM {circuit}, {args.layers} layers, {ds.name}",
                         xlabel="generation" if cmaes else "step",
-                        label=loss_label + (" (best of population)" if cmaes else ""), ylabel=loss_label)
+                        label=loss_label + (" (best of population)" if cmaes else "") + (" (shots)" if args.shots else ""),
+                        ylabel=loss_label, logy=args.loss in ("mmd", "kl"),
+                        final={"mmd": final_mmd, "kl": final_kl}.get(args.loss),
+                        final_label=f"exact {'MMD^2' if args.loss == 'mmd' else 'KL'} of the final parameters")
     plot_samples(samples, ds.image_shape, run["samples.png"], title=samples_title(in_data))
     if probs is not None:
         plot_distribution(probs, target, run["distribution.png"], title=f"valid-pattern rate {valid_rate:.1%}")

@@ -73,7 +73,7 @@ def register(families: Any) -> None:
 def command(args: argparse.Namespace) -> int:
     """Runs ``jqgen train qcbm-device``."""
     return train_qcbm_on_device(
-        data=args.data, ansatz=args.ansatz, layers=args.layers, loss=args.loss, shots=args.shots, lr=args.lr,
+        data=args.data, key=args.key, ansatz=args.ansatz, layers=args.layers, loss=args.loss, shots=args.shots, lr=args.lr,
         steps=args.steps, seed=args.seed, device=args.device, native_gates=args.native_gates,
         coupling=args.coupling, journal=args.journal, out=args.out, overwrite=args.overwrite,
         progress=not args.no_progress)
@@ -105,7 +105,7 @@ def _check_continuation(out: str, hparams: dict[str, Any]) -> None:
                          "pass --overwrite to replace it, or choose another --out")
 
 
-def train_qcbm_on_device(*, data: str, ansatz: str, layers: int, loss: str, shots: int, lr: float, steps: int,
+def train_qcbm_on_device(*, data: str, key: str | None = None, ansatz: str, layers: int, loss: str, shots: int, lr: float, steps: int,
                          seed: int, device: str, native_gates: str | None = None, coupling: str = "line",
                          journal: str | None = None, out: str | None = None, overwrite: bool = False,
                          progress: bool = True) -> int:
@@ -117,11 +117,11 @@ def train_qcbm_on_device(*, data: str, ansatz: str, layers: int, loss: str, shot
     """
     from ..hardware import redact, train_on_device
 
-    ds = load_data(data)
+    ds = load_data(data, key)
     n = ds.num_bits
     model = QCBM(ansatz_by_name(ansatz, n, layers, np.asarray(ds.data)))
     dev = _device(device, n, native_gates, coupling)
-    hparams = {"data": data, "ansatz": ansatz, "layers": layers, "loss": loss, "shots": shots, "lr": lr,
+    hparams = {"data": data, "data_key": key, "ansatz": ansatz, "layers": layers, "loss": loss, "shots": shots, "lr": lr,
                "steps": steps, "seed": seed, "device": device, "native_gates": native_gates, "coupling": coupling}
     out = resolve_out(out, f"qcbm-device-{ansatz}-{slug(ds.name)}")
     journal = journal or os.path.join(out, _JOURNAL)
@@ -148,12 +148,12 @@ def train_qcbm_on_device(*, data: str, ansatz: str, layers: int, loss: str, shot
     probs = np.asarray(model.probs(res.params), np.float64)
     target = np.asarray(empirical_distribution(np.asarray(ds.data), n), np.float64)
     valid_rate = float(probs[target > 0].sum())
-    metadata = {"data": data, "dataset": ds.name, "image_shape": ds.image_shape, "hyperparameters": hparams,
+    metadata = {"data": data, "data_key": key, "dataset": ds.name, "image_shape": ds.image_shape, "hyperparameters": hparams,
                 "valid_rate": valid_rate, "status": "ok", "budget": res.budget}
     save_checkpoint(run.checkpoint, model, res.params, metadata=metadata)
     label = {"mmd": "squared MMD (shots)", "kl": "KL(data || counts)"}[loss]
     plot_training_curve(res.history, run["training_curve.png"], title=f"QCBM {ansatz} on {dev.spec}, {ds.name}",
-                        label=label, ylabel=label)
+                        label=label, ylabel=label, logy=True)
     run.write_summary({**metadata, "history": [float(v) for v in res.history], "submitted": res.submitted,
                        "journal": os.path.abspath(journal), "time_s": time.perf_counter() - t0})
     print(f"jqgen train qcbm-device: {ds.name} on {dev.spec}, {steps} steps x {2 * model.ansatz.num_params + 2} "

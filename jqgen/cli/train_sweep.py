@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._args import load_data, nonnegative_float, positive_float, positive_int
+from ._progress import ProgressLines, bar_wanted
 from ._report import NUM_PLOT_SAMPLES, mps_report, print_nll_lines, samples_title, versions
 from ._rundir import (
     RunDir, TrainingStopped, add_metadata, device_name, prepare_run, resolve_out, settings_diff,
@@ -38,7 +39,7 @@ __all__ = ["DESCRIPTION", "FILES", "RESUME_KEYS", "SWEEP_DEFAULTS", "add_argumen
 SWEEP_DEFAULTS = {"loops": 20, "lr": 5e-3, "descent_steps": 1, "num_batches": 1, "cutoff": 0.0, "chi_min": 2,
                   "normalized_grad": True, "lr_decay_on_rise": 0.2, "min_improvement": 0.002}
 #: Settings that must agree when a sweep run resumes from an existing checkpoint.
-RESUME_KEYS = ("data", "cardinality", "chi_max", "lr", "descent_steps", "num_batches", "cutoff", "chi_min", "normalized_grad",
+RESUME_KEYS = ("data", "data_key", "cardinality", "chi_max", "lr", "descent_steps", "num_batches", "cutoff", "chi_min", "normalized_grad",
                "lr_decay_on_rise", "min_improvement", "dtype", "seed")
 #: Output files, in print order.
 FILES = ("checkpoint.npz", "summary.json", "training_curve.png", "bond_dims.png", "samples.png", "entropies.png")
@@ -94,6 +95,7 @@ def _hyperparameters(args: argparse.Namespace, ds: Dataset) -> dict[str, Any]:
             raise ValueError("--normalized-grad is not available with --cardinality (block sweeps)")
     return {
         "family": "mps" if args.cardinality is None else "symmetric-mps", "method": "sweep", "data": args.data,
+        "data_key": args.key,
         "cardinality": args.cardinality, "chi_max": args.chi_max, "loops": args.loops,
         "lr": args.lr, "descent_steps": args.descent_steps, "num_batches": args.num_batches,
         "batch_size": n_data // args.num_batches, "cutoff": args.cutoff, "chi_min": args.chi_min,
@@ -132,18 +134,24 @@ def _history(metrics: dict[str, list[float]]) -> dict[str, list[float]]:
 def train(args: argparse.Namespace) -> int:
     """``jqgen train mps --method sweep`` (see ``jqgen train mps -h``); returns 0 or raises."""
     t_start = time.perf_counter()
-    ds = load_data(args.data)
+    ds = load_data(args.data, args.key)
     hparams = _hyperparameters(args, ds)
     out = resolve_out(args.out, f"mps-sweep-{slug(ds.name)}")
     resumed_from = 0 if args.overwrite else _resumed_loops(os.path.join(out, "checkpoint.npz"), hparams)
     run = prepare_run(out, default_name="", files=FILES, overwrite=args.overwrite, unit="loops", total=args.loops,
                       continues=True)
     run.progress(resumed_from)
-    metadata = {"kind": "sweep", "method": "sweep", "data": args.data, "dataset": ds.name,
+    metadata = {"kind": "sweep", "method": "sweep", "data": args.data, "data_key": args.key, "dataset": ds.name,
                 "image_shape": ds.image_shape, "loops": args.loops, "lr": args.lr, "seed": args.seed,
                 "hyperparameters": hparams, "status": "running"}
     k_train, k_sample = jax.random.split(jax.random.key(args.seed))
     error, stopped = None, False
+    lines = ProgressLines(args.no_progress, f"sweep D_max={args.chi_max}", args.loops, "loops")
+
+    def on_loop(done: int, params: Any, state: Any, history: Any) -> None:
+        run.progress(done)
+        lines.chunk(done, history)
+
     t_fit = time.perf_counter()
     try:
         with run.resuming():
@@ -153,7 +161,7 @@ def train(args: argparse.Namespace) -> int:
                 min_bond=args.chi_min, normalized_grad=args.normalized_grad,
                 lr_decay_on_rise=hparams["lr_decay_on_rise"], min_improvement=hparams["min_improvement"],
                 test_data=ds.test, dtype=getattr(jnp, args.dtype), checkpoint_path=run.checkpoint,
-                progress=not args.no_progress, metadata=metadata, callback=lambda done, *_: run.progress(done),
+                progress=bar_wanted(args.no_progress), metadata=metadata, callback=on_loop,
                 target=args.cardinality,
             )
         model, params, dims, history = res.model, res.mps, np.asarray(res.bond_dims, np.int64), res.history
@@ -202,6 +210,7 @@ def _write_outputs(args: argparse.Namespace, run: RunDir, ds: Dataset, hparams: 
     })
     plot_training_curve(history["train_nll"], run["training_curve.png"], ideal=ds.ideal_nll,
                         test=history["test_nll"] if ds.test is not None else None, xlabel="loop", label="train NLL",
+                        final=report.train_nll, final_label="train NLL of the final parameters",
                         title=f"MPS sweep, D_max={args.chi_max}, on {ds.name}")
     plot_bond_dims(dims, run["bond_dims.png"], chi_max=args.chi_max, title=f"bond dimensions after {loops_done} loops")
     plot_samples(report.samples, ds.image_shape, run["samples.png"], title=samples_title(report.samples_in_data))

@@ -23,6 +23,7 @@ from ._args import (
     positive_int,
 )
 from ._report import NUM_PLOT_SAMPLES, fraction_in, samples_title, versions
+from ._progress import bar_wanted
 from ._rundir import device_name, prepare_run, resolve_out, slug
 from ..checkpoint import save_checkpoint
 from ..plots import plot_distribution, plot_samples, plot_stages
@@ -99,7 +100,7 @@ def command(args: argparse.Namespace) -> int:
     from ..synergy import pretrain
 
     t0 = time.perf_counter()
-    ds = load_data(args.data)
+    ds = load_data(args.data, args.key)
     if args.chi < 2:
         raise ValueError(f"--chi must be >= 2 (a bond dimension of 1 maps to no entangling gate), got {args.chi}")
     if args.extra_layers < 0 or (args.refine_steps or 0) < 0:
@@ -113,7 +114,7 @@ def command(args: argparse.Namespace) -> int:
                      key=jax.random.key(args.seed), mps_steps=args.mps_steps, mps_lr=args.mps_lr,
                      circuit_steps=args.circuit_steps, circuit_lr=args.circuit_lr, loss=args.loss, shots=args.shots,
                      init_scale=args.init_scale, decomposition=args.decomposition, refine_steps=args.refine_steps,
-                     sweeps=args.sweeps, progress=not args.no_progress,
+                     sweeps=args.sweeps, progress=bar_wanted(args.no_progress),
                      checkpoint_dir=run.out)
     n = ds.num_bits
     target = jnp.asarray(empirical_distribution(ds.data, n))
@@ -127,9 +128,9 @@ def command(args: argparse.Namespace) -> int:
     final_kl = kl(probs)
     samples = np.asarray(r.model.sample(r.params, jax.random.key(args.seed + 1), NUM_PLOT_SAMPLES))
     in_data = fraction_in(samples, ds.data)
-    hparams = {k: getattr(args, k) for k in HYPERPARAMETERS}
+    hparams = {k: getattr(args, k) for k in HYPERPARAMETERS} | {"data_key": args.key}
     save_checkpoint(run.checkpoint, r.model, r.params,
-                    metadata={"data": args.data, "dataset": ds.name, "image_shape": ds.image_shape,
+                    metadata={"data": args.data, "data_key": args.key, "dataset": ds.name, "image_shape": ds.image_shape,
                               "hyperparameters": hparams, "fidelities": r.fidelities, "status": "ok"})
     circuit_label = {"kl": "circuit KL", "nll": "circuit NLL", "mmd": "circuit MMD^2"}[args.loss]
     plot_stages([(f"MPS chi={args.chi} (KL)", r.mps_history), (circuit_label, r.circuit_history)],

@@ -116,10 +116,10 @@ class _Run:
             column += [math.nan] * (before - len(column))  # a metric that appears late
             column += np.broadcast_to(np.asarray(values, np.float64), (count,)).tolist()
         self.done += count
-        if self.bar is not None:
-            self.bar.update(count)
+        if self.bar is not None:  # one redraw per update: the postfix waits for update's
             shown = {k: f"{v[-1]:.4g}" for k, v in self.metrics.items() if k != "seconds" and v}
-            self.bar.set_postfix(shown)
+            self.bar.set_postfix(shown, refresh=False)
+            self.bar.update(count)
 
     def save(self, params: Any, state: Any, force: bool = False, done: int | None = None) -> None:
         """Writes the checkpoint of ``params``/``state`` after ``done`` steps (default: all

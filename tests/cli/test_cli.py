@@ -68,6 +68,11 @@ def test_sample_from_checkpoint(trained_run, tmp_path, capsys):
     assert sum(tuple(r) in valid for r in bits) >= 7
     printed = capsys.readouterr().out
     assert str(png) in printed and str(npy) in printed
+    # without --out the grid goes into the run folder, beside the run's own samples.png
+    assert main(["sample", str(out / "checkpoint.npz"), "--num", "4", "--seed", "3"]) == 0
+    assert (out / "samples-seed3.png").read_bytes()[:8] == PNG_MAGIC
+    assert str(out / "samples-seed3.png") in capsys.readouterr().out
+    (out / "samples-seed3.png").unlink()  # the run's file list stays as the other tests expect
     # same seed, same samples; another seed, other samples (of a 6-pattern distribution)
     assert main(["sample", str(out / "checkpoint.npz"), "--num", "8", "--out", str(png), "--npy", str(npy)]) == 0
     np.testing.assert_array_equal(np.load(npy), bits)
