@@ -100,7 +100,7 @@ def load_dataset(spec: str, key: str | None = None) -> Dataset:
     Anything else is a ``.npy``/``.npz`` path (with ``key`` choosing the array; an ``.npz``
     with a ``data_test`` array also yields a test set). Square widths are treated as images.
 
-    Example:
+    Examples:
         >>> from jqgen.data import load_dataset
         >>> ds = load_dataset("cardinality-8-4-0.5-s3")
         >>> ds.name, ds.data.shape, ds.space.size

@@ -206,7 +206,7 @@ def _precision_recall(keys: np.ndarray, valid: np.ndarray, size: int) -> dict[st
 def precision_recall(samples: Any, space: SolutionSpace) -> dict[str, float]:
     """qBAS-style precision, recall and F1 of samples against a solution space.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from jqgen.metrics import precision_recall
         >>> from jqgen.spaces import BarsAndStripesSpace
