@@ -93,10 +93,12 @@ def frontier_errors(variances: Any, returns: Any, frontier_returns: Any, frontie
     """The literature's error measures of a heuristic frontier against the UEF (module docstring).
 
     Args:
-        variances, returns: ``[xi]`` variance (> 0) and mean return (!= 0) of the heuristic
-            frontier's portfolios (the best one found for each ``lambda``).
-        frontier_returns, frontier_variances: ``[m]`` (m >= 2) the UEF points (e.g. from
+        variances: ``[xi]`` variance (> 0) of the heuristic frontier's portfolios (the best
+            one found for each ``lambda``).
+        returns: ``[xi]`` their mean return (!= 0).
+        frontier_returns: ``[m]`` (m >= 2) returns of the UEF points (e.g. from
             :func:`load_frontier`), in any order.
+        frontier_variances: ``[m]`` their variances.
         reference: ``"points"`` (Cura 2009: the closest UEF point) or ``"segments"`` (the
             closest point of the linearly interpolated UEF).
 
