@@ -8,7 +8,7 @@ generated samples that are new (not in the training set) and valid (in ``S``). A
 All functions here are host-side NumPy on ``uint8 [N, n]`` arrays: they run on the samples a
 model has already produced, once per evaluation, and must be fast on 10^6 samples.
 
-Example:
+Examples:
     >>> import numpy as np
     >>> from jqgen.spaces import Cardinality
     >>> s = Cardinality(4, 2)

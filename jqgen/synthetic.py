@@ -11,7 +11,7 @@
   Gaussian mixture on the integers ``0 .. 2^n - 1`` (Liu & Wang, PRA 98, 062324 (2018):
   peaks at 2/7 and 5/7 of the range), bits big-endian.
 
-Example:
+Examples:
     >>> from jqgen.synthetic import cardinality_dataset
     >>> ds = cardinality_dataset(6, 3, eps=0.3, seed=0)
     >>> ds.data.shape, ds.test.shape, ds.space.size
