@@ -17,7 +17,7 @@ The cost must be a JAX function:
 
 :func:`swap_temperatures` sets ``T_0`` and ``T_1`` from the cost scale of random swaps.
 
-Example:
+Examples:
     >>> import numpy as np
     >>> from jqgen.geo import BinaryPortfolio
     >>> from jqgen.geo._anneal import anneal_swaps

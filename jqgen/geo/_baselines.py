@@ -17,7 +17,7 @@ its costs on the problem's true cost. **Every evaluation counts, duplicates incl
 string evaluated twice is two evaluations. :meth:`BaselineResult.seed_set` gives the
 distinct valid evaluated strings, the seed set of GEO's booster mode.
 
-Example:
+Examples:
     >>> import numpy as np
     >>> from jqgen.geo import BinaryPortfolio, run_baseline
     >>> p = BinaryPortfolio(mu=np.linspace(0.1, 0.6, 6), cov=np.eye(6) * 0.01, k=2)

@@ -22,7 +22,7 @@ Two ways, as :func:`exact_optimum`:
 :func:`frontier_q_grid` proposes a grid that spans the frontier from the largest return
 (``q = 0``) towards the least variance.
 
-Example:
+Examples:
     >>> import numpy as np
     >>> from jqgen.geo import exact_frontier, synthetic_instance
     >>> f = exact_frontier(synthetic_instance(10, seed=0), 3, [0.0, 10.0, 1000.0])

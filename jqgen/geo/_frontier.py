@@ -36,7 +36,7 @@ UEF's range on one axis uses only the other); the variance error is
 ``100 (v_j^h - v*) / v*``, the return error ``100 (r* - r_j^h) / r*``, and the point's error
 is the smaller of the two. A heuristic point on the UEF scores 0 in every measure.
 
-Example:
+Examples:
     >>> import numpy as np
     >>> from jqgen.geo import frontier_errors
     >>> fr = np.linspace(0.002, 0.01, 5); fv = 0.0005 + 20 * (fr - 0.002) ** 2

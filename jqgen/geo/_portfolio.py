@@ -8,7 +8,7 @@ every pair including the diagonal. ``portefN.txt``: lines ``mean_return variance
 unconstrained efficient frontier. The readers reject malformed files with a
 :class:`ValueError` naming the file, the line and the value.
 
-Example:
+Examples:
     >>> from jqgen.geo import synthetic_instance
     >>> inst = synthetic_instance(n=20, seed=1)
     >>> inst.n, inst.cov.shape, bool(abs(inst.corr[3, 3] - 1.0) < 1e-12)

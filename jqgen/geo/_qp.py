@@ -17,7 +17,7 @@ solved exactly (the budget eliminated, one ``K x K`` Cholesky solve); the polish
 when it is feasible and not worse, which gives the vertex solutions of ``Q = 0`` and the
 exact optimum otherwise to machine precision.
 
-Example:
+Examples:
     >>> import numpy as np
     >>> from jqgen.geo import box_budget_qp
     >>> w, obj = box_budget_qp(np.eye(2)[None], np.array([[-1.0, 0.0]]), 0.0, 1.0)
