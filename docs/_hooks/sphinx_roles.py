@@ -77,3 +77,6 @@ class SphinxRoles(griffe.Extension):
                     rewrite(member)
 
         rewrite(pkg)
+
+    # griffe < 2 calls the same event on_package_loaded
+    on_package_loaded = on_package
