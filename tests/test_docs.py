@@ -48,6 +48,12 @@ def test_every_page_is_in_the_nav_and_every_nav_entry_is_a_page():
         f"not in the nav: {sorted(set(doc_pages()) - set(nav))}; no such page: {sorted(set(nav) - set(doc_pages()))}")
 
 
+def test_the_site_fetches_nothing_at_build_time():
+    config = (ROOT / "mkdocs.yml").read_text()
+    assert re.search(r"^  font: false$", config, re.M), "theme.font must be false (no web fonts)"
+    assert "http" not in config, "mkdocs.yml must not name remote resources"
+
+
 def test_marks_are_known():
     for page in doc_pages():
         for mark, _ in blocks(page):
