@@ -95,7 +95,7 @@ def validate_binary(arr: Any, width: int | None = None, name: str = "data") -> n
         ValueError: an empty or one-dimensional array, a non-numeric dtype, a value other
             than 0/1, or a width other than ``width``.
 
-    Example:
+    Examples:
         >>> from jqgen._checks import validate_binary
         >>> validate_binary([[0, 1], [1, 1]]).dtype
         dtype('uint8')
@@ -120,7 +120,7 @@ def check_int(value: Any, name: str, lo: int | None = None, hi: int | None = Non
     ``[lo, hi]`` (either bound optional); otherwise ``ValueError`` naming ``name``, the value
     and the allowed range.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from jqgen._checks import check_int
         >>> check_int(np.int64(3), "n", 1, 10)
@@ -140,7 +140,7 @@ def check_probability_vector(p: Any, name: str, atol: float = 1e-4) -> np.ndarra
     """A concrete probability vector: 1-D, non-empty, real, finite, non-negative, summing to
     1 within ``atol``; returned as a NumPy array (host-side callers only).
 
-    Example:
+    Examples:
         >>> from jqgen._checks import check_probability_vector
         >>> check_probability_vector([0.25, 0.75], "p").tolist()
         [0.25, 0.75]
@@ -215,7 +215,7 @@ def checked(fn: Callable[..., Any]) -> Callable[..., Any]:
     it emits ``checkify`` debug checks instead. ``checked(fn)`` functionalizes them and
     raises ``ValueError`` with the first failed check's message.
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp, jqgen
         >>> mps = jqgen.mps.random_mps(jax.random.key(0), 4, 2)
         >>> f = jqgen.checked(lambda m, b: jqgen.mps.log_prob(m, b))

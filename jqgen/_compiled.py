@@ -8,7 +8,7 @@ arguments)*, keyed on the model's value (models are frozen, hashable dataclasses
 equality is their configuration), so two equal models built separately share it and JAX's
 own cache then keys the executables on the argument shapes and dtypes.
 
-Example:
+Examples:
     >>> import jax, jqgen
     >>> from jqgen._compiled import compiled
     >>> a = jqgen.QCBM(jqgen.qcbm.HardwareEfficient(4, 2))

@@ -27,7 +27,7 @@ def available_memory() -> int:
 def format_bytes(b: float) -> str:
     """``1536 -> '1.5 KiB'``.
 
-    Example:
+    Examples:
         >>> from jqgen._memory import format_bytes
         >>> format_bytes(3 * 2**30)
         '3.0 GiB'
@@ -53,7 +53,7 @@ def statevector_step_bytes(num_qubits: int, itemsize: int, layers: int, gradient
     ``"backprop"``: also one stored state per fused block and layer (``blocks_per_layer``,
     default ``num_qubits // 2 + 1``, the CPU plan of a rotation layer plus its entangler).
 
-    Example:
+    Examples:
         >>> from jqgen._memory import statevector_step_bytes
         >>> statevector_step_bytes(20, 8, 16, "adjoint") == statevector_step_bytes(20, 8, 4, "adjoint")
         True

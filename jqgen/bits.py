@@ -23,7 +23,7 @@ __all__ = ["all_bitstrings", "bits_to_index", "index_to_bits", "pack_bits"]
 def all_bitstrings(n: int) -> jax.Array:
     """All ``2**n`` bitstrings in dense (big-endian) order, uint8 ``[2**n, n]``.
 
-    Example:
+    Examples:
         >>> import jqgen
         >>> jqgen.all_bitstrings(2).tolist()
         [[0, 0], [0, 1], [1, 0], [1, 1]]
@@ -40,7 +40,7 @@ def index_to_bits(index: jax.Array, n: int) -> jax.Array:
         ValueError: ``n`` not an integer in ``[1, 32]``, a non-integer ``index`` dtype, or
             (for a concrete ``index``) an index outside ``[0, 2**n)``.
 
-    Example:
+    Examples:
         >>> import jqgen
         >>> jqgen.index_to_bits(5, 3).tolist()
         [1, 0, 1]
@@ -67,7 +67,7 @@ def bits_to_index(bits: jax.Array) -> jax.Array:
     Raises:
         ValueError: a scalar, a width outside ``[1, 32]``, or (concrete) a value other than 0/1.
 
-    Example:
+    Examples:
         >>> import jqgen
         >>> int(jqgen.bits_to_index([1, 0, 1]))
         5
@@ -91,7 +91,7 @@ def pack_bits(bits: Any) -> np.ndarray:
     :func:`bits_to_index`). ``n > 64``: ``[N]`` fixed-width byte strings (``np.void``)
     compared bytewise. Equal rows give equal keys; key order is the rows' lexicographic order.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from jqgen.bits import pack_bits
         >>> pack_bits(np.array([[0, 1, 1], [1, 0, 0]], np.uint8)).tolist()

@@ -7,7 +7,7 @@ free-form metadata. Only arrays are stored (no pickles), so loading rebuilds the
 its config and the pytree structure from ``jax.eval_shape(model.init, key)``; every leaf is
 checked against that structure before anything is returned.
 
-Example:
+Examples:
     >>> import jax, jqgen
     >>> from jqgen.checkpoint import load_checkpoint, save_checkpoint
     >>> model = jqgen.MPSBornMachine(num_bits=4, chi_max=2)

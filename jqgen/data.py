@@ -153,7 +153,7 @@ def load_dataset(spec: str, key: str | None = None) -> Dataset:
     holds images of that shape; a 2-D array ``[N, n]`` of a square width ``n`` is taken as
     square images.
 
-    Example:
+    Examples:
         >>> from jqgen.data import load_dataset
         >>> ds = load_dataset("cardinality-8-4-0.5-s3")
         >>> ds.name, ds.data.shape, ds.space.size

@@ -31,7 +31,7 @@ Speed: rows are packed into one ``uint64`` key each (``n <= 64``) or a fixed-wid
 (``n > 64``), and every set operation is a sort (``np.sort`` / ``np.isin``): 10^6 samples of
 64 bits take well under a second on one core (``benchmarks/metrics_bench.py``).
 
-Example:
+Examples:
     >>> import numpy as np
     >>> from jqgen.metrics import generalization_metrics
     >>> from jqgen.spaces import Cardinality
@@ -206,7 +206,7 @@ def _precision_recall(keys: np.ndarray, valid: np.ndarray, size: int) -> dict[st
 def precision_recall(samples: Any, space: SolutionSpace) -> dict[str, float]:
     """qBAS-style precision, recall and F1 of samples against a solution space.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from jqgen.metrics import precision_recall
         >>> from jqgen.spaces import BarsAndStripesSpace

@@ -77,7 +77,7 @@ def check_support(model: Any, data: Any, name: str = "data") -> None:
     """Raises ``ValueError`` when a row of ``data [N, n]`` lies outside a constrained model's
     support (a model with ``in_support``; no-op for the others): its likelihood would be 0.
 
-    Example:
+    Examples:
         >>> import jqgen
         >>> from jqgen.protocol import check_support
         >>> m = jqgen.mps.SymmetricMPSBornMachine(4, 2, 2)

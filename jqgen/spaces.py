@@ -8,7 +8,7 @@ generated samples that are new (not in the training set) and valid (in ``S``). A
 All functions here are host-side NumPy on ``uint8 [N, n]`` arrays: they run on the samples a
 model has already produced, once per evaluation, and must be fast on 10^6 samples.
 
-Example:
+Examples:
     >>> import numpy as np
     >>> from jqgen.spaces import Cardinality
     >>> s = Cardinality(4, 2)
@@ -100,7 +100,7 @@ def bars_and_stripes(rows: int, cols: int) -> np.ndarray:
     and full patterns, which are both, appear once. Order: stripes by integer code, then
     the bars that are not stripes. (Also importable as ``jqgen.data.bars_and_stripes``.)
 
-    Example:
+    Examples:
         >>> from jqgen.data import bars_and_stripes
         >>> bars_and_stripes(4, 4).shape
         (30, 16)
@@ -231,7 +231,7 @@ def random_quadratic_cost(n: int, seed: int = 0, *, risk: float = 0.5) -> Quadra
     random ``n x 3`` factor loading. Costs of different bitstrings are almost surely
     distinct, so "the best sample" is well defined.
 
-    Example:
+    Examples:
         >>> from jqgen.spaces import random_quadratic_cost
         >>> import numpy as np
         >>> c = random_quadratic_cost(6, seed=1)

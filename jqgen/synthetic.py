@@ -11,7 +11,7 @@
   Gaussian mixture on the integers ``0 .. 2^n - 1`` (Liu & Wang, PRA 98, 062324 (2018):
   peaks at 2/7 and 5/7 of the range), bits big-endian.
 
-Example:
+Examples:
     >>> from jqgen.synthetic import cardinality_dataset
     >>> ds = cardinality_dataset(6, 3, eps=0.3, seed=0)
     >>> ds.data.shape, ds.test.shape, ds.space.size
@@ -126,7 +126,7 @@ def cardinality_cost_dataset(n: int, k: int, eps: float, seed: int = 0, *, exclu
 def gaussian_mixture(n: int, centers: tuple[float, ...] = (2 / 7, 5 / 7), width: float = 1 / 8) -> np.ndarray:
     """Dense ``float64 [2^n]`` mixture ``p(x) ∝ sum_i exp(-(x - c_i 2^n)^2 / (2 (width 2^n)^2))``.
 
-    Example:
+    Examples:
         >>> from jqgen.synthetic import gaussian_mixture
         >>> p = gaussian_mixture(6)
         >>> round(float(p.sum()), 12), int(p.argmax()) in (18, 45)

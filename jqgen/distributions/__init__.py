@@ -19,7 +19,7 @@ debug checks of :func:`jqgen.checked`).
   shots), :func:`counts_to_probs`;
 * :func:`distribution_loss` by name (:data:`LOSSES`), the losses of the QCBM trainers.
 
-Example:
+Examples:
     >>> import numpy as np, jqgen
     >>> from jqgen.distributions import empirical_distribution, kl_divergence, total_variation
     >>> t = empirical_distribution(np.array([[0, 0], [1, 1]]), 2)

@@ -51,7 +51,7 @@ def kl_divergence(target: Any, p: Any, eps: float = 1e-8, *, smoothing: str = "c
         ValueError: shapes that differ or are not 1-D, ``eps <= 0``, an unknown
             ``smoothing``, or (concrete inputs) a NaN, infinite or negative entry.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> from jqgen.distributions import kl_divergence
         >>> t = jnp.array([0.5, 0.5, 0.0, 0.0]); p = jnp.full(4, 0.25)
@@ -91,7 +91,7 @@ def cross_entropy(target: Any, p: Any, eps: float = 1e-8) -> jax.Array:
     Raises:
         ValueError: as :func:`kl_divergence`.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> from jqgen.distributions import cross_entropy
         >>> t = jnp.array([0.5, 0.5, 0.0, 0.0])
@@ -110,7 +110,8 @@ def total_variation(p: Any, q: Any) -> jax.Array:
     ``TV = max_A |p(A) - q(A)|`` over events ``A``. Jittable.
 
     Args:
-        p, q: distributions ``[N]`` of equal length.
+        p: a distribution ``[N]``.
+        q: a distribution of the same length.
 
     Returns:
         A scalar.
@@ -119,7 +120,7 @@ def total_variation(p: Any, q: Any) -> jax.Array:
         ValueError: shapes that differ or are not 1-D, or (concrete inputs) a NaN,
             infinite or negative entry.
 
-    Example:
+    Examples:
         >>> from jqgen.distributions import total_variation
         >>> float(total_variation([0.5, 0.5, 0.0, 0.0], [0.25, 0.25, 0.25, 0.25]))
         0.5
@@ -144,7 +145,7 @@ def entropy(p: Any) -> jax.Array:
     Raises:
         ValueError: not 1-D, or (concrete) a NaN, infinite or negative entry.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> from jqgen.distributions import entropy
         >>> round(float(entropy(jnp.array([0.5, 0.5, 0.0, 0.0]))), 5)  # ln 2

@@ -24,7 +24,7 @@ def histogram(samples: Any, num_bits: int) -> jax.Array:
     Raises:
         ValueError: a width other than ``num_bits``, or (concrete) a value other than 0/1.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from jqgen.distributions import histogram
         >>> histogram(np.array([[0, 1], [1, 1], [0, 1]]), 2).tolist()
@@ -44,7 +44,7 @@ def empirical_distribution(samples: Any, num_bits: int, dtype: Any = jnp.float32
     Raises:
         ValueError: as :func:`histogram`, or no samples (``Q = 0``).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from jqgen.distributions import empirical_distribution
         >>> empirical_distribution(np.array([[0, 1], [1, 1], [0, 1], [0, 1]]), 2).tolist()
@@ -74,7 +74,7 @@ def sample_counts(p: Any, key: jax.Array, shots: int) -> jax.Array:
         ValueError: ``shots`` not a positive int, ``p`` not 1-D, or (concrete) a NaN,
             infinite or negative entry.
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp
         >>> from jqgen.distributions import sample_counts
         >>> c = sample_counts(jnp.array([0.5, 0.0, 0.25, 0.25]), jax.random.key(0), 1000)
@@ -137,7 +137,7 @@ def counts_to_probs(counts: Any, num_bits: int) -> Any:
             key), a count that is negative, NaN, infinite or not a number, an array not of
             shape ``[2**n]``, or counts that sum to 0.
 
-    Example:
+    Examples:
         >>> from jqgen.distributions import counts_to_probs
         >>> counts_to_probs({"01": 3, "11": 1}, 2).tolist()
         [0.0, 0.75, 0.0, 0.25]

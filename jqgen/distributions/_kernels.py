@@ -62,7 +62,7 @@ def kernel_matvec(v: Any, sigmas: Sequence[float] = DEFAULT_SIGMAS, *, kernel: s
     Raises:
         ValueError: ``v`` not of length ``2**n``, bad ``sigmas``, an unknown ``kernel``.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> from jqgen.distributions import kernel_matvec
         >>> k01 = kernel_matvec(jnp.array([0.0, 1.0]), (1.0,))  # column 1 of K, one bit
@@ -96,7 +96,8 @@ def mmd(p: Any, q: Any, sigmas: Sequence[float] = DEFAULT_SIGMAS, *, kernel: str
     Liu & Wang's QCBM loss (PRA 98, 062324, 2018) with ``kernel="liu-wang"``.
 
     Args:
-        p, q: ``[2**n]`` distributions of equal dtype.
+        p: a ``[2**n]`` distribution.
+        q: a ``[2**n]`` distribution of the same dtype.
         sigmas: the bandwidths (default Liu & Wang's ``(0.5, 1, 2, 4)``).
         kernel: ``"liu-wang"`` or ``"tensorcircuit"`` (see the module docstring).
 
@@ -107,7 +108,7 @@ def mmd(p: Any, q: Any, sigmas: Sequence[float] = DEFAULT_SIGMAS, *, kernel: str
         ValueError: shapes that differ or are not ``[2**n]``, bad ``sigmas`` or ``kernel``,
             or (concrete) a NaN, infinite or negative entry.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> from jqgen.distributions import mmd
         >>> p = jnp.array([0.5, 0.0, 0.0, 0.5]); q = jnp.full(4, 0.25)
@@ -129,7 +130,8 @@ def mmd_samples(x: Any, y: Any, sigmas: Sequence[float] = DEFAULT_SIGMAS, unbias
     ``O((Qx + Qy)^2 n)`` time and ``O((Qx + Qy)^2)`` memory.
 
     Args:
-        x, y: 0/1 samples of equal width.
+        x: 0/1 samples ``[N, n]``.
+        y: 0/1 samples ``[M, n]`` of the same width.
         sigmas: the bandwidths.
         unbiased: the U-statistic instead of the V-statistic.
         kernel: ``"liu-wang"`` or ``"tensorcircuit"``.
@@ -142,7 +144,7 @@ def mmd_samples(x: Any, y: Any, sigmas: Sequence[float] = DEFAULT_SIGMAS, unbias
             fit in memory, bad ``sigmas`` or ``kernel``, fewer
             than 2 samples per set with ``unbiased``, or (concrete) a value other than 0/1.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from jqgen.distributions import mmd_samples
         >>> x = np.array([[0, 0], [1, 1]]); y = np.array([[0, 1], [1, 0]])

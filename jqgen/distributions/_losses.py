@@ -32,7 +32,7 @@ def distribution_loss(name: str, *, sigmas: Sequence[float] = DEFAULT_SIGMAS, ep
         ValueError: an unknown ``name`` (the message lists :data:`LOSSES`), ``eps <= 0``,
             bad ``sigmas`` or an unknown ``kernel``.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> from jqgen.distributions import distribution_loss
         >>> f = distribution_loss("kl")

@@ -30,7 +30,7 @@ def batched_log_prob(model: GenerativeModel, params: Any, data: Any, batch_size:
         ValueError: data of another width, non-binary or empty data, or ``batch_size`` not
             a positive integer.
 
-    Example:
+    Examples:
         >>> import jax, jqgen
         >>> from jqgen.data import bars_and_stripes
         >>> model = jqgen.MPSBornMachine(num_bits=4, chi_max=2)
@@ -63,7 +63,7 @@ def mean_nll(model: GenerativeModel, params: Any, data: Any, batch_size: int = 1
     """Mean negative log-likelihood (nats) of ``data [N, n]`` under the model, from
     :func:`batched_log_prob` (one compilation per model and batch size).
 
-    Example:
+    Examples:
         >>> import jax, jqgen
         >>> from jqgen.data import bars_and_stripes
         >>> model = jqgen.QCBM(jqgen.qcbm.HardwareEfficient(num_qubits=4, layers=1))

@@ -87,7 +87,7 @@ def evaluate(model: GenerativeModel, params: Any, key: Any, dataset: Dataset, nu
     Raises:
         ValueError: ``num_samples < 1``, a data set of another width, or a bad key.
 
-    Example:
+    Examples:
         >>> import jax, jqgen
         >>> from jqgen.data import load_dataset
         >>> ds = load_dataset("cardinality-6-3-0.5")

@@ -17,7 +17,7 @@ The cost must be a JAX function:
 
 :func:`swap_temperatures` sets ``T_0`` and ``T_1`` from the cost scale of random swaps.
 
-Example:
+Examples:
     >>> import numpy as np
     >>> from jqgen.geo import BinaryPortfolio
     >>> from jqgen.geo._anneal import anneal_swaps
@@ -57,7 +57,7 @@ def swap_temperatures(deltas: Any, accept_initial: float = 0.8, accept_final: fl
         accept_initial: acceptance of a typical uphill move at the start, in (0, 1).
         accept_final: the same at the end, in (0, accept_initial).
 
-    Example:
+    Examples:
         >>> t0, t1 = swap_temperatures([1.0, -2.0, 1.0, 3.0], 0.5, 0.01)
         >>> round(t0, 4), round(t1, 4)
         (1.4427, 0.2171)

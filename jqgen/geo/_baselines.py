@@ -17,7 +17,7 @@ its costs on the problem's true cost. **Every evaluation counts, duplicates incl
 string evaluated twice is two evaluations. :meth:`BaselineResult.seed_set` gives the
 distinct valid evaluated strings, the seed set of GEO's booster mode.
 
-Example:
+Examples:
     >>> import numpy as np
     >>> from jqgen.geo import BinaryPortfolio, run_baseline
     >>> p = BinaryPortfolio(mu=np.linspace(0.1, 0.6, 6), cov=np.eye(6) * 0.01, k=2)
@@ -118,7 +118,7 @@ def random_search(problem: Any, budget: int, *, seed: int, batch_size: int = 409
     """Uniform random valid strings (k-subsets; any strings when ``problem.k`` is None),
     evaluated in batches of ``batch_size``: exactly ``budget`` evaluations, duplicates counted.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from jqgen.geo import BinaryPortfolio, random_search
         >>> p = BinaryPortfolio(mu=np.linspace(0.1, 0.5, 5), cov=np.eye(5) * 0.01, k=2)
@@ -162,7 +162,7 @@ def swap_annealing(problem: Any, budget: int, *, seed: int, chains: int = 64, ca
         t_initial: overrides the calibrated initial temperature.
         t_final: overrides the calibrated final temperature.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from jqgen.geo import BinaryPortfolio, swap_annealing
         >>> p = BinaryPortfolio(mu=np.linspace(0.1, 0.6, 6), cov=np.eye(6) * 0.01, k=2)
@@ -216,7 +216,7 @@ def cardinality_penalty(problem: BinaryPortfolio) -> float:
     |d| max B``, and its penalized cost exceeds the optimum by at least
     ``|d| (P |d| - max B) > 0``.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from jqgen.geo import BinaryPortfolio, cardinality_penalty
         >>> p = BinaryPortfolio(mu=np.array([0.1, 0.2]), cov=np.array([[1.0, 0.5], [0.5, 1.0]]), k=1)

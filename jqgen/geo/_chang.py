@@ -8,7 +8,7 @@ The bitstring is the asset set (valid iff it has exactly ``K`` ones); its cost i
 of the convex QP over the held assets' weights (:func:`box_budget_qp`'s solver, gathered
 ``Sigma_S, mu_S``, vmapped over the batch and jitted once per batch-size bucket).
 
-Example:
+Examples:
     >>> import numpy as np
     >>> from jqgen.geo import ChangPortfolio, synthetic_instance
     >>> p = ChangPortfolio(synthetic_instance(n=8, seed=0), K=3, lam=0.5)

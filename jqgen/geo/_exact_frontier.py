@@ -22,7 +22,7 @@ Two ways, as :func:`exact_optimum`:
 :func:`frontier_q_grid` proposes a grid that spans the frontier from the largest return
 (``q = 0``) towards the least variance.
 
-Example:
+Examples:
     >>> import numpy as np
     >>> from jqgen.geo import exact_frontier, synthetic_instance
     >>> f = exact_frontier(synthetic_instance(10, seed=0), 3, [0.0, 10.0, 1000.0])
@@ -200,7 +200,7 @@ def frontier_q_grid(instance: Any, k: int, points: int = 12) -> np.ndarray:
     least raises the variance). On Hang Seng and DAX at ``k = 10`` (40 values of ``q``
     solved) the frontier's corners lie between ``q* / 15`` and ``27 q*``.
 
-    Example:
+    Examples:
         >>> from jqgen.geo import frontier_q_grid, synthetic_instance
         >>> g = frontier_q_grid(synthetic_instance(10, seed=0), 3, points=5)
         >>> g.shape, float(g[0])

@@ -36,7 +36,7 @@ UEF's range on one axis uses only the other); the variance error is
 ``100 (v_j^h - v*) / v*``, the return error ``100 (r* - r_j^h) / r*``, and the point's error
 is the smaller of the two. A heuristic point on the UEF scores 0 in every measure.
 
-Example:
+Examples:
     >>> import numpy as np
     >>> from jqgen.geo import frontier_errors
     >>> fr = np.linspace(0.002, 0.01, 5); fv = 0.0005 + 20 * (fr - 0.002) ** 2
@@ -93,10 +93,12 @@ def frontier_errors(variances: Any, returns: Any, frontier_returns: Any, frontie
     """The literature's error measures of a heuristic frontier against the UEF (module docstring).
 
     Args:
-        variances, returns: ``[xi]`` variance (> 0) and mean return (!= 0) of the heuristic
-            frontier's portfolios (the best one found for each ``lambda``).
-        frontier_returns, frontier_variances: ``[m]`` (m >= 2) the UEF points (e.g. from
+        variances: ``[xi]`` variance (> 0) of the heuristic frontier's portfolios (the best
+            one found for each ``lambda``).
+        returns: ``[xi]`` their mean return (!= 0).
+        frontier_returns: ``[m]`` (m >= 2) returns of the UEF points (e.g. from
             :func:`load_frontier`), in any order.
+        frontier_variances: ``[m]`` their variances.
         reference: ``"points"`` (Cura 2009: the closest UEF point) or ``"segments"`` (the
             closest point of the linearly interpolated UEF).
 

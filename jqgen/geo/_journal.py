@@ -38,7 +38,7 @@ _VERSION = 1
 def encode_bits(bits: np.ndarray) -> list[str]:
     """Rows of ``bits [B, n]`` as hex strings (``np.packbits`` per row).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> encode_bits(np.array([[1, 0, 1, 1, 0, 0, 0, 0, 1]], np.uint8))
         ['b080']

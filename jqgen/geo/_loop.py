@@ -46,7 +46,7 @@ def softmax_weights(costs: Any, temperature: float) -> np.ndarray:
     """The surrogate ``P_i ~ exp(-c~_i / T)`` with ``c~`` the standardized costs (std 1 when
     all are equal); non-finite costs get weight 0.
 
-    Example:
+    Examples:
         >>> softmax_weights([0.0, 1.0, 2.0], 1.0).round(4).tolist()
         [0.7245, 0.2129, 0.0626]
     """
@@ -73,7 +73,7 @@ def _keys(bits: np.ndarray) -> list[bytes]:
 def post_select(candidates: np.ndarray, valid: np.ndarray, seen: set[bytes], limit: int) -> np.ndarray:
     """The first ``limit`` candidates that are valid, not in ``seen`` and not repeated, in order.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> x = np.array([[1, 0], [0, 1], [1, 0], [1, 1]], np.uint8)
         >>> post_select(x, np.array([True, True, True, False]), set(), 5).tolist()
@@ -356,7 +356,8 @@ def geo(problem: Problem, model: Any, budget: int, *, key: jax.Array, settings: 
         key: PRNG key (initial parameters, training, sampling); the run is deterministic given it.
         settings: :class:`GeoSettings`.
         params: initial generator parameters (default ``model.init``).
-        seed_bits, seed_costs: booster mode: another solver's evaluated candidates.
+        seed_bits: booster mode: another solver's evaluated candidates.
+        seed_costs: booster mode: their costs.
         journal_path: the run's journal (and ``<journal_path>.generator.npz``); an existing one
             is resumed (same settings required).
         progress: a progress bar (round, evaluations, best cost, valid-sample rate).
@@ -369,7 +370,7 @@ def geo(problem: Problem, model: Any, budget: int, *, key: jax.Array, settings: 
         ValueError: bad arguments, a generator that cannot produce valid strings, or a
             journal written with other settings.
 
-    Example:
+    Examples:
         >>> import jax, numpy as np, jqgen
         >>> from jqgen.geo import BinaryPortfolio, GeoSettings, geo
         >>> rng = np.random.default_rng(0); a = rng.normal(size=(8, 8))

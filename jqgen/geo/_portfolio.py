@@ -8,7 +8,7 @@ every pair including the diagonal. ``portefN.txt``: lines ``mean_return variance
 unconstrained efficient frontier. The readers reject malformed files with a
 :class:`ValueError` naming the file, the line and the value.
 
-Example:
+Examples:
     >>> from jqgen.geo import synthetic_instance
     >>> inst = synthetic_instance(n=20, seed=1)
     >>> inst.n, inst.cov.shape, bool(abs(inst.corr[3, 3] - 1.0) < 1e-12)
@@ -187,7 +187,7 @@ def read_orlib(path: str | os.PathLike, name: str | None = None) -> PortfolioIns
             outside [-1, 1], a diagonal correlation other than 1, a missing or duplicated
             pair, or a covariance that is not positive definite (its smallest eigenvalue).
 
-    Example:
+    Examples:
         >>> import pathlib, tempfile
         >>> f = pathlib.Path(tempfile.mkdtemp()) / "tiny.txt"
         >>> _ = f.write_text("2\\n 0.01 0.05\\n 0.02 0.04\\n 1 1 1.0\\n 1 2 0.3\\n 2 2 1.0\\n")
@@ -239,7 +239,7 @@ def read_frontier(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
         ValueError: a missing file, fewer than two points, a line without exactly two
             numeric fields or with a negative variance (naming the line and the value).
 
-    Example:
+    Examples:
         >>> import pathlib, tempfile
         >>> f = pathlib.Path(tempfile.mkdtemp()) / "ef.txt"
         >>> _ = f.write_text("0.01 0.004\\n0.005 0.001\\n")
@@ -320,7 +320,8 @@ def synthetic_instance(n: int = 500, seed: int = 0, factors: int = 3, *, market_
         n: number of assets (>= 2).
         seed: the seed (the same seed gives the same instance).
         factors: number of factors (>= 1).
-        market_sd, factor_sd: weekly sd of the market and style factors (> 0).
+        market_sd: weekly sd of the market factor (> 0).
+        factor_sd: weekly sd of the style factors (> 0).
         idio_sd: range ``(low, high)`` of the idiosyncratic sd (0 < low <= high).
         name: the instance's name (default ``synthetic<n>_s<seed>``).
 

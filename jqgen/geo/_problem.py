@@ -7,7 +7,7 @@ and ``describe()`` (JSON: the name and the parameters a summary records). A cost
 jittable JAX function (:class:`CostFunction` with ``jittable=True``: compiled once per batch
 size) or any Python callable, an expensive black box evaluated in batches.
 
-Example:
+Examples:
     >>> import numpy as np
     >>> from jqgen.geo import BinaryPortfolio
     >>> p = BinaryPortfolio(mu=np.array([0.1, 0.2, 0.3]), cov=np.eye(3) * 0.01, k=2, q=1.0)

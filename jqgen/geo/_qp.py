@@ -17,7 +17,7 @@ solved exactly (the budget eliminated, one ``K x K`` Cholesky solve); the polish
 when it is feasible and not worse, which gives the vertex solutions of ``Q = 0`` and the
 exact optimum otherwise to machine precision.
 
-Example:
+Examples:
     >>> import numpy as np
     >>> from jqgen.geo import box_budget_qp
     >>> w, obj = box_budget_qp(np.eye(2)[None], np.array([[-1.0, 0.0]]), 0.0, 1.0)
@@ -172,8 +172,9 @@ def box_budget_qp(q: Any, c: Any, lower: Any, upper: Any, *, max_iter: int = 60)
     Args:
         q: ``[B, K, K]`` symmetric positive semidefinite matrices.
         c: ``[B, K]`` linear terms.
-        lower, upper: bounds, scalars or arrays broadcastable to ``[B, K]``, with
-            ``lower <= upper`` and ``sum(lower) <= 1 <= sum(upper)`` for every problem.
+        lower: lower bounds, a scalar or an array broadcastable to ``[B, K]``.
+        upper: upper bounds, likewise, with ``lower <= upper`` and
+            ``sum(lower) <= 1 <= sum(upper)`` for every problem.
         max_iter: most interior-point steps (about 15-25 are taken).
 
     Returns:

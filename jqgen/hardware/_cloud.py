@@ -51,7 +51,7 @@ def redact(text: Any) -> str:
     Tokens: values of environment variables whose name contains ``TOKEN`` and the tokens
     TensorCircuit's ``apis.get_token`` returns for its providers (errors ignored).
 
-    Example:
+    Examples:
         >>> import os
         >>> os.environ["MY_TOKEN"] = "s3cr3t-value"
         >>> redact("auth failed for s3cr3t-value")

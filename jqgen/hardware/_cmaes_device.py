@@ -68,7 +68,11 @@ def cmaes_on_device(
         sigma0: initial step size (radians).
         loss: ``"mmd"`` or ``"kl"`` (clipped at ``eps``).
         callback: the runner's ``callback(generations_done, best_params, state, history)``.
-        initial_layout, submit, poll, readout_mitigation, run_kwargs: as :func:`train_on_device`.
+        initial_layout: as :func:`train_on_device`.
+        submit: as :func:`train_on_device`.
+        poll: as :func:`train_on_device`.
+        readout_mitigation: as :func:`train_on_device`.
+        run_kwargs: as :func:`train_on_device`.
         run_id: label of the run in the journal's tags (default: derived from ``key``).
         checkpoint_path: optional runner checkpoint (resume without replaying the journal).
         progress: show a progress bar.

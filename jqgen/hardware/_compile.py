@@ -146,7 +146,7 @@ def logical_counts(counts: Mapping[str, Any], layout: Sequence[int], *, little_e
         layout: ``layout[i]`` is the physical qubit holding logical qubit ``i``.
         little_endian: the physical strings are qiskit-style (last character = qubit 0).
 
-    Example:
+    Examples:
         >>> logical_counts({"0010": 3, "0110": 1}, layout=[2, 1])
         {'10': 3, '11': 1}
         >>> logical_counts({"0100": 3}, layout=[2, 1], little_endian=True)

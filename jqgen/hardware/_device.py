@@ -40,7 +40,7 @@ class Device:
             (both directions allowed); ``None`` means all-to-all.
         max_shots: largest shot count accepted per circuit.
 
-    Example:
+    Examples:
         >>> d = Device.local(4)
         >>> d.spec, d.coupling_map
         ('local::testing', ((0, 1), (1, 2), (2, 3)))
@@ -123,7 +123,7 @@ def parse_device(spec: str, num_qubits: int | None = None, **kwargs: Any) -> Dev
     exercised in CI); ``kwargs`` may set ``max_shots``. A failure raises ``ValueError``
     with tokens redacted.
 
-    Example:
+    Examples:
         >>> parse_device("local::testing", num_qubits=5).num_qubits
         5
     """

@@ -159,7 +159,8 @@ def train_on_device(
             each step; an exception it raises stops training (the journal keeps everything
             done so far).
         initial_layout: forced logical -> physical layout for compilation.
-        submit, poll: injected into :func:`run_batch` (tests, fault injection, noise).
+        submit: injected into :func:`run_batch` (tests, fault injection, noise).
+        poll: injected into :func:`run_batch` (tests, fault injection, noise).
         readout_mitigation: a calibrated ``ReadoutMit`` (:func:`calibrate_readout` on
             :meth:`CircuitTemplate` 's layout qubits): every histogram is mitigated
             (:func:`mitigate_counts`) before use; the journal keeps the raw counts.

@@ -45,7 +45,7 @@ def request_key(circuit_hash: str, shots: int, device: str, tag: Any) -> str:
     ``tag`` is any JSON-serializable value chosen by the caller so that the same circuit
     run twice on purpose (e.g. at different training steps or roles) gets distinct keys.
 
-    Example:
+    Examples:
         >>> k = request_key("abc", 100, "local::testing", {"step": 0, "role": "plus"})
         >>> len(k), k == request_key("abc", 100, "local::testing", {"role": "plus", "step": 0})
         (64, True)
@@ -83,7 +83,7 @@ class Journal:
     Args:
         path: the journal file; created (with its directory) if absent.
 
-    Example:
+    Examples:
         >>> import os, tempfile
         >>> j = Journal(os.path.join(tempfile.mkdtemp(), "run.jsonl"))
         >>> j.record_submit("k1", "t1", circuit_hash="c", params_hash=None, shots=10, device="local::testing")

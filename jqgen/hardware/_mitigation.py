@@ -158,7 +158,7 @@ def noisy_readout(
     (character ``j`` of the big-endian physical bitstring is qubit ``j``). Flips are drawn
     from ``numpy.random.default_rng(seed)`` in polling order.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from jqgen.hardware._mitigation import _flip
         >>> _flip({"00": 5}, np.ones(2), np.zeros(2), np.random.default_rng(0))

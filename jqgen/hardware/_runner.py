@@ -57,7 +57,7 @@ def idempotency_tag(key: str, attempt: int = 0) -> str:
     failures (deterministic: the same circuit, shots, device, caller tag and journal give
     the same tag in every process; a task that failed is not adopted by its resubmission).
 
-    Example:
+    Examples:
         >>> from jqgen.hardware._runner import idempotency_tag
         >>> idempotency_tag("ab" * 32, 1)
         'jqgen-abababababababababababababababab-1'

@@ -43,7 +43,8 @@ class CircuitTemplate:
     Args:
         model: a :class:`jqgen.QCBM` or bare ansatz.
         device: the target :class:`Device`.
-        initial_layout, seed: as in :func:`jqgen.hardware.compile_circuit`.
+        initial_layout: as in :func:`jqgen.hardware.compile_circuit`.
+        seed: as in :func:`jqgen.hardware.compile_circuit`.
     """
 
     def __init__(self, model: Any, device: Device, *, initial_layout: Sequence[int] | None = None, seed: int = 0) -> None:

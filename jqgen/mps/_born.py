@@ -77,7 +77,7 @@ def log_prob(mps: MPS, bits: Any) -> jax.Array:
     Works for unnormalized, non-canonical MPS (the norm is contracted in log-space) and
     under ``jit``/``vmap``/``grad``. A bitstring of probability zero gives ``-inf``.
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp, jqgen
         >>> mps = jqgen.mps.random_mps(jax.random.key(0), 10, 4)
         >>> lp = jax.jit(jqgen.mps.log_prob)(mps, jqgen.all_bitstrings(10))
@@ -176,7 +176,7 @@ def sample(mps: MPS, key: jax.Array, num: int) -> jax.Array:
     ``num`` is a Python or numpy integer (static under ``jit``); anything else raises
     ``ValueError``.
 
-    Example:
+    Examples:
         >>> import jax, numpy as np, jqgen
         >>> mps = jqgen.mps.random_mps(jax.random.key(0), 100, 8)
         >>> jqgen.mps.sample(mps, jax.random.key(1), np.int64(5)).shape

@@ -116,7 +116,7 @@ def canonicalize(mps: MPS, center: Any) -> MPS:
         mps: the state.
         center: int (may be traced) in ``[0, n)``.
 
-    Example:
+    Examples:
         >>> import jax, jqgen
         >>> mps = jqgen.mps.canonicalize(jqgen.mps.random_mps(jax.random.key(1), 8, 4), center=3)
         >>> round(float(jqgen.mps.norm(mps)), 5)
@@ -168,7 +168,7 @@ def log_norm_sq_tensors(t: jax.Array) -> jax.Array:
 def log_norm(mps: MPS) -> jax.Array:
     """``log ||psi||`` (natural log), finite for long chains where the norm itself is not.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp, jqgen
         >>> round(float(jqgen.mps.log_norm(jqgen.mps.product_mps(jnp.ones((784, 2))))), 2)  # 392 ln 2
         271.71
@@ -185,7 +185,7 @@ def norm(mps: MPS) -> jax.Array:
 def normalize(mps: MPS) -> MPS:
     """The same state scaled to unit norm, the scale spread evenly over the sites.
 
-    Example:
+    Examples:
         >>> import jax, jqgen
         >>> mps = jqgen.mps.normalize(jqgen.mps.random_mps(jax.random.key(2), 6, 3))
         >>> round(float(jqgen.mps.norm(mps)), 5)

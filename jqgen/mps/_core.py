@@ -78,7 +78,7 @@ def random_mps(key: jax.Array, n: int, chi_max: int, *, dtype: Any = jnp.float32
         chi_max: bond dimension (static padding size).
         dtype: float32 (default), float64, complex64 or complex128.
 
-    Example:
+    Examples:
         >>> import jax, jqgen
         >>> mps = jqgen.mps.random_mps(jax.random.key(0), n=6, chi_max=4)
         >>> mps.tensors.shape
@@ -107,7 +107,7 @@ def product_mps(amplitudes: Any, chi_max: int = 1, *, dtype: Any = jnp.float32) 
         chi_max: bond padding (so the state can later grow entanglement).
         dtype: array dtype.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp, jqgen
         >>> plus = jqgen.mps.product_mps(jnp.ones((3, 2)), chi_max=2)
         >>> jqgen.mps.probs(plus).tolist()

@@ -41,7 +41,7 @@ def _schmidt(t: jax.Array) -> jax.Array:
 def entanglement_entropies(mps: MPS) -> jax.Array:
     """Von Neumann entanglement entropy (nats) of each bond ``1 .. n-1``, shape ``[n - 1]``.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp, jqgen
         >>> jqgen.mps.entanglement_entropies(jqgen.mps.product_mps(jnp.ones((4, 2)), 2)).tolist()
         [0.0, 0.0, 0.0]

@@ -36,7 +36,7 @@ WORKING_COPIES = 8
 def mps_bytes(n: int, chi_max: int, dtype: Any = jnp.float32) -> int:
     """Bytes of one padded ``[n, chi_max, 2, chi_max]`` tensor array.
 
-    Example:
+    Examples:
         >>> from jqgen.mps._guard import mps_bytes
         >>> mps_bytes(100, 8)
         51200
@@ -62,7 +62,7 @@ def check_mps_memory(n: int, chi_max: int, dtype: Any, copies: int, what: str, h
 def sample_bytes(n: int, chi_max: int, dtype: Any, num: int) -> int:
     """Bytes of drawing ``num`` samples at once (see the module docstring).
 
-    Example:
+    Examples:
         >>> from jqgen.mps._guard import sample_bytes
         >>> sample_bytes(10, 4, "float32", 1000) > 1000 * 10
         True

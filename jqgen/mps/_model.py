@@ -39,7 +39,7 @@ class MPSBornMachine:
             (:data:`jqgen.mps._guard.WORKING_COPIES` parameter-sized arrays) cannot fit; the
             message gives the largest ``chi_max`` that does.
 
-    Example:
+    Examples:
         >>> import jax, jqgen
         >>> model = jqgen.MPSBornMachine(num_bits=9, chi_max=4)
         >>> params = model.init(jax.random.key(0))
@@ -126,7 +126,7 @@ class MPSBornMachine:
             ValueError: another family, missing or unknown entries, or values the model
                 rejects.
 
-        Example:
+        Examples:
             >>> import jqgen
             >>> m = jqgen.MPSBornMachine(6, 3, dtype="complex64")
             >>> jqgen.MPSBornMachine.from_config(m.config()) == m

@@ -62,7 +62,7 @@ class MPS:
 def bond_dims(n: int, chi_max: int) -> tuple[int, ...]:
     """Static maximal bond dimensions ``d_0 .. d_n`` (``d_b = min(chi_max, 2**b, 2**(n-b))``).
 
-    Example:
+    Examples:
         >>> import jqgen
         >>> jqgen.mps.bond_dims(5, 3)
         (1, 2, 3, 3, 2, 1)

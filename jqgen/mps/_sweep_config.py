@@ -181,7 +181,8 @@ def sweep_loop(config: SweepConfig, tensors: jax.Array, dims: np.ndarray, data: 
         dims: ``[n + 1]`` their bond dimensions.
         data: ``[N, n]`` training rows in the run's (shuffled) order.
         key: the loop's key (half-sweep ``h`` uses ``fold_in(key, h)``).
-        lr, cutoff: this loop's learning rate and cutoff.
+        lr: this loop's learning rate.
+        cutoff: this loop's truncation cutoff.
         carry: the previous loop's final carry when its left environments are those of
             ``tensors`` bit for bit (the CPU: saves recomputing them); ``None`` recomputes.
         fallback: recompute factorizations that return NaN by a slower algorithm (GPUs).

@@ -65,7 +65,7 @@ class ChargeLayout:
         ValueError: fewer than 2 sites, a negative or non-integer weight or target, or a
             constraint no bitstring meets.
 
-    Example:
+    Examples:
         >>> from jqgen.mps import ChargeLayout
         >>> lay = ChargeLayout.cardinality(4, 2, chi_max=2)
         >>> lay.dims.tolist()  # bonds 0..4, charges 0..2

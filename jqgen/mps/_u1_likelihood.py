@@ -70,7 +70,7 @@ def log_norm_sq(blocks: jax.Array, weights: jax.Array) -> jax.Array:
     """``log <psi|psi>`` of masked ``blocks [n, 2, Q, chi, chi]`` (right environments, one
     log-scale per sector); its gradient from the environments for real blocks.
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp, jqgen
         >>> m = jqgen.mps.SymmetricMPSBornMachine(num_bits=6, target=2, chi_max=2)
         >>> b, w = m._mask(m.init(jax.random.key(0)).blocks), m._w()
@@ -165,7 +165,7 @@ def log_amp_sq(blocks: jax.Array, weights: jax.Array, bits: jax.Array) -> jax.Ar
     boundary vector renormalized at every site; the gradient from prefix and suffix vectors
     for real blocks.
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp, jqgen
         >>> m = jqgen.mps.SymmetricMPSBornMachine(num_bits=6, target=2, chi_max=2)
         >>> b, w = m._mask(m.init(jax.random.key(0)).blocks), m._w()

@@ -60,7 +60,7 @@ class SymmetricMPSBornMachine:
         dtype: float32 (default), float64, complex64 or complex128.
         max_bytes: memory the guard may plan for (default: the device's memory).
 
-    Example:
+    Examples:
         >>> import jax, jqgen
         >>> model = jqgen.mps.SymmetricMPSBornMachine(num_bits=10, target=3, chi_max=4)
         >>> params = model.init(jax.random.key(0))

@@ -134,7 +134,7 @@ class HardwareEfficient(_Base):
     Params: ``first [n, 2]`` (RX, RZ angles of the first layer), ``xx [layers, E]`` (one
     angle per edge and block), ``rot [layers, n, 2]``.
 
-    Example:
+    Examples:
         >>> import jax, jqgen
         >>> a = jqgen.qcbm.HardwareEfficient(num_qubits=4, layers=2, topology="all")
         >>> a.param_shapes()

@@ -44,7 +44,7 @@ def subspace_bytes(ansatz: Givens, dtype: Any = jnp.float32) -> int:
     """Planned bytes of a training step: ``C(n, k)`` amplitudes times (working copies +
     one per layer + one per edge), the int32 gate tables and the ``z`` table of the phases.
 
-    Example:
+    Examples:
         >>> import jqgen
         >>> a = jqgen.qcbm.Givens(num_qubits=32, weight=4, layers=2)
         >>> jqgen.qcbm.subspace_bytes(a) / 2**20 < 10
@@ -79,7 +79,7 @@ class ConservingQCBM:
             ``N(0, init_scale**2)`` (small values start near the start basis state).
         max_bytes: memory the guard may plan for (default: the device's memory).
 
-    Example:
+    Examples:
         >>> import jax, jqgen
         >>> model = jqgen.qcbm.ConservingQCBM(jqgen.qcbm.Givens(num_qubits=6, weight=2, layers=3))
         >>> params = model.init(jax.random.key(0))

@@ -104,7 +104,7 @@ _CNOT = np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0]])
 def plan(structure: tuple[tuple[str, tuple[int, ...]], ...], n: int, k: int) -> tuple[Block, ...]:
     """The fused blocks of a layer whose gates have ``structure`` (``(kind, qubits)`` each).
 
-    Example:
+    Examples:
         >>> from jqgen.qcbm._engine import plan
         >>> [(b.kind, b.qubits) for b in plan((("u", (0,)), ("u", (1,)), ("u", (2,))), 3, 2)]
         [('u', (0, 1)), ('u', (2,))]

@@ -111,7 +111,7 @@ def full_support_layers(num_qubits: int, weight: int, topology: str = "brick",
     start state; gate and phases do not matter) that give every string of weight ``weight``
     a nonzero probability for generic angles (module docstring, "Support").
 
-    Example:
+    Examples:
         >>> from jqgen.qcbm import full_support_layers
         >>> full_support_layers(8, 3), full_support_layers(31, 10), full_support_layers(31, 10, "all")
         (3, 11, 1)
@@ -138,7 +138,7 @@ class Givens(_Base):
     Params: ``mix [layers, E]`` (one angle per edge and layer), plus ``rz [layers, n]`` and
     ``zz [layers, E]`` when the phases ask for them.
 
-    Example:
+    Examples:
         >>> import jqgen
         >>> a = jqgen.qcbm.Givens(num_qubits=6, weight=2, layers=3)
         >>> a.param_shapes(), a.filled, a.subspace_size

@@ -66,7 +66,7 @@ class QCBM:
             of :class:`SU4Brickwork`).
         max_bytes: memory the guard may plan for (default: the device's memory).
 
-    Example:
+    Examples:
         >>> import jax, jqgen
         >>> model = jqgen.QCBM(jqgen.qcbm.HardwareEfficient(num_qubits=4, layers=2))
         >>> params = model.init(jax.random.key(0))

@@ -39,7 +39,7 @@ def ansatz_by_name(name: str, num_qubits: int, layers: int, data: Any = None) ->
         ValueError: an unknown ``name``, ``"chow-liu"`` without ``data``, or bad sizes (from
             the ansatz itself).
 
-    Example:
+    Examples:
         >>> from jqgen.qcbm import ansatz_by_name
         >>> ansatz_by_name("star", 4, 2)
         HardwareEfficient(num_qubits=4, layers=2, topology='star')

@@ -103,7 +103,7 @@ def make_loss(
         sigmas: MMD bandwidths.
         eps: probability clipping of ``kl``/``nll``.
 
-    Example:
+    Examples:
         >>> import jax, optax, jqgen
         >>> from jqgen.data import bars_and_stripes
         >>> model = jqgen.QCBM(jqgen.qcbm.HardwareEfficient(num_qubits=4, layers=2))

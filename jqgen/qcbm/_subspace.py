@@ -54,7 +54,7 @@ def check_weight(num_bits: Any, weight: Any) -> None:
 def subspace_size(num_bits: int, weight: int) -> int:
     """``C(num_bits, weight)``, the number of strings of that weight.
 
-    Example:
+    Examples:
         >>> from jqgen.qcbm import subspace_size
         >>> subspace_size(32, 4)
         35960
@@ -79,7 +79,7 @@ def subspace_index(bits: Any, weight: int) -> jax.Array:
         bits: ``[..., n]`` 0/1 values.
         weight: ``k``.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from jqgen.qcbm import subspace_index
         >>> subspace_index(np.array([[0, 0, 1, 1], [0, 1, 1, 0], [1, 1, 0, 0], [1, 1, 1, 0]]), 2).tolist()
@@ -109,7 +109,7 @@ def subspace_bits(index: Any, num_bits: int, weight: int) -> jax.Array:
     Indices outside ``[0, C(n, k))`` raise ``ValueError`` when concrete (traced ones are
     clipped).
 
-    Example:
+    Examples:
         >>> from jqgen.qcbm import subspace_bits
         >>> subspace_bits([0, 2, 5], 4, 2).tolist()
         [[0, 0, 1, 1], [0, 1, 1, 0], [1, 1, 0, 0]]

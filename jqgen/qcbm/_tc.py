@@ -95,7 +95,7 @@ def tc_settings(backend: str | None = "jax", dtype: str | None = "complex64") ->
     Raises:
         ValueError: an unknown ``dtype`` or ``backend`` (nothing is changed then).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from jqgen.qcbm import tc_settings
         >>> with tc_settings(backend="numpy", dtype="complex128") as tc:
@@ -149,7 +149,7 @@ def tc_circuit(ansatz: Any, params: dict[str, jax.Array]) -> Any:
     """The circuit as a ``tc.Circuit`` of TensorCircuit's named gates, all blocks unrolled
     (for export, e.g. ``c.to_qiskit()``, and hardware; gate matrices in TensorCircuit's dtype).
 
-    Example:
+    Examples:
         >>> import jax, jqgen
         >>> a = jqgen.qcbm.HardwareEfficient(num_qubits=3, layers=1)
         >>> c = jqgen.qcbm.tc_circuit(a, a.init(jax.random.key(0)))

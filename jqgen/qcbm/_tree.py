@@ -38,7 +38,7 @@ def chow_liu_tree(data: Any, root: int = 0) -> tuple[tuple[int, int], ...]:
     """Maximum-mutual-information spanning tree of the bits, as ``(parent, child)`` edges in
     breadth-first order from ``root`` (Prim's algorithm; ties broken by lower index).
 
-    Example:
+    Examples:
         >>> from jqgen.data import bars_and_stripes
         >>> from jqgen.qcbm import chow_liu_tree
         >>> len(chow_liu_tree(bars_and_stripes(3, 3)))

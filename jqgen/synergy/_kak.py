@@ -124,7 +124,7 @@ def kak_angles(u: Any, *, seed: int = 0) -> np.ndarray:
     Raises:
         ValueError: ``u`` is not a 4x4 unitary (to 1e-6).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from jqgen.synergy import kak_angles, su4_matrix, phase_distance
         >>> cnot = np.eye(4)[[0, 1, 3, 2]]

@@ -153,7 +153,7 @@ def circuit_from_mps(mps: Any, layers_from_mps: int, extra_layers: int = 0, *, k
         ValueError: a bad count, an unknown decomposition, or ``refine_steps`` given to
             another decomposition than ``"ran+adam"``.
 
-    Example:
+    Examples:
         >>> import jax, jqgen
         >>> from jqgen.synergy import circuit_from_mps
         >>> mps = jqgen.mps.random_mps(jax.random.key(0), 6, 4)
@@ -230,13 +230,17 @@ def pretrain(data: Any, *, chi: int, layers_from_mps: int, extra_layers: int, ke
         layers_from_mps: circuit layers mapped from the MPS (``>= 1``).
         extra_layers: near-identity layers appended (``>= 0``).
         key: PRNG key (MPS init and minibatches, extra angles, circuit stage).
-        mps_steps, mps_lr: Adam steps and learning rate of the MPS stage (full batch, NLL).
-        circuit_steps, circuit_lr: Adam steps and learning rate of the circuit stage.
+        mps_steps: Adam steps of the MPS stage (full batch, NLL).
+        mps_lr: Adam learning rate of the MPS stage.
+        circuit_steps: Adam steps of the circuit stage.
+        circuit_lr: Adam learning rate of the circuit stage.
         loss: circuit loss, ``"kl"``, ``"nll"`` or ``"mmd"`` (see :func:`jqgen.qcbm.make_loss`).
         shots: ``None`` for exact probabilities, else shots per circuit (parameter-shift).
         init_scale: angle scale of the extra layers.
         dtype: float32 or float64.
-        refine_steps, decomposition, sweeps: the mapping (see :func:`circuit_from_mps`).
+        refine_steps: the mapping (see :func:`circuit_from_mps`).
+        decomposition: the mapping (see :func:`circuit_from_mps`).
+        sweeps: the mapping (see :func:`circuit_from_mps`).
         progress: progress bars.
         checkpoint_dir: if given, each training stage checkpoints there
             (``mps_stage.npz``, ``circuit_stage.npz``) and a rerun resumes it; a finished
@@ -249,7 +253,7 @@ def pretrain(data: Any, *, chi: int, layers_from_mps: int, extra_layers: int, ke
         ValueError: bad data, ``chi < 2``, ``layers_from_mps < 1``, ``extra_layers < 0``,
             non-positive steps or learning rates, or a statevector that does not fit.
 
-    Example:
+    Examples:
         >>> import jax, jqgen
         >>> from jqgen.data import bars_and_stripes
         >>> r = jqgen.synergy.pretrain(bars_and_stripes(2, 3), chi=2, layers_from_mps=1, extra_layers=1,

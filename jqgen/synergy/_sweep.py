@@ -359,7 +359,7 @@ def sweep_layers(mps: Any, gates: Any, *, sweeps: int = 20, tol: float | None = 
         ValueError: a bad MPS, gates of the wrong shape or not unitary, ``sweeps < 0``,
             ``tol < 0`` or ``chi_max < 2``.
 
-    Example:
+    Examples:
         >>> import jax, jqgen
         >>> from jqgen.synergy import mps_to_layers, sweep_layers
         >>> mps = jqgen.mps.random_mps(jax.random.key(0), 6, 4)
@@ -392,7 +392,10 @@ def sweep_decomposition(mps: Any, num_layers: int, *, sweeps: int = 8, tol: floa
         num_layers: ``D >= 1``.
         sweeps: passes at every depth (rounded up to even: each depth ends on a downward
             pass, which leaves the residual of the next Ran layer).
-        tol, chi_max, cutoff, blas_threads: as :func:`sweep_layers`.
+        tol: as :func:`sweep_layers`.
+        chi_max: as :func:`sweep_layers`.
+        cutoff: as :func:`sweep_layers`.
+        blas_threads: as :func:`sweep_layers`.
 
     Returns:
         A :class:`SweepDecomposition`.
@@ -400,7 +403,7 @@ def sweep_decomposition(mps: Any, num_layers: int, *, sweeps: int = 8, tol: floa
     Raises:
         ValueError: ``num_layers < 1`` or as :func:`sweep_layers`.
 
-    Example:
+    Examples:
         >>> import jax, jqgen
         >>> from jqgen.synergy import sweep_decomposition
         >>> res = sweep_decomposition(jqgen.mps.random_mps(jax.random.key(0), 6, 4), 2)
@@ -438,7 +441,7 @@ def layers_fidelity(mps: Any, gates: Any, *, chi_max: int | None = None, cutoff:
     inverses to ``|psi>`` (bonds capped at ``chi_max``, default ``max(64, 4 chi_psi)``; exact
     when nothing is truncated).
 
-    Example:
+    Examples:
         >>> import jax, jqgen
         >>> from jqgen.synergy import layers_fidelity, mps_to_layers
         >>> mps = jqgen.mps.random_mps(jax.random.key(0), 6, 4)

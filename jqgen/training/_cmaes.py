@@ -78,7 +78,7 @@ class CMAES(_CMAESFields):
 def default_population(num_params: int) -> int:
     """The usual CMA-ES population ``4 + floor(3 ln P)``.
 
-    Example:
+    Examples:
         >>> from jqgen.training import default_population
         >>> default_population(100)
         17
@@ -98,7 +98,8 @@ def cmaes(model: Any, params_like: Any, *, population_size: int, sigma0: float =
         sigma0: initial step size.
         loss: ``"mmd"``, ``"kl"`` or ``"nll"`` against the data's histogram.
         shots: ``None`` for exact probabilities, else shots per candidate.
-        sigmas, eps: MMD bandwidths, KL/NLL clipping.
+        sigmas: MMD bandwidths.
+        eps: KL/NLL clipping.
 
     Returns:
         A compiled :class:`Strategy` whose state is the evosax state.
@@ -169,18 +170,21 @@ def cmaes_fit(
         sigma0: initial step size.
         loss: ``"mmd"``, ``"kl"`` or ``"nll"``.
         shots: ``None`` for exact probabilities, else shots per candidate.
-        sigmas, eps: MMD bandwidths, KL/NLL clipping.
+        sigmas: MMD bandwidths.
+        eps: KL/NLL clipping.
         chunk_size: generations per compiled chunk.
-        progress, desc: tqdm progress bar.
+        progress: show a tqdm progress bar.
+        desc: the progress bar's label.
         callback: ``callback(done, best_params, state, history)`` after each chunk.
-        checkpoint_path, checkpoint_every, metadata: checkpoint and resume (see
-            :func:`jqgen.training.run`).
+        checkpoint_path: checkpoint file for saving and resuming (see :func:`jqgen.training.run`).
+        checkpoint_every: checkpoint interval (see :func:`jqgen.training.run`).
+        metadata: stored in the checkpoint (see :func:`jqgen.training.run`).
 
     Returns:
         :class:`~jqgen.training.TrainResult`: ``params`` the best candidate, ``state`` the
         evosax state, ``history`` the best loss of each generation.
 
-    Example:
+    Examples:
         >>> import jax, jqgen
         >>> from jqgen.data import bars_and_stripes
         >>> model = jqgen.QCBM(jqgen.qcbm.HardwareEfficient(num_qubits=4, layers=1))

@@ -19,7 +19,7 @@ Fingerprints are nested tuples of primitives, hashable and deterministic within 
 :func:`digest` turns one into a SHA-256 that is stable across processes (no ``hash()``),
 for the settings recorded in checkpoints.
 
-Example:
+Examples:
     >>> import optax
     >>> from jqgen.training._fingerprint import fingerprint, digest
     >>> fingerprint(optax.adam(0.01)) == fingerprint(optax.adam(0.01))

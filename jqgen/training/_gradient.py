@@ -53,7 +53,7 @@ def gradient(model: GenerativeModel, optimizer: optax.GradientTransformation, *,
         A compiled :class:`Strategy`; its ``step`` is pure and ``vmap``-able (train many
         initial parameter sets at once).
 
-    Example:
+    Examples:
         >>> import jax, optax, jqgen
         >>> from jqgen.data import bars_and_stripes
         >>> model = jqgen.MPSBornMachine(num_bits=4, chi_max=2)
@@ -138,8 +138,9 @@ def fit(
         callback: ``callback(steps_done, params, opt_state, history)`` after every chunk.
         loss: ``None`` for the mean NLL by autodiff, or ``(params, batch, key) -> (loss,
             grads)``, e.g. :func:`jqgen.qcbm.make_loss`.
-        checkpoint_path, checkpoint_every, metadata: checkpoint and resume (see
-            :func:`jqgen.training.run`).
+        checkpoint_path: checkpoint file for saving and resuming (see :func:`jqgen.training.run`).
+        checkpoint_every: checkpoint interval (see :func:`jqgen.training.run`).
+        metadata: stored in the checkpoint (see :func:`jqgen.training.run`).
         weights: optional ``[N]`` non-negative weights of the rows: minimize the weighted
             NLL ``-sum_i w_i log p(x_i) / sum_i w_i`` (e.g. a softmax of costs, as GEO does;
             rows of weight 0 do not count). Full batch or minibatches as without weights.
@@ -151,7 +152,7 @@ def fit(
         ValueError: bad data, sizes or parameters.
         NonFiniteLossError: the loss became NaN/inf (carries the last good parameters).
 
-    Example:
+    Examples:
         >>> import jax, optax, jqgen
         >>> from jqgen.data import bars_and_stripes
         >>> model = jqgen.MPSBornMachine(num_bits=4, chi_max=2)

@@ -193,7 +193,7 @@ def run(
         NonFiniteLossError: a step's loss or parameters were NaN/inf (carries the last good ones).
         KeyboardInterrupt: after the checkpoint of the last completed step was written.
 
-    Example:
+    Examples:
         >>> import jax, jax.numpy as jnp
         >>> from jqgen.training import Strategy, run
         >>> def step(p, s, data, i, key):

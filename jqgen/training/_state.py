@@ -160,7 +160,7 @@ def stored_state(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     """The array leaves of a run checkpoint's strategy state by tree path (``".dims"``,
     ``"[0].count"``), without knowing the strategy: for reports on a run that stopped.
 
-    Example:
+    Examples:
         >>> import jax, optax, jqgen, os, tempfile
         >>> from jqgen.data import bars_and_stripes
         >>> model = jqgen.MPSBornMachine(num_bits=4, chi_max=2)

@@ -17,7 +17,7 @@ history, the NaN/inf policy, callbacks, checkpoints, resume, the result).
 
 Exactly one of ``step`` and ``host_step`` is given.
 
-Example:
+Examples:
     >>> import jax, jax.numpy as jnp
     >>> from jqgen.training import Strategy
     >>> def step(params, state, data, i, key):  # gradient descent on a quadratic

@@ -292,7 +292,7 @@ def sweep_train(
             written with other settings.
         FloatingPointError: a loop's NLL became NaN/inf (the last good loop is in the checkpoint).
 
-    Example:
+    Examples:
         >>> import jax, jqgen
         >>> from jqgen.data import bars_and_stripes
         >>> res = jqgen.sweep_train(bars_and_stripes(3, 3), max_bond=8, loops=2,
