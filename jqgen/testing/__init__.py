@@ -17,14 +17,14 @@ imports it.
 Example:
     >>> import jax, jqgen
     >>> from jqgen.testing import check_generative_model, check_normalized
-    >>> model = jqgen.QCBM(jqgen.qcbm.HardwareEfficient(3, 1))
+    >>> model = jqgen.MPSBornMachine(3, 2)
     >>> params = model.init(jax.random.key(0))
     >>> check_normalized(model, params)
-    >>> bad = {**params, "first": params["first"][:2]}
+    >>> bad = jqgen.mps.MPS(params.tensors[:2])
     >>> check_generative_model(model, bad)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    AssertionError: shapes and dtypes failed for QCBM(...) with params {['first']: float32[2, 2], ...}: params do not have the structure, shapes and dtypes init gives: {['first']: float32[3, 2], ...}
+    AssertionError: shapes and dtypes failed for MPSBornMachine(...) with params {.tensors: float32[2, 2, 2, 2]}: params do not have the structure, shapes and dtypes init gives: {.tensors: float32[3, 2, 2, 2]}
 """
 
 try:

@@ -190,10 +190,13 @@ def binary_datasets(*, num_bits: Any = (2, 8), num_samples: Any = (1, 64)) -> st
         ValueError: a malformed range.
 
     Examples:
-        >>> from hypothesis import find
+        >>> from hypothesis import given, settings
         >>> from jqgen.testing import strategies as jst
-        >>> find(jst.binary_datasets(num_bits=4, num_samples=2), lambda x: True).shape
-        (2, 4)
+        >>> @settings(max_examples=2, deadline=None)
+        ... @given(jst.binary_datasets(num_bits=4, num_samples=2))
+        ... def test_shape(data):
+        ...     assert data.shape == (2, 4) and data.dtype.name == "uint8"
+        >>> test_shape()
     """
     n_range, s_range = int_range("num_bits", num_bits, 1), int_range("num_samples", num_samples, 1)
     parts = [independent_bits(num_bits=n_range, num_samples=s_range),

@@ -24,6 +24,11 @@ __all__ = ["ansatze", "conserving_qcbms", "givens_ansatze", "mps_models", "qcbm_
 
 _SEEDS = st.integers(0, 2**31 - 1)
 
+#: ``model.init(key)`` as one compiled program per distinct model (a draw's init is then one
+#: compile, not one per operation; equal models drawn again hit the cache).
+_init = jax.jit(lambda model, key: model.init(key), static_argnums=0)
+_random_mps = jax.jit(random_mps, static_argnums=(1, 2), static_argnames="dtype")
+
 
 def int_range(name: str, value: Any, lo: int, hi: int | None = None) -> tuple[int, int]:
     """Validates an inclusive ``(low, high)`` range of ints (or one int) within ``[lo, hi]``."""
@@ -74,7 +79,8 @@ def mps_models(*, num_bits: Any = (2, 4), chi: Any = (1, 3), dtypes: Any = ("flo
         chi: range of ``chi_max``, ``>= 1``.
         dtypes: dtype names to draw from (complex ones give complex MPS; 64-bit ones need
             ``jax_enable_x64``).
-        init_noise: range of the model's ``init_noise``.
+        init_noise: range of the model's ``init_noise``, drawn from three levels (low, middle,
+            high: kernels compile once per distinct model, so few levels keep draws fast).
         params: where the parameters come from: ``"init"`` (``model.init`` of a drawn key)
             and/or ``"random"`` (:func:`jqgen.mps.random_mps`: Gaussian, right-canonical).
 
@@ -85,11 +91,14 @@ def mps_models(*, num_bits: Any = (2, 4), chi: Any = (1, 3), dtypes: Any = ("flo
         ValueError: a malformed range or choice.
 
     Examples:
-        >>> from hypothesis import find
+        >>> from hypothesis import given, settings
         >>> from jqgen.testing import strategies as jst
-        >>> model, params = find(jst.mps_models(num_bits=3, chi=2, dtypes="complex64"), lambda mp: True)
-        >>> model.num_bits, params.tensors.shape, params.tensors.dtype.name
-        (3, (3, 2, 2, 2), 'complex64')
+        >>> @settings(max_examples=2, deadline=None)
+        ... @given(jst.mps_models(num_bits=3, chi=2, dtypes="complex64"))
+        ... def test_layout(model_params):
+        ...     model, params = model_params
+        ...     assert params.tensors.shape == (3, 2, 2, 2) and params.tensors.dtype.name == "complex64"
+        >>> test_layout()
     """
     n_range, chi_range = int_range("num_bits", num_bits, 2), int_range("chi", chi, 1)
     noise, kinds = float_range("init_noise", init_noise, 0.0), choices("params", params, ("init", "random"))
@@ -99,13 +108,18 @@ def mps_models(*, num_bits: Any = (2, 4), chi: Any = (1, 3), dtypes: Any = ("flo
     def draw_model(draw: Any) -> tuple[MPSBornMachine, Any]:
         n, c = draw(st.integers(*n_range)), draw(st.integers(*chi_range))
         dtype = draw(st.sampled_from(names))
-        model = MPSBornMachine(n, c, init_noise=draw(st.floats(*noise)), dtype=dtype)
+        model = MPSBornMachine(n, c, init_noise=draw(_levels(noise)), dtype=dtype)
         key = jax.random.key(draw(_SEEDS))
         if draw(st.sampled_from(kinds)) == "init":
-            return model, model.init(key)
-        return model, random_mps(key, n, c, dtype=dtype)
+            return model, _init(model, key)
+        return model, _random_mps(key, n, c, dtype=dtype)
 
     return draw_model()
+
+
+def _levels(bounds: tuple[float, float]) -> st.SearchStrategy:
+    """Three levels across ``[low, high]`` (one when they are equal), shrinking to ``low``."""
+    return st.sampled_from(sorted({round(float(v), 6) for v in np.linspace(bounds[0], bounds[1], 3)}))
 
 
 def _subset_sums(weights: Sequence[int]) -> list[int]:
@@ -128,7 +142,8 @@ def symmetric_mps_models(*, num_bits: Any = (2, 4), chi: Any = (1, 3), k: Any = 
         weighted: draw site weights ``a_i`` in ``0..3`` and a reachable target ``b`` (the
             constraint ``sum_i a_i x_i = b``) instead of a cardinality.
         dtypes: dtype names to draw from.
-        init_noise: range of the model's ``init_noise``.
+        init_noise: range of the model's ``init_noise``, drawn from three levels (as
+            :func:`mps_models`).
 
     Returns:
         A strategy of ``(model, params)``.
@@ -137,12 +152,14 @@ def symmetric_mps_models(*, num_bits: Any = (2, 4), chi: Any = (1, 3), k: Any = 
         ValueError: a malformed range or choice.
 
     Examples:
-        >>> import jax
-        >>> from hypothesis import find
+        >>> from hypothesis import given, settings
         >>> from jqgen.testing import strategies as jst
-        >>> model, params = find(jst.symmetric_mps_models(num_bits=4, k=2, dtypes="float32"), lambda mp: True)
-        >>> model.target, [int(s) for s in model.sample(params, jax.random.key(0), 3).sum(axis=1)]
-        (2, [2, 2, 2])
+        >>> @settings(max_examples=2, deadline=None)
+        ... @given(jst.symmetric_mps_models(num_bits=3, chi=2, k=2, weighted=True))
+        ... def test_support(model_params):
+        ...     model, params = model_params
+        ...     assert params.blocks.shape[:2] == (3, 2) and 0 <= model.target <= 9
+        >>> test_support()
     """
     n_range, chi_range = int_range("num_bits", num_bits, 2), int_range("chi", chi, 1)
     k_pair = (k, k) if isinstance(k, (int, np.integer)) else tuple(k)
@@ -153,7 +170,7 @@ def symmetric_mps_models(*, num_bits: Any = (2, 4), chi: Any = (1, 3), k: Any = 
     @st.composite
     def draw_model(draw: Any) -> tuple[SymmetricMPSBornMachine, Any]:
         n, c = draw(st.integers(*n_range)), draw(st.integers(*chi_range))
-        kw: dict[str, Any] = {"init_noise": draw(st.floats(*noise)), "dtype": draw(st.sampled_from(names))}
+        kw: dict[str, Any] = {"init_noise": draw(_levels(noise)), "dtype": draw(st.sampled_from(names))}
         if weighted:
             weights = tuple(draw(st.lists(st.integers(0, 3), min_size=n, max_size=n)))
             target = draw(st.sampled_from(_subset_sums(weights)))
@@ -162,7 +179,7 @@ def symmetric_mps_models(*, num_bits: Any = (2, 4), chi: Any = (1, 3), k: Any = 
             hi = min(n - 1 if k_open else k_hi, n)
             lo = min(k_lo, hi)
             model = SymmetricMPSBornMachine(n, draw(st.integers(lo, max(lo, hi))), c, **kw)
-        return model, model.init(jax.random.key(draw(_SEEDS)))
+        return model, _init(model, jax.random.key(draw(_SEEDS)))
 
     return draw_model()
 
@@ -229,10 +246,13 @@ def givens_ansatze(*, num_qubits: Any = (2, 4), weight: Any = (1, None), layers:
         ValueError: a malformed range or choice.
 
     Examples:
-        >>> from hypothesis import find
+        >>> from hypothesis import given, settings
         >>> from jqgen.testing import strategies as jst
-        >>> find(jst.givens_ansatze(num_qubits=4, weight=2), lambda a: True).weight
-        2
+        >>> @settings(max_examples=2, deadline=None)
+        ... @given(jst.givens_ansatze(num_qubits=4, weight=2))
+        ... def test_weight(ansatz):
+        ...     assert ansatz.weight == 2 and ansatz.num_qubits == 4
+        >>> test_weight()
     """
     q_range, l_range = int_range("num_qubits", num_qubits, 2), int_range("layers", layers, 1)
     w_pair = (weight, weight) if isinstance(weight, (int, np.integer)) else tuple(weight)
@@ -284,11 +304,13 @@ def qcbm_params(model: Any, *, low: float = -math.pi, high: float = math.pi, dty
 
     Examples:
         >>> import jqgen
-        >>> from hypothesis import find
+        >>> from hypothesis import given, settings
         >>> from jqgen.testing import strategies as jst
-        >>> model = jqgen.QCBM(jqgen.qcbm.LiuWang(3, 1))
-        >>> {k: v.shape for k, v in find(jst.qcbm_params(model), lambda p: True).items()}
-        {'first': (3, 2), 'rot': (1, 3, 3)}
+        >>> @settings(max_examples=2, deadline=None)
+        ... @given(jst.qcbm_params(jqgen.qcbm.LiuWang(3, 1)))
+        ... def test_shapes(params):
+        ...     assert {k: v.shape for k, v in params.items()} == {"first": (3, 2), "rot": (1, 3, 3)}
+        >>> test_shapes()
     """
     low, high = float_range("(low, high)", (low, high), -math.inf)
     if not callable(getattr(model, "init", None)):
@@ -322,11 +344,14 @@ def qcbms(*, ansatz: Any = None, engines: Any = ("fused",), dtypes: Any = ("floa
 
     Examples:
         >>> import jqgen
-        >>> from hypothesis import find
+        >>> from hypothesis import given, settings
         >>> from jqgen.testing import strategies as jst
-        >>> model, params = find(jst.qcbms(ansatz=jqgen.qcbm.HardwareEfficient(3, 1)), lambda mp: True)
-        >>> sorted(params), model.num_bits
-        (['first', 'rot', 'xx'], 3)
+        >>> @settings(max_examples=2, deadline=None)
+        ... @given(jst.qcbms(ansatz=jqgen.qcbm.HardwareEfficient(3, 1)))
+        ... def test_normalized(model_params):
+        ...     model, params = model_params
+        ...     assert abs(float(model.probs(params).sum()) - 1) < 1e-5
+        >>> test_normalized()
     """
     return _circuit_models(QCBM, ansatze() if ansatz is None else ansatz,
                            {"engine": choices("engines", engines, ("fused", "tensorcircuit")),
@@ -351,11 +376,15 @@ def conserving_qcbms(*, ansatz: Any = None, engines: Any = ("fused",), dtypes: A
         ValueError: a malformed choice.
 
     Examples:
-        >>> from hypothesis import find
+        >>> import jqgen
+        >>> from hypothesis import given, settings
         >>> from jqgen.testing import strategies as jst
-        >>> model, params = find(jst.conserving_qcbms(ansatz=jst.givens_ansatze(num_qubits=4, weight=1)), lambda mp: True)
-        >>> model.weight, model.num_bits
-        (1, 4)
+        >>> @settings(max_examples=2, deadline=None)
+        ... @given(jst.conserving_qcbms(ansatz=jqgen.qcbm.Givens(3, 2, 1)))
+        ... def test_weight(model_params):
+        ...     model, params = model_params
+        ...     assert model.weight == 2 and sorted(params) == ["mix"]
+        >>> test_weight()
     """
     return _circuit_models(ConservingQCBM, givens_ansatze() if ansatz is None else ansatz,
                            {"engine": choices("engines", engines, ("fused", "tensorcircuit")),
@@ -371,7 +400,7 @@ def _circuit_models(cls: type, ansatz: Any, options: dict[str, tuple[Any, ...]],
     def draw_model(draw: Any) -> tuple[Any, Any]:
         model = cls(draw(source), **{k: draw(st.sampled_from(v)) for k, v in options.items()})
         if angles == "init":
-            return model, model.init(jax.random.key(draw(_SEEDS)))
+            return model, _init(model, jax.random.key(draw(_SEEDS)))
         return model, draw(qcbm_params(model))
 
     return draw_model()

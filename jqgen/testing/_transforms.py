@@ -4,6 +4,7 @@ second eager call on an equal model compiles nothing."""
 from __future__ import annotations
 
 import contextlib
+import functools
 from typing import Any, Callable, Iterator
 
 import jax
@@ -19,16 +20,20 @@ __all__ = ["check_compiles_once", "check_transforms"]
 _FAST_COMPILE = {"xla_backend_optimization_level": 0}
 
 
-def _program(model: Any, data: np.ndarray, with_probs: bool) -> tuple[Callable[..., Any], Callable[..., Any]]:
-    def mean_ll(p: Any) -> jax.Array:
-        return jnp.mean(model.log_prob(p, data))
+def _mean_ll(model: Any, data: Any, p: Any) -> jax.Array:
+    return jnp.mean(model.log_prob(p, data))
 
-    def run(p: Any, k: jax.Array) -> tuple[Any, ...]:
-        ll, g = jax.value_and_grad(mean_ll)(p)
-        out = (model.init(k), ll, g, model.sample(p, k, 64))
-        return out + (model.probs(p),) if with_probs else out
 
-    return mean_ll, run
+def _run(model: Any, data: Any, p: Any, k: jax.Array) -> tuple[Any, ...]:
+    """The user's program for one parameter set: init, value_and_grad, sample (and probs)."""
+    ll, g = jax.value_and_grad(functools.partial(_mean_ll, model, data))(p)
+    out = (model.init(k), ll, g, model.sample(p, k, 64))
+    return out + (model.probs(p),) if model.num_bits <= MAX_ENUMERATE_BITS else out
+
+
+#: ``jit(vmap(_run))`` over parameter sets and keys, the model static: an equal model with
+#: equal shapes (the next hypothesis example) reuses the compiled program.
+_batched = jax.jit(jax.vmap(_run, in_axes=(None, None, 0, 0)), static_argnums=0, compiler_options=_FAST_COMPILE)
 
 
 def _finite_difference_error(f: Callable[[Any], Any], params: Any, grad: Any, seed: int) -> tuple[float, float]:
@@ -115,11 +120,11 @@ def check_transforms(model: Any, params: Any, *, key: Any = None, finite_differe
     key = as_key(key, 4)
     keys = jax.random.split(key, 2)
     data = np.asarray(model.sample(params, jax.random.fold_in(key, 2), 8))
-    mean_ll, run = _program(model, data, model.num_bits <= MAX_ENUMERATE_BITS)
+    mean_ll = functools.partial(_mean_ll, model, data)
     members = [params, model.init(keys[1])]
     try:
         stacked = jax.tree_util.tree_map(lambda a, b: jnp.stack([a, b]), *members)
-        out = jax.jit(jax.vmap(run), compiler_options=_FAST_COMPILE)(stacked, keys)
+        out = _batched(model, data, stacked, keys)
     except Exception as e:  # noqa: BLE001 - any error is the finding
         raise fail("jit/vmap/grad", model, f"jit(vmap(init, probs, value_and_grad(mean log_prob), sample)) raised "
                    f"{type(e).__name__}: {e}", key=key, params=params) from e
