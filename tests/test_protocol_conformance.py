@@ -20,8 +20,11 @@ import numpy as np
 import optax
 import pytest
 
+from hypothesis import given, settings
+
 import jqgen
 from jqgen.qcbm import HardwareEfficient, LiuWang, SU4Brickwork
+from jqgen.testing import strategies as jst
 from jqgen.testing import (ALPHA, check_checkpoint_round_trip, check_compiles_once, check_config_round_trip,
                            check_deterministic, check_input_validation, check_normalized, check_sampling,
                            check_shapes_and_dtypes, check_transforms, g_test_pvalue)
@@ -153,3 +156,28 @@ def test_samples_follow_probs(model, params):
 def test_second_eager_call_on_an_equal_model_compiles_nothing(model, params):
     """The compile-once rule (tests/test_compile_once.py covers every entry point)."""
     check_compiles_once(model, params, key=jax.random.key(8))
+
+
+#: Models drawn by jqgen.testing's strategies, with random parameters (Gaussian MPS, drawn
+#: angles, weighted constraints), not only ``init``'s: the value properties on a few each.
+DRAWN = [
+    # float32 at the FAMILIES' size: the kernels mps-real compiled serve (the default tier's budget)
+    pytest.param(jst.mps_models(num_bits=N, chi=2, init_noise=0.5, dtypes="float32"), id="mps"),
+    pytest.param(jst.mps_models(num_bits=N, chi=(1, 3), dtypes="complex64"), id="mps-complex", marks=pytest.mark.slow),
+    pytest.param(jst.symmetric_mps_models(num_bits=N, chi=2, weighted=True, dtypes="float32"), id="symmetric-mps",
+                 marks=pytest.mark.slow),
+    pytest.param(jst.qcbms(ansatz=jst.ansatze(num_qubits=N, layers=1)), id="qcbm", marks=pytest.mark.slow),
+    pytest.param(jst.conserving_qcbms(ansatz=jst.givens_ansatze(num_qubits=N, weight=(1, 2), layers=1)),
+                 id="qcbm-conserving"),
+]
+
+
+@pytest.mark.parametrize("strategy", DRAWN)
+def test_drawn_models_are_normalized_and_sample_their_probabilities(strategy):
+    @settings(max_examples=3, deadline=None)
+    @given(strategy)
+    def check(model_params):
+        check_normalized(*model_params)
+        check_sampling(*model_params, key=jax.random.key(9), num_samples=NUM_SAMPLES)
+
+    check()
