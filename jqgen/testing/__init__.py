@@ -14,7 +14,7 @@ jqgen's own conformance suite (``tests/test_protocol_conformance.py``) runs on t
 package needs ``hypothesis`` (``pip install "jqgen[testing]"``); ``import jqgen`` never
 imports it.
 
-Example:
+Examples:
     >>> import jax, jqgen
     >>> from jqgen.testing import check_generative_model, check_normalized
     >>> model = jqgen.MPSBornMachine(3, 2)

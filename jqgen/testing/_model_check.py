@@ -13,9 +13,9 @@ from ._transforms import check_compiles_once, check_transforms
 
 __all__ = ["CHECKS", "check_generative_model"]
 
-#: The checks :func:`check_generative_model` runs, in order, by the names ``skip`` takes.
 CHECKS = ("shapes and dtypes", "input validation", "normalization", "sampling", "determinism", "jit/vmap/grad",
           "config round trip", "checkpoint round trip", "compile once")
+"""The checks :func:`check_generative_model` runs, in order, by the names ``skip`` takes."""
 
 
 def _plan(model: Any, params: Any, key: Any, num_samples: int, alpha: float, support: Any,

@@ -12,7 +12,7 @@ and ``q``, so the probability to reject at level ``alpha`` is at least
 expected count is below 5 are pooled into one first, so a deviation that only moves mass
 among those rare strings is not seen.
 
-Example:
+Examples:
     >>> import numpy as np
     >>> from jqgen.testing import g_test_pvalue, g_test_power
     >>> rng = np.random.default_rng(0)
@@ -33,10 +33,10 @@ from scipy import optimize, stats
 
 __all__ = ["ALPHA", "GTest", "detectable_tv", "g_test", "g_test_power", "g_test_pvalue"]
 
-#: Significance of the goodness-of-fit tests. With fixed seeds each test is a deterministic
-#: pass/fail; ``alpha = 1e-3`` bounds the chance that a correct sampler fails on a newly
-#: chosen seed to 0.1 %.
 ALPHA = 1e-3
+"""Significance of the goodness-of-fit tests. With fixed seeds each test is a deterministic
+pass/fail; ``alpha = 1e-3`` bounds the chance that a correct sampler fails on a newly chosen
+seed to 0.1 %."""
 
 #: Bins whose expected count is below this are pooled into one.
 MIN_EXPECTED = 5.0

@@ -13,7 +13,7 @@ Binary data sets (``uint8 [N, n]``): :func:`independent_bits`, :func:`planted_pa
 Sizes are small by default (``n`` up to 4 for models, 8 for data) so that examples are fast;
 every size and range is an argument.
 
-Example:
+Examples:
     >>> from hypothesis import given, settings
     >>> from jqgen.testing import strategies as jst
     >>> @settings(max_examples=3, deadline=None)
