@@ -179,7 +179,7 @@ def test_mps_models_draw_valid_models_and_parameters(model_params):
     check_normalized(model, params)
 
 
-@settings(max_examples=3, deadline=None)
+@settings(max_examples=2, deadline=None)
 @given(jst.symmetric_mps_models(num_bits=3, chi=2, k=(1, 2), init_noise=0.5, dtypes="float32"))
 def test_symmetric_mps_models_draw_constrained_models(model_params):
     model, params = model_params

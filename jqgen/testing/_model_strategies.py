@@ -24,8 +24,9 @@ __all__ = ["ansatze", "conserving_qcbms", "givens_ansatze", "mps_models", "qcbm_
 
 _SEEDS = st.integers(0, 2**31 - 1)
 
-#: ``model.init(key)`` as one compiled program per distinct model (a draw's init is then one
-#: compile, not one per operation; equal models drawn again hit the cache).
+#: ``model.init(key)`` as one compiled program per distinct model, for the symmetric MPS
+#: (whose eager init compiles one kernel per operation; equal models drawn again hit the
+#: cache). The other families' ``init`` already runs kernels keyed on shapes only.
 _init = jax.jit(lambda model, key: model.init(key), static_argnums=0)
 _random_mps = jax.jit(random_mps, static_argnums=(1, 2), static_argnames="dtype")
 
@@ -111,7 +112,7 @@ def mps_models(*, num_bits: Any = (2, 4), chi: Any = (1, 3), dtypes: Any = ("flo
         model = MPSBornMachine(n, c, init_noise=draw(_levels(noise)), dtype=dtype)
         key = jax.random.key(draw(_SEEDS))
         if draw(st.sampled_from(kinds)) == "init":
-            return model, _init(model, key)
+            return model, model.init(key)
         return model, _random_mps(key, n, c, dtype=dtype)
 
     return draw_model()
@@ -400,7 +401,7 @@ def _circuit_models(cls: type, ansatz: Any, options: dict[str, tuple[Any, ...]],
     def draw_model(draw: Any) -> tuple[Any, Any]:
         model = cls(draw(source), **{k: draw(st.sampled_from(v)) for k, v in options.items()})
         if angles == "init":
-            return model, _init(model, jax.random.key(draw(_SEEDS)))
+            return model, model.init(jax.random.key(draw(_SEEDS)))
         return model, draw(qcbm_params(model))
 
     return draw_model()
