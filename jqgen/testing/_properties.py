@@ -113,7 +113,9 @@ def check_sampling(model: Any, params: Any, *, key: Any = None, num_samples: int
     0.02`` in the least detectable shape, the rejection rate is 0.89 against the bound's
     0.90 (``tests/test_testing.py`` checks it within 3 standard errors). A correct sampler
     fails with probability ``alpha`` on a new key; a fixed key makes the check
-    deterministic.
+    deterministic. A property test over ``E`` drawn models fails somewhere with probability
+    up to ``E * alpha``: pass ``alpha / E`` to keep that at ``alpha`` (a smaller level costs
+    power: :func:`g_test_power`).
 
     Args:
         model: a :class:`jqgen.GenerativeModel`.
