@@ -209,12 +209,13 @@ def check_deterministic(model: Any, params: Any, *, key: Any = None, random_init
         raise fail("determinism", model, "init(key) twice gave different parameters", key=key)
     if random_init and leaves_equal(first, model.init(other)):
         raise fail("determinism", model, "init of two different keys gave the same parameters", key=key)
-    num = _collision_num(model, params) or 64
+    enough = _collision_num(model, params)
+    num = enough or 64
     a = np.asarray(model.sample(params, key, num))
     if not np.array_equal(a, np.asarray(model.sample(params, key, num))):
         raise fail("determinism", model, f"sample(params, key, {num}) twice gave different samples", key=key,
                    params=params)
-    if _collision_num(model, params) is not None and np.array_equal(a, np.asarray(model.sample(params, other, num))):
+    if enough is not None and np.array_equal(a, np.asarray(model.sample(params, other, num))):
         raise fail("determinism", model, f"sample(params, key, {num}) with two different keys gave the same "
                    "samples (the sampler ignores the key?)", key=key, params=params)
 
