@@ -3,7 +3,9 @@
 Every family (:class:`jqgen.MPSBornMachine`, :class:`jqgen.QCBM`) implements it, and
 ``tests/test_protocol_conformance.py`` checks the whole contract for each family in its
 ``FAMILIES`` list: a new family joins by implementing the methods below and being added to
-that list (and to :data:`jqgen.checkpoint.MODEL_FAMILIES`).
+that list (and to :data:`jqgen.checkpoint.MODEL_FAMILIES`). The checks are
+:mod:`jqgen.testing`'s: ``jqgen.testing.check_generative_model(model, params)`` runs them on
+any model, a user's own family included (docs/testing.md).
 """
 
 from __future__ import annotations

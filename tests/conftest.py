@@ -10,7 +10,8 @@
   warnings as errors (set in pyproject.toml).
 
 Shared helpers: :func:`dense_reference` (an independent numpy contraction of an MPS) and
-:func:`g_test_pvalue` (goodness of fit of samples to exact probabilities).
+:func:`g_test_pvalue` (goodness of fit of samples to exact probabilities, from
+:mod:`jqgen.testing`).
 """
 
 import os
@@ -20,7 +21,6 @@ import jax
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
-from scipy import stats
 
 os.environ["JQGEN_COMPILE_CACHE"] = "none"  # in-process CLI calls do not set a cache of their own
 
@@ -96,28 +96,11 @@ def dense_reference(tensors: np.ndarray) -> np.ndarray:
     return out
 
 
-# Significance of the goodness-of-fit tests. The seeds are fixed, so each test is a
-# deterministic pass/fail; alpha = 1e-3 bounds the chance that a correct sampler fails on a
-# newly chosen seed to 0.1 %; each test adds a power check (a distorted distribution must
-# be rejected by a wide margin at its sample size).
-ALPHA = 1e-3
-
-
-def g_test_pvalue(samples: np.ndarray, p: np.ndarray) -> float:
-    """G-test of sample counts (rows of bits) against probabilities ``p``; bins expected < 5
-    are pooled."""
-    from jqgen import bits_to_index
-
-    counts = np.bincount(np.asarray(bits_to_index(samples)), minlength=p.size).astype(np.float64)
-    assert counts[p == 0].sum() == 0, "sampled a bitstring of probability zero"
-    expected = p * counts.sum()
-    small = expected < 5
-    obs = np.append(counts[~small], counts[small].sum())
-    exp = np.append(expected[~small], expected[small].sum())
-    keep = exp > 0
-    obs, exp = obs[keep], exp[keep]
-    g = 2 * np.sum(np.where(obs > 0, obs * np.log(np.where(obs > 0, obs, 1) / exp), 0))
-    return float(stats.chi2.sf(g, df=len(obs) - 1))
+# Significance of the goodness-of-fit tests and the G-test: one implementation, the one users
+# get (jqgen/testing/_stats.py). Seeds are fixed, so each test is a deterministic pass/fail;
+# each test adds a power check (a distorted distribution must be rejected by a wide margin
+# at its sample size).
+from jqgen.testing._stats import ALPHA, g_test_pvalue  # noqa: E402  (re-exported for the tests)
 
 
 #: Docstring examples that run long (a training run, a pipeline): the slow tier runs them
@@ -129,6 +112,8 @@ SLOW_DOCTESTS = frozenset({
     "jqgen.mps._born.sample", "jqgen.mps._born.log_prob", "jqgen.geo._chang", "jqgen.qcbm._objective.make_loss",
     "jqgen.geo._anneal", "jqgen.training._cmaes.cmaes_fit", "jqgen.mps._model.MPSBornMachine", "jqgen.geo._qp",
     "jqgen.mps._u1_likelihood.log_amp_sq", "jqgen.mps._u1_likelihood.log_norm_sq",
+    # run by tests/test_testing.py and tests/test_protocol_conformance.py in the default tier
+    "jqgen.testing._model_check.check_generative_model", "jqgen.testing._transforms.check_transforms",
 })
 
 

@@ -2,15 +2,17 @@
 
 Every test is parametrized over the one list :data:`FAMILIES`. A new model family joins by
 implementing :class:`jqgen.GenerativeModel` (including ``from_config``), registering its
-class in :data:`jqgen.checkpoint.MODEL_FAMILIES`, and adding a small instance (4 bits,
+class in :data:`jqgen.checkpoint.MODEL_FAMILIES`, and adding a small instance (3 bits,
 default float32) here; nothing else in this file names a family.
+
+The properties are the checkers users run on their own models (:mod:`jqgen.testing`), so
+this suite tests them by use; the last tests run them on models drawn by its hypothesis
+strategies.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-from typing import Any, Iterator
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -18,10 +20,14 @@ import numpy as np
 import optax
 import pytest
 
+from hypothesis import given, settings
+
 import jqgen
-from jqgen.checkpoint import load_checkpoint, save_checkpoint
 from jqgen.qcbm import HardwareEfficient, LiuWang, SU4Brickwork
-from tests.conftest import ALPHA, g_test_pvalue
+from jqgen.testing import strategies as jst
+from jqgen.testing import (ALPHA, check_checkpoint_round_trip, check_compiles_once, check_config_round_trip,
+                           check_deterministic, check_input_validation, check_normalized, check_sampling,
+                           check_shapes_and_dtypes, check_transforms, g_test_pvalue)
 
 N = 3  # small: the suite compiles every family's circuit a few times
 _ANSATZE = {"hardware-efficient": HardwareEfficient(N, 2), "liu-wang": LiuWang(N, 2), "su4": SU4Brickwork(N, 1)}
@@ -50,20 +56,6 @@ FAMILIES = [
 
 ALL_BITS = np.asarray(jqgen.all_bitstrings(N))
 DATA = np.asarray([[0, 0, 0], [1, 1, 1], [0, 1, 1], [1, 1, 1], [1, 0, 0]], np.uint8)
-#: The data of the constrained families (weight 2).
-DATA_WEIGHT_2 = np.asarray([[0, 1, 1], [1, 1, 0], [1, 0, 1], [1, 1, 0], [0, 1, 1]], np.uint8)
-
-
-def _data(model: Any) -> np.ndarray:
-    """Rows the model can generate: :data:`DATA`, or :data:`DATA_WEIGHT_2` for a family with
-    ``in_support`` (whose other strings have likelihood 0)."""
-    return DATA_WEIGHT_2 if hasattr(model, "in_support") else DATA
-
-
-def _tol(params: Any) -> float:
-    """Absolute tolerance for float32 or float64 parameters."""
-    leaf = jax.tree_util.tree_leaves(params)[0]
-    return 1e-10 if jnp.finfo(leaf.dtype).bits == 64 else 2e-5
 
 
 def _leaves_equal(a: Any, b: Any) -> bool:
@@ -98,173 +90,94 @@ def test_in_support_and_fit_refuse_what_the_model_cannot_generate(model, params)
         jqgen.fit(model, params, DATA, optax.sgd(0.1), key=jax.random.key(0), steps=1, progress=False)
 
 
+def test_shapes_and_dtypes(model, params):
+    """Hashable, num_bits an int, params shaped as init's, log_prob [...] in the real dtype,
+    samples uint8 [num, n] for num an int, np.int64 or np.int32, probs [2**n]."""
+    check_shapes_and_dtypes(model, params)
+
+
 def test_init_and_samples_are_deterministic_in_the_key(model, params):
+    check_deterministic(model, params, key=jax.random.key(5))
     assert _leaves_equal(model.init(jax.random.key(0)), params)
-    assert not _leaves_equal(model.init(jax.random.key(1)), params)
-    a = np.asarray(model.sample(params, jax.random.key(5), 64))
-    np.testing.assert_array_equal(a, np.asarray(model.sample(params, jax.random.key(5), 64)))
-    assert not np.array_equal(a, np.asarray(model.sample(params, jax.random.key(6), 64)))
 
 
 def test_normalization_and_log_prob_agree_with_probs(model, params):
-    tol = _tol(params)
-    p = np.asarray(model.probs(params), np.float64)
-    assert p.shape == (2**N,) and np.all(p >= 0)
-    assert abs(p.sum() - 1) < 10 * tol
-    lp = np.asarray(model.log_prob(params, ALL_BITS), np.float64)
-    assert lp.shape == (2**N,)
-    assert abs(np.exp(lp).sum() - 1) < 10 * tol
-    np.testing.assert_allclose(np.exp(lp), p, atol=tol)
-    assert not np.any(np.isnan(lp))
-    if hasattr(model, "in_support"):  # exact zeros (log_prob -inf, never NaN) off the support
-        off = ~np.asarray(model.in_support(ALL_BITS))
-        assert off.any() and np.all(p[off] == 0) and np.all(np.isneginf(lp[off]))
-    pos = p > 1e-4
-    np.testing.assert_allclose(lp[pos], np.log(p[pos]), atol=50 * tol)
-    # any leading shape: [2, 3, n] -> [2, 3]
-    batch = np.stack([DATA[:2], DATA[2:4]])  # any rows: -inf where p = 0
-    got, want = np.asarray(model.log_prob(params, batch)), lp[np.asarray(jqgen.bits_to_index(batch))]
-    np.testing.assert_array_equal(np.isneginf(got), np.isneginf(want))
-    np.testing.assert_allclose(got[np.isfinite(want)], want[np.isfinite(want)], atol=tol)
+    """Sums to 1 over all 2**n strings (over in_support, exact -inf elsewhere), agrees with probs."""
+    check_normalized(model, params)
+    if hasattr(model, "in_support"):  # any rows: -inf where p = 0, never NaN
+        lp = np.asarray(model.log_prob(params, np.stack([DATA[:2], DATA[2:4]])))
+        assert lp.shape == (2, 2) and np.all(np.isneginf(lp[0])) and np.isfinite(lp[1, 0])
 
 
-@pytest.mark.parametrize("num", [5, np.int64(5), np.int32(5)], ids=["int", "int64", "int32"])
-def test_sample_format_and_num_types(model, params, num):
-    x = model.sample(params, jax.random.key(2), num)
-    assert x.dtype == jnp.uint8 and x.shape == (5, N)
-    assert set(np.unique(np.asarray(x)).tolist()) <= {0, 1}
-    np.testing.assert_array_equal(np.asarray(x), np.asarray(model.sample(params, jax.random.key(2), 5)))
-
-
-@pytest.mark.parametrize("num", [0, -1, 2.5, True], ids=["zero", "negative", "float", "bool"])
-def test_bad_num_raises(model, params, num):
-    with pytest.raises(ValueError, match="num"):
-        model.sample(params, jax.random.key(2), num)
-
-
-def test_bad_bits_raise(model, params):
+def test_bad_input_raises(model, params):
+    """ValueError for num in (0, -1, 2.5, True) and for bad bits, naming what is wrong."""
+    check_input_validation(model, params)
     with pytest.raises(ValueError, match=f"width {N + 1}"):
         model.log_prob(params, np.zeros((2, N + 1), np.uint8))
     with pytest.raises(ValueError, match="0/1"):
         model.log_prob(params, np.full((1, N), 2, np.uint8))
+    with pytest.raises(ValueError, match="num"):
+        model.sample(params, jax.random.key(2), 0)
 
 
 def test_config_round_trip(model):
-    config = model.config()
-    text = json.dumps(config)  # JSON-serializable as it is
-    rebuilt = type(model).from_config(json.loads(text))
-    assert rebuilt == model and hash(rebuilt) == hash(model)
-    assert rebuilt.config() == config and config["family"]
+    check_config_round_trip(model)
 
 
-def test_checkpoint_round_trip(model, params, tmp_path):
-    path = save_checkpoint(tmp_path / "ck.npz", model, params)
-    ck = load_checkpoint(path)
-    assert ck.model == model and hash(ck.model) == hash(model)
-    assert _leaves_equal(ck.params, params)
-
-
-_FAST_COMPILE = {"xla_backend_optimization_level": 0}
-
-
-def _mean_ll(model: Any) -> Any:
-    data = _data(model)
-    return lambda p: jnp.mean(model.log_prob(p, data))
-
-
-def _all_methods(model: Any) -> Any:
-    """``key -> (init, probs, mean log-likelihood of DATA, its grad, samples)``."""
-
-    def run(key: jax.Array) -> tuple[Any, ...]:
-        p = model.init(key)
-        ll, g = jax.value_and_grad(_mean_ll(model))(p)
-        return p, model.probs(p), ll, g, model.sample(p, key, 64)
-
-    return run
-
-
-def _assert_grad_matches_finite_differences(f: Any, params: Any, grad: Any, rng: np.random.Generator) -> None:
-    """``d/dt f(p + t d) = Re <grad, d>`` (jax.grad's convention, complex leaves too)."""
-    leaves, treedef = jax.tree_util.tree_flatten(params)
-    d = [rng.normal(size=a.shape) + (1j * rng.normal(size=a.shape) if jnp.iscomplexobj(a) else 0) for a in leaves]
-    scale = 1 / np.sqrt(sum(np.sum(np.abs(v) ** 2) for v in d))
-    d = [jnp.asarray(v * scale, a.dtype) for v, a in zip(d, leaves)]
-    eps = 1e-2
-    shifted = [jax.tree_util.tree_unflatten(treedef, [a + jnp.asarray(t, a.dtype) * v for a, v in zip(leaves, d)])
-               for t in (eps, -eps)]
-    fd = (float(f(shifted[0])) - float(f(shifted[1]))) / (2 * eps)
-    dd = sum(float(np.real(np.sum(np.asarray(g) * np.asarray(v)))) for g, v in zip(jax.tree_util.tree_leaves(grad), d))
-    assert abs(dd - fd) < 2e-3 + 2e-2 * abs(fd), (dd, fd)
+def test_checkpoint_round_trip(model, params):
+    check_checkpoint_round_trip(model, params)
 
 
 def test_jit_vmap_grad_agree_with_eager(model, params):
-    """One program (jit of vmap over params from split keys, grad inside) against eager
-    calls per member; the gradient against central finite differences of eager calls."""
-    tol = _tol(params)
-    keys = jax.random.split(jax.random.key(4), 2)
-    # the user's program; compiled at XLA's backend level 0, which halves this file's time
-    batch = jax.jit(jax.vmap(_all_methods(model)), compiler_options=_FAST_COMPILE)(keys)
-    assert batch[1].shape == (2, 2**N) and batch[2].shape == (2,) and batch[4].shape == (2, 64, N)
-    rng = np.random.default_rng(0)
-    for i in range(2):
-        p, probs, ll, g, x = jax.tree_util.tree_map(lambda a: a[i], batch)
-        want = model.init(keys[i])
-        for a, b in zip(jax.tree_util.tree_leaves(p), jax.tree_util.tree_leaves(want)):
-            assert a.dtype == b.dtype
-            np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=tol, rtol=tol)
-        np.testing.assert_allclose(np.asarray(probs), np.asarray(model.probs(want)), atol=tol)
-        assert abs(float(ll) - float(jnp.mean(model.log_prob(want, _data(model))))) < 10 * tol
-        np.testing.assert_array_equal(np.asarray(x), np.asarray(model.sample(want, keys[i], 64)))
-        assert jax.tree_util.tree_structure(g) == jax.tree_util.tree_structure(want)
-        for a, b in zip(jax.tree_util.tree_leaves(g), jax.tree_util.tree_leaves(want)):
-            assert a.shape == b.shape and a.dtype == b.dtype and bool(jnp.all(jnp.isfinite(a)))
-        assert any(float(jnp.max(jnp.abs(a))) > 0 for a in jax.tree_util.tree_leaves(g))
-        _assert_grad_matches_finite_differences(_mean_ll(model), want, g, rng)
+    """One program (jit of vmap over two parameter sets, init of split keys and grad inside)
+    against eager calls per member; the gradient against central finite differences."""
+    check_transforms(model, params, key=jax.random.key(4))
 
 
-# Samples agree with probs: G-test at significance ALPHA on NUM_SAMPLES samples. With
-# 2**3 = 8 bins and 20,000 samples, a 10 % tilt of p (q ~ p * (1 +- 0.1) by index parity)
-# gives G ~ 20,000 * 0.01 = 200 on 7 degrees of freedom, rejected at p < 1e-30: the power
-# check asserts that the same samples reject it at 1e-6. Seeds are fixed, so each test is a
-# deterministic pass/fail; ALPHA bounds the chance that a correct sampler fails on a new seed.
-NUM_SAMPLES = 20_000  # ALPHA and g_test_pvalue: tests/conftest.py
+# Samples agree with probs: G-test at significance ALPHA on NUM_SAMPLES samples
+# (jqgen.testing.check_sampling, whose docstring states its power against any distribution
+# at a given total-variation distance). With 2**3 = 8 bins and 20,000 samples, a 10 % tilt
+# of p (q ~ p * (1 +- 0.1) by index parity) gives G ~ 20,000 * 0.01 = 200 on 7 degrees of
+# freedom, rejected at p < 1e-30: the power check asserts that the same samples reject it at
+# 1e-6 for this family's p. Seeds are fixed, so each test is a deterministic pass/fail.
+NUM_SAMPLES = 20_000
 
 
 def test_samples_follow_probs(model, params):
+    key = jax.random.key(7)
+    check_sampling(model, params, key=key, num_samples=NUM_SAMPLES, alpha=ALPHA)
     p = np.asarray(model.probs(params), np.float64)
     p = p / p.sum()
-    x = np.asarray(model.sample(params, jax.random.key(7), NUM_SAMPLES))
-    assert g_test_pvalue(x, p) > ALPHA
+    x = np.asarray(model.sample(params, key, NUM_SAMPLES))
     tilt = np.where(np.arange(p.size) % 2 == 0, 1.1, 0.9)
-    q = p * tilt / np.sum(p * tilt)
-    assert g_test_pvalue(x, q) < 1e-6
-
-
-@contextlib.contextmanager
-def _compile_log() -> Iterator[list[str]]:
-    names: list[str] = []
-
-    def listener(event: str, duration: float, **kwargs: Any) -> None:
-        if event == "/jax/core/compile/backend_compile_duration":
-            names.append(str(kwargs.get("fun_name", "?")))
-
-    jax.monitoring.register_event_duration_secs_listener(listener)
-    try:
-        yield names
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listener)
+    assert g_test_pvalue(x, p * tilt / np.sum(p * tilt)) < 1e-6
 
 
 def test_second_eager_call_on_an_equal_model_compiles_nothing(model, params):
     """The compile-once rule (tests/test_compile_once.py covers every entry point)."""
-    key = jax.random.key(8)
+    check_compiles_once(model, params, key=jax.random.key(8))
 
-    def calls(m: Any, p: Any) -> list[Any]:
-        return [m.probs(p), m.log_prob(p, _data(m)), m.sample(p, key, 16)]
 
-    jax.block_until_ready(calls(model, params))
-    other = type(model).from_config(model.config())
-    copied = jax.tree_util.tree_map(lambda x: jnp.asarray(np.asarray(x)), params)
-    with _compile_log() as names:
-        jax.block_until_ready(calls(other, copied))
-    assert names == []
+#: Models drawn by jqgen.testing's strategies, with random parameters (Gaussian MPS, drawn
+#: angles, weighted constraints), not only ``init``'s: the value properties on a few each.
+DRAWN = [
+    # float32 at the FAMILIES' size: the kernels mps-real compiled serve (the default tier's budget)
+    pytest.param(jst.mps_models(num_bits=N, chi=2, init_noise=0.5, dtypes="float32"), id="mps"),
+    pytest.param(jst.mps_models(num_bits=N, chi=(1, 3), dtypes="complex64"), id="mps-complex", marks=pytest.mark.slow),
+    pytest.param(jst.symmetric_mps_models(num_bits=N, chi=2, weighted=True, dtypes="float32"), id="symmetric-mps",
+                 marks=pytest.mark.slow),
+    pytest.param(jst.qcbms(ansatz=jst.ansatze(num_qubits=N, layers=1)), id="qcbm", marks=pytest.mark.slow),
+    pytest.param(jst.conserving_qcbms(ansatz=jst.givens_ansatze(num_qubits=N, weight=(1, 2), layers=1)),
+                 id="qcbm-conserving"),
+]
+
+
+@pytest.mark.parametrize("strategy", DRAWN)
+def test_drawn_models_are_normalized_and_sample_their_probabilities(strategy):
+    @settings(max_examples=3, deadline=None)
+    @given(strategy)
+    def check(model_params):
+        check_normalized(*model_params)
+        check_sampling(*model_params, key=jax.random.key(9), num_samples=NUM_SAMPLES)
+
+    check()
