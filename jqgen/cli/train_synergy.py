@@ -23,7 +23,7 @@ from ._args import (
     positive_int,
 )
 from ._report import NUM_PLOT_SAMPLES, fraction_in, samples_title, versions
-from ._progress import bar_wanted
+from ._progress import ProgressLines, bar_wanted
 from ._rundir import device_name, prepare_run, resolve_out, slug
 from ..checkpoint import save_checkpoint
 from ..plots import plot_distribution, plot_samples, plot_stages
@@ -109,13 +109,16 @@ def command(args: argparse.Namespace) -> int:
     out = resolve_out(args.out, f"synergy-chi{args.chi}-{slug(ds.name)}")
     run = prepare_run(out, default_name=f"synergy-chi{args.chi}-{slug(ds.name)}", files=FILES,
                       overwrite=args.overwrite, unit=None, resume_path=os.path.join(out, STAGES[0]), extra_files=STAGES)
+    lines = {"mps": ProgressLines(args.no_progress, f"MPS chi={args.chi}", args.mps_steps, "steps"),
+             "circuit": ProgressLines(args.no_progress, f"circuit D={args.layers_from_mps}+{args.extra_layers}",
+                                      args.circuit_steps, "steps")}
     with run.resuming():
         r = pretrain(ds.data, chi=args.chi, layers_from_mps=args.layers_from_mps, extra_layers=args.extra_layers,
                      key=jax.random.key(args.seed), mps_steps=args.mps_steps, mps_lr=args.mps_lr,
                      circuit_steps=args.circuit_steps, circuit_lr=args.circuit_lr, loss=args.loss, shots=args.shots,
                      init_scale=args.init_scale, decomposition=args.decomposition, refine_steps=args.refine_steps,
                      sweeps=args.sweeps, progress=bar_wanted(args.no_progress),
-                     checkpoint_dir=run.out)
+                     checkpoint_dir=run.out, callback=lambda stage, done, hist: lines[stage].chunk(done, hist))
     n = ds.num_bits
     target = jnp.asarray(empirical_distribution(ds.data, n))
     probs = np.asarray(r.model.probs(r.params), np.float64)

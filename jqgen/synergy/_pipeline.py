@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -221,7 +221,8 @@ def pretrain(data: Any, *, chi: int, layers_from_mps: int, extra_layers: int, ke
              mps_steps: int = 1000, mps_lr: float = 0.01, circuit_steps: int = 500, circuit_lr: float = 0.01,
              loss: str = "kl", shots: int | None = None, init_scale: float = 1e-2, dtype: Any = jnp.float32,
              refine_steps: int = 0, decomposition: str | None = None, sweeps: int = 8, progress: bool = False,
-             checkpoint_dir: str | os.PathLike[str] | None = None) -> SynergyResult:
+             checkpoint_dir: str | os.PathLike[str] | None = None,
+             callback: Callable[[str, int, Any], None] | None = None) -> SynergyResult:
     """MPS stage, mapping, extension and circuit stage in one call.
 
     Args:
@@ -245,6 +246,9 @@ def pretrain(data: Any, *, chi: int, layers_from_mps: int, extra_layers: int, ke
         checkpoint_dir: if given, each training stage checkpoints there
             (``mps_stage.npz``, ``circuit_stage.npz``) and a rerun resumes it; a finished
             stage is not trained again (the mapping between them is deterministic).
+        callback: ``callback(stage, steps_done, history)`` after every chunk of steps of
+            either stage (``stage`` is ``"mps"`` or ``"circuit"``; ``history`` the stage's
+            so far, as :func:`jqgen.fit` passes it).
 
     Returns:
         A :class:`SynergyResult`.
@@ -280,14 +284,18 @@ def pretrain(data: Any, *, chi: int, layers_from_mps: int, extra_layers: int, ke
     k_mps, k_fit, k_extra, k_circ = jax.random.split(key, 4)
     mps_model = MPSBornMachine(n, chi, dtype=dtype)
     stage = (lambda name: None) if checkpoint_dir is None else (lambda name: os.path.join(checkpoint_dir, name))
+
+    def report(name: str) -> Any:
+        return None if callback is None else (lambda done, params, state, history: callback(name, done, history))
+
     res = fit(mps_model, mps_model.init(k_mps), data, optax.adam(mps_lr), key=k_fit, steps=mps_steps,
-              progress=progress, desc=f"MPS chi={chi}", checkpoint_path=stage("mps_stage.npz"))
+              progress=progress, desc=f"MPS chi={chi}", checkpoint_path=stage("mps_stage.npz"), callback=report("mps"))
     data_entropy = float(entropy(empirical_distribution(data, n, dtype)))  # KL = NLL - H(data)
     model, mapped, fidelities = circuit_from_mps(res.params, layers_from_mps, extra_layers, key=k_extra,
                                                  init_scale=init_scale, dtype=dtype, refine_steps=refine_steps,
                                                  decomposition=decomposition, sweeps=sweeps)
     circ = fit(model, mapped, data, optax.adam(circuit_lr), key=k_circ, steps=circuit_steps, progress=progress,
                desc=f"circuit D={layers_from_mps}+{extra_layers}", loss=make_loss(model, loss, shots=shots),
-               checkpoint_path=stage("circuit_stage.npz"))
+               checkpoint_path=stage("circuit_stage.npz"), callback=report("circuit"))
     return SynergyResult(mps_model, res.params, model, circ.params, mapped, fidelities,
                          np.asarray(res.history) - data_entropy, np.asarray(circ.history))

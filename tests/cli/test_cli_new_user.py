@@ -233,3 +233,17 @@ def test_every_readme_command_parses_and_the_device_cli_is_not_future_work():
     text = (ROOT / "README.md").read_text()
     assert "come next" not in text and "jqgen train qcbm-device" in text and "jqgen run " in text
     assert "--out samples.png" not in text  # the sample grid goes into the run folder
+
+
+def test_synergy_reports_the_progress_of_both_stages():
+    """``pretrain(callback=...)``: what ``jqgen train synergy`` prints one line of per chunk
+    when stderr is a log (it showed nothing there before)."""
+    import jax
+
+    from jqgen.data import bars_and_stripes
+    from jqgen.synergy import pretrain
+
+    seen = []
+    pretrain(bars_and_stripes(2, 2), chi=2, layers_from_mps=1, extra_layers=0, key=jax.random.key(0), mps_steps=60,
+             circuit_steps=20, callback=lambda stage, done, hist: seen.append((stage, done, len(hist["loss"]))))
+    assert seen == [("mps", 50, 50), ("mps", 60, 60), ("circuit", 20, 20)]
