@@ -24,7 +24,7 @@ of every component j, ddof = 1, averaged over all components), beside the second
 
     python benchmarks/synergy_experiment.py                 # ~4-5 min on 2 cores (244 s measured)
     python benchmarks/synergy_experiment.py --quick         # smoke test, 30-60 s, writes nothing by default
-    python benchmarks/synergy_experiment.py --scale --steps16 50   # n = 16 and 20 (issue 16), ~25 min on 2 shared cores
+    python benchmarks/synergy_experiment.py --scale --steps16 300 --steps20 100   # n = 16 and 20 (issue 16), ~60 min on 2 cores
 """
 
 from __future__ import annotations
