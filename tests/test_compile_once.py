@@ -9,8 +9,7 @@ executable it builds). Jitted functions are keyed on the model's value, not its 
 
 from __future__ import annotations
 
-import contextlib
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
@@ -21,25 +20,7 @@ import jqgen
 from jqgen._compiled import compiled
 from jqgen.data import bars_and_stripes, load_dataset
 from jqgen.qcbm import HardwareEfficient, LiuWang, SU4Brickwork
-
-_COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
-
-
-@contextlib.contextmanager
-def compile_log() -> Iterator[list[str]]:
-    """Names of the programs XLA compiles inside the block."""
-    names: list[str] = []
-
-    def listener(event: str, duration: float, **kwargs: Any) -> None:
-        if event == _COMPILE_EVENT:
-            names.append(str(kwargs.get("fun_name", "?")))
-
-    jax.monitoring.register_event_duration_secs_listener(listener)
-    try:
-        yield names
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listener)
-
+from jqgen.testing import compile_log
 
 def _copy(tree: Any) -> Any:
     """Equal parameters in new buffers (nothing may be keyed on array identity either)."""

@@ -55,8 +55,8 @@ def decode_bits(codes: list[str], n: int) -> np.ndarray:
     if not codes:
         return np.zeros((0, n), np.uint8)
     width = 2 * (-(-n // 8))
-    if any(len(c) != width for c in codes):
-        bad = next(c for c in codes if len(c) != width)
+    bad = next((c for c in codes if len(c) != width), None)
+    if bad is not None:
         raise ValueError(f"a bitstring code of {n} bits must be {width} hex digits, got {bad!r}")
     packed = np.frombuffer(bytes.fromhex("".join(codes)), np.uint8).reshape(len(codes), width // 2)
     return np.unpackbits(packed, axis=1)[:, :n]

@@ -67,7 +67,7 @@ def _keys(bits: np.ndarray) -> list[bytes]:
     """One hashable key per row: its packed bits as bytes (trailing zero bytes dropped by the
     fixed-width ``S`` view, which keeps keys of equal-length rows distinct)."""
     packed = np.ascontiguousarray(np.packbits(np.asarray(bits, np.uint8), axis=1))
-    return packed.view(f"S{max(packed.shape[1], 1)}").ravel().tolist() if packed.shape[1] else [b""] * len(packed)
+    return packed.view(f"S{packed.shape[1]}").ravel().tolist() if packed.shape[1] else [b""] * len(packed)
 
 
 def post_select(candidates: np.ndarray, valid: np.ndarray, seen: set[bytes], limit: int) -> np.ndarray:

@@ -7,7 +7,7 @@ Checkers take a model (any :class:`jqgen.GenerativeModel`) and its parameters an
 :func:`check_sampling` (a G-test whose power is stated: :func:`g_test_power`,
 :func:`detectable_tv`), :func:`check_deterministic`, :func:`check_transforms` (jit, vmap,
 grad), :func:`check_config_round_trip`, :func:`check_checkpoint_round_trip` and
-:func:`check_compiles_once`. The strategies (also in :mod:`jqgen.testing.strategies`) draw
+:func:`check_compiles_once` (with :func:`compile_log`, the programs compiled in a block). The strategies (also in :mod:`jqgen.testing.strategies`) draw
 models with parameters, binary data sets with a chosen structure and solution spaces.
 
 jqgen's own conformance suite (``tests/test_protocol_conformance.py``) runs on these. The
@@ -39,7 +39,7 @@ from ._properties import (check_deterministic, check_input_validation, check_nor
                           check_shapes_and_dtypes)
 from ._roundtrip import check_checkpoint_round_trip, check_config_round_trip
 from ._stats import ALPHA, GTest, detectable_tv, g_test, g_test_power, g_test_pvalue
-from ._transforms import check_compiles_once, check_transforms
+from ._transforms import check_compiles_once, check_transforms, compile_log
 from .strategies import (ansatze, bars_and_stripes_data, binary_datasets, cardinality_data, conserving_qcbms,
                          givens_ansatze, independent_bits, mps_models, planted_patterns, qcbm_params, qcbms,
                          solution_spaces, symmetric_mps_models)
@@ -62,6 +62,7 @@ __all__ = [
     "check_sampling",
     "check_shapes_and_dtypes",
     "check_transforms",
+    "compile_log",
     "conserving_qcbms",
     "detectable_tv",
     "g_test",

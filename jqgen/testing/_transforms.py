@@ -13,7 +13,7 @@ import numpy as np
 
 from ._report import MAX_ENUMERATE_BITS, as_key, fail, tolerance
 
-__all__ = ["check_compiles_once", "check_transforms"]
+__all__ = ["check_compiles_once", "check_transforms", "compile_log"]
 
 #: The checked program compiles at XLA's backend optimization level 0: it runs once, and
 #: this halves its compile time (the numbers agree with the eager calls all the same).
@@ -138,7 +138,20 @@ def check_transforms(model: Any, params: Any, *, key: Any = None, finite_differe
 
 
 @contextlib.contextmanager
-def _compile_log() -> Iterator[list[str]]:
+def compile_log() -> Iterator[list[str]]:
+    """The names of the programs XLA compiles inside the ``with`` block (a list filled as
+    they compile), from ``jax.monitoring``'s backend-compile events.
+
+    Examples:
+        >>> import jax, jax.numpy as jnp
+        >>> from jqgen.testing import compile_log
+        >>> f = jax.jit(lambda x: x + 1)
+        >>> _ = f(jnp.ones(3))
+        >>> with compile_log() as names:
+        ...     _ = f(jnp.ones(3))  # cached: nothing compiles
+        >>> names
+        []
+    """
     names: list[str] = []
 
     def listener(event: str, duration: float, **kwargs: Any) -> None:
@@ -181,7 +194,7 @@ def check_compiles_once(model: Any, params: Any, *, key: Any = None) -> None:
     jax.block_until_ready(calls(model, params))
     other = type(model).from_config(model.config())
     copied = jax.tree_util.tree_map(lambda x: jnp.asarray(np.asarray(x)), params)
-    with _compile_log() as names:
+    with compile_log() as names:
         jax.block_until_ready(calls(other, copied))
     if names:
         raise fail("compile once", model, f"a second eager call on an equal model compiled {names}", key=key,

@@ -13,6 +13,7 @@ import pytest
 
 from jqgen.geo import (BASELINES, BaselineResult, BinaryPortfolio, CostFunction, cardinality_penalty,
                        exact_optimum, random_search, run_baseline, swap_annealing)
+from jqgen.testing import compile_log
 
 N, K, Q = 12, 4, 8.0
 _rng = np.random.default_rng(3)
@@ -130,17 +131,8 @@ def test_sa_swap_is_float64_after_an_x32_conversion():
 def test_sa_swap_compiles_once_per_size():
     other = BinaryPortfolio(mu=MU[::-1].copy(), cov=COV, k=K, q=0.5)
     swap_annealing(PROBLEM, BUDGET, seed=0, **SA)
-    names: list[str] = []
-
-    def listener(event: str, duration: float, **kwargs: Any) -> None:
-        if event == "/jax/core/compile/backend_compile_duration":
-            names.append(str(kwargs.get("fun_name", "?")))
-
-    jax.monitoring.register_event_duration_secs_listener(listener)
-    try:
+    with compile_log() as names:
         swap_annealing(other, BUDGET, seed=5, **SA)
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listener)
     assert names == [], names
 
 
