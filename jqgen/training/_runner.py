@@ -61,22 +61,26 @@ class _Keyed:
 def _chunk_program(step: _Keyed, chunk_size: int) -> Callable[..., Any]:
     step_fn = step.fn
 
-    def guarded(c: _Carry, data: jax.Array, i: jax.Array, key: jax.Array) -> tuple[_Carry, jax.Array]:
-        params, state, loss = step_fn(c.params, c.state, data, i, key)
+    def guarded(c: _Carry, data: jax.Array, i: jax.Array, key: jax.Array) -> tuple[_Carry, dict[str, jax.Array]]:
+        params, state, out = step_fn(c.params, c.state, data, i, key)
+        metrics = dict(out) if isinstance(out, Mapping) else {"loss": out}
+        if "loss" not in metrics:
+            raise ValueError(f"a compiled step's metrics need a 'loss' entry, got {sorted(metrics)}")
+        loss = metrics["loss"]
         ok = jnp.isfinite(loss) & (c.bad_step < 0)
         sel = lambda a, b: jax.tree_util.tree_map(lambda x, y: jnp.where(ok, x, y), a, b)  # noqa: E731
         new = _Carry(sel(params, c.params), sel(state, c.state), sel(c.params, c.good_params),
                      sel(c.state, c.good_state), jnp.where(ok | (c.bad_step >= 0), c.bad_step, i.astype(jnp.int32)))
-        return new, loss
+        return new, metrics
 
     @jax.jit
     def chunk(carry: _Carry, data: jax.Array, start: jax.Array, steps: jax.Array, key: jax.Array):
-        loss_dtype = jax.eval_shape(guarded, carry, data, start, key)[1].dtype
+        shapes = jax.eval_shape(guarded, carry, data, start, key)[1]
 
-        def body(c: _Carry, j: jax.Array) -> tuple[_Carry, jax.Array]:
+        def body(c: _Carry, j: jax.Array) -> tuple[_Carry, dict[str, jax.Array]]:
             i = start + j
             return lax.cond(i < steps, lambda s: guarded(s, data, i, key),
-                            lambda s: (s, jnp.full((), jnp.nan, loss_dtype)), c)
+                            lambda s: (s, {k: jnp.full((), jnp.nan, v.dtype) for k, v in shapes.items()}), c)
 
         return lax.scan(body, carry, jnp.arange(chunk_size, dtype=jnp.int32))
 
@@ -251,15 +255,16 @@ def _compiled_loop(r: _Run, params: Any, state: Any, data: Any, key: jax.Array, 
     data = jnp.asarray(data)
     carry = _Carry(params, state, params, state, jnp.int32(-1))
     while r.done < steps:
-        new, losses = chunk(carry, data, jnp.int32(r.done), jnp.int32(steps), key)
+        new, metrics = chunk(carry, data, jnp.int32(r.done), jnp.int32(steps), key)
         count = min(size, steps - r.done)
-        losses = np.asarray(losses, np.float64)[:count]
+        metrics = {k: np.asarray(v, np.float64)[:count] for k, v in metrics.items()}
+        losses = metrics["loss"]
         bad = int(new.bad_step)
         if bad >= 0:
             hist = np.concatenate([np.asarray(r.metrics["loss"], np.float64), losses[: bad - r.done + 1]])
             raise NonFiniteLossError(bad, new.good_params, new.good_state, hist)
         carry = new
-        r.add({"loss": losses}, count)
+        r.add({"loss": losses, **metrics}, count)
         r.after_step(carry.params, carry.state)
     return carry.params, carry.state
 

@@ -9,7 +9,10 @@ history, the NaN/inf policy, callbacks, checkpoints, resume, the result).
   scalars (``int``/``float``/``str``/``None``) that a checkpoint keeps exactly.
 * ``step(params, state, data, i, key) -> (params, state, loss)``: one **compiled** step
   (pure, traceable; ``i`` is the traced step index, ``key`` the run's key, to be folded
-  with ``i``). The runner scans it in ``lax.scan`` chunks compiled once.
+  with ``i``). The runner scans it in ``lax.scan`` chunks compiled once. ``loss`` is a
+  scalar, or a dict of scalars with a ``"loss"`` entry (a GAN's discriminator, generator
+  and prior losses): every entry is recorded per step, ``"loss"`` is the one the NaN/inf
+  policy watches.
 * or ``host_step(params, state, data, i, key) -> (params, state, metrics)``: one step run
   from Python (a journaled device batch, a two-site sweep loop); ``metrics`` is a dict of
   floats with at least ``"loss"``, and may hold ``"stop": reason`` to end the run (a
@@ -43,7 +46,8 @@ class Strategy(NamedTuple):
     Attributes:
         name: short name recorded in checkpoints (``"gradient"``, ``"cmaes"``, ``"sweep"``, ...).
         init: ``(params, key) -> state``.
-        step: compiled step ``(params, state, data, i, key) -> (params, state, loss)``, or ``None``.
+        step: compiled step ``(params, state, data, i, key) -> (params, state, loss)`` (``loss``
+            a scalar or a dict of scalars with ``"loss"``), or ``None``.
         host_step: Python step ``(params, state, data, i, key) -> (params, state, metrics)``, or ``None``.
         config: JSON-serializable settings; a resumed run must have equal ones.
         model_of: ``params -> model`` for checkpoints when the model changes with the
