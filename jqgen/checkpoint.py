@@ -28,7 +28,7 @@ import tempfile
 import warnings
 import zipfile
 import zlib
-from typing import Any, Mapping, NamedTuple
+from typing import Any, Iterator, Mapping, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -44,15 +44,39 @@ __all__ = ["Checkpoint", "MODEL_FAMILIES", "checkpoint_info", "load_checkpoint",
 FORMAT_VERSION = 1
 _HEADER = "__jqgen__"
 
+class _Families(Mapping[str, type]):
+    """Model classes by family name; a family of a layer above this module (the adversarial
+    network, built on flax) is named by ``(module, class)`` and imported on first use, so
+    this module never imports it (nor flax) unless such a checkpoint is read or written."""
+
+    def __init__(self, classes: Mapping[str, type], deferred: Mapping[str, tuple[str, str]]) -> None:
+        self._classes, self._deferred = dict(classes), dict(deferred)
+
+    def __getitem__(self, family: str) -> type:
+        if family in self._classes:
+            return self._classes[family]
+        module, name = self._deferred[family]
+        import importlib
+
+        return getattr(importlib.import_module(module), name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([*self._classes, *self._deferred])
+
+    def __len__(self) -> int:
+        return len(self._classes) + len(self._deferred)
+
+    def __contains__(self, family: object) -> bool:
+        return family in self._classes or family in self._deferred
+
+
 #: Model classes by the ``"family"`` entry of their ``config()``. A new family adds its
 #: class here; every class implements the protocol's ``from_config(config) -> model``
 #: (classmethod, see :class:`jqgen.GenerativeModel`).
-MODEL_FAMILIES: Mapping[str, type] = {
-    "mps": MPSBornMachine,
-    "symmetric-mps": SymmetricMPSBornMachine,
-    "qcbm": QCBM,
-    "qcbm-conserving": ConservingQCBM,
-}
+MODEL_FAMILIES: Mapping[str, type] = _Families(
+    {"mps": MPSBornMachine, "symmetric-mps": SymmetricMPSBornMachine, "qcbm": QCBM, "qcbm-conserving": ConservingQCBM},
+    {"aan": ("jqgen.adversarial", "AssociativeAdversarialNetwork")},
+)
 
 
 class Checkpoint(NamedTuple):

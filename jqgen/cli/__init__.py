@@ -6,6 +6,7 @@
     jqgen train qcbm --data bars-stripes-2x2 --ansatz all --layers 2 --loss kl --device local::testing
     jqgen train qcbm-device --data bars-stripes-2x2 --ansatz all --layers 2 --steps 30
     jqgen train synergy --data bars-stripes-4x3 --chi 4 --extra-layers 4
+    jqgen train adversarial --data digits --prior qcbm --qubits 8 --bases 2 --steps 5000
     jqgen sample runs/mps-bars-stripes-4x4/checkpoint.npz --num 16 [--out FILE] [--npy FILE]
     jqgen evaluate runs/qcbm-line-cardinality-12-6-0.3-s0/checkpoint.npz --samples 10000
     jqgen run runs/qcbm-all-bars-stripes-2x2/checkpoint.npz --device local::testing --shots 2000
@@ -38,7 +39,7 @@ Exit codes:
 
 Layout: :mod:`jqgen.cli._main` (parser, dispatch, exit codes), one module per command
 (``train_mps``, ``train_sweep``, ``train_qcbm``, ``train_qcbm_device``, ``train_synergy``,
-``sample``, ``evaluate``, ``run_device``), each with ``register(subparsers)``; shared
+``train_adversarial``, ``sample``, ``evaluate``, ``run_device``), each with ``register(subparsers)``; shared
 helpers in ``_args`` (argument types, data loading), ``_rundir`` (run folders, summaries,
 interrupts, x64) and ``_report`` (evaluation and printing).
 """

@@ -14,7 +14,7 @@ from typing import Sequence
 
 import jax
 
-from . import evaluate, geo, run_device, sample, train_mps, train_qcbm, train_qcbm_device, train_synergy
+from . import evaluate, geo, run_device, sample, train_adversarial, train_mps, train_qcbm, train_qcbm_device, train_synergy
 from ._args import BadInput, Parser
 from ._report import version
 from ._rundir import TrainingStopped, command_scope, interrupted_message
@@ -31,8 +31,8 @@ def build_parser() -> Parser:
     parser.add_argument("--version", action="version", version=f"jqgen {version()} (jax {jax.__version__})")
     commands = parser.add_subparsers(dest="command", required=True, metavar="{train,sample,evaluate,run,geo}")
     train = commands.add_parser("train", help="train a model on a data set")
-    families = train.add_subparsers(dest="family", required=True, metavar="{mps,qcbm,synergy,qcbm-device}")
-    for module in (train_mps, train_qcbm, train_synergy, train_qcbm_device):
+    families = train.add_subparsers(dest="family", required=True, metavar="{mps,qcbm,synergy,qcbm-device,adversarial}")
+    for module in (train_mps, train_qcbm, train_synergy, train_qcbm_device, train_adversarial):
         module.register(families)
     for module in (sample, evaluate, run_device, geo):
         module.register(commands)
