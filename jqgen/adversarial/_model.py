@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 
 from .._checks import check_int
+from .._compiled import compiled
 from ._networks import NetworkSizes, apply_discriminator, apply_generator, init_discriminator, init_generator
 from ._priors import prior_from_config
 
@@ -33,7 +34,7 @@ __all__ = ["AssociativeAdversarialNetwork", "BINARIZE"]
 #: draws each bit from Bernoulli(h) (stochastic binary units, as the AAN's associative
 #: memory sees them), ``"threshold"`` takes ``h > 1/2``.
 BINARIZE = ("sample", "threshold")
-_DEFAULT_WIDTH = {(8, 8): 64, (28, 28): 32}
+_DEFAULT_WIDTH = {(8, 8): 64, (28, 28): 16}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,7 +46,7 @@ class AssociativeAdversarialNetwork:
             supplying ``prior.num_latent`` latent entries.
         image_shape: ``(8, 8)`` or ``(28, 28)``.
         width: hidden units (8 x 8 perceptrons) or first-layer channels (28 x 28
-            convolutions); ``None``: 64 and 32.
+            convolutions); ``None``: 64 and 16.
 
     Examples:
         >>> import jax
@@ -86,31 +87,47 @@ class AssociativeAdversarialNetwork:
 
     def init(self, key: jax.Array) -> dict[str, Any]:
         """Initial parameters ``{"generator", "discriminator", "prior"}`` from ``key``."""
-        kg, kd, kp = jax.random.split(key, 3)
-        return {"generator": init_generator(self.sizes, kg), "discriminator": init_discriminator(self.sizes, kd),
-                "prior": self.prior.init(kp)}
+        return compiled(self, "_init")(key)
 
     def latent(self, params: Any, key: jax.Array, num: int) -> jax.Array:
         """``num`` latent vectors ``[num, L]`` float32 from the prior: bits as ``2 b - 1``,
         Gaussian noise as drawn."""
-        z = self.prior.sample(params["prior"], key, num)
-        if jnp.issubdtype(z.dtype, jnp.integer):
-            return 2.0 * z.astype(jnp.float32) - 1.0
-        return z.astype(jnp.float32)
+        return compiled(self, "_latent", (2,))(params, key, check_int(num, "num", 1))
 
     def generate(self, params: Any, key: jax.Array, num: int) -> jax.Array:
         """``num`` generated images ``[num, H, W]`` in ``(0, 1)``."""
-        return apply_generator(self.sizes, params["generator"], self.latent(params, key, num))
+        return compiled(self, "_generate", (2,))(params, key, check_int(num, "num", 1))
 
     def discriminate(self, params: Any, images: jax.Array) -> tuple[jax.Array, jax.Array]:
         """``(logits [B], hidden [B, L])``: real-vs-generated logits and the hidden layer."""
-        return apply_discriminator(self.sizes, params["discriminator"], images)
+        return compiled(self, "_discriminate")(params, images)
 
     def features(self, params: Any, images: jax.Array, key: jax.Array, binarize: str = "sample") -> jax.Array:
         """The binarized hidden layer ``uint8 [B, L]`` of ``images``: what the prior learns."""
         if binarize not in BINARIZE:
             raise ValueError(f"binarize must be one of {BINARIZE}, got {binarize!r}")
-        _, h = self.discriminate(params, images)
+        return compiled(self, "_features", (3,))(params, images, key, binarize)
+
+    # the kernels (jitted once per equal network by jqgen._compiled.compiled)
+    def _init(self, key: jax.Array) -> dict[str, Any]:
+        kg, kd, kp = jax.random.split(key, 3)
+        return {"generator": init_generator(self.sizes, kg), "discriminator": init_discriminator(self.sizes, kd),
+                "prior": self.prior.init(kp)}
+
+    def _latent(self, params: Any, key: jax.Array, num: int) -> jax.Array:
+        z = self.prior.sample(params["prior"], key, num)
+        if jnp.issubdtype(z.dtype, jnp.integer):
+            return 2.0 * z.astype(jnp.float32) - 1.0
+        return z.astype(jnp.float32)
+
+    def _generate(self, params: Any, key: jax.Array, num: int) -> jax.Array:
+        return apply_generator(self.sizes, params["generator"], self._latent(params, key, num))
+
+    def _discriminate(self, params: Any, images: jax.Array) -> tuple[jax.Array, jax.Array]:
+        return apply_discriminator(self.sizes, params["discriminator"], images)
+
+    def _features(self, params: Any, images: jax.Array, key: jax.Array, binarize: str) -> jax.Array:
+        _, h = self._discriminate(params, images)
         h = jax.lax.stop_gradient(h)
         bits = jax.random.uniform(key, h.shape, h.dtype) < h if binarize == "sample" else h > 0.5
         return bits.astype(jnp.uint8)

@@ -19,7 +19,7 @@ Celikyilmaz, 2016) the QC-AAN builds on::
 The generator's first layer (a :class:`flax.nnx.Linear`) is the trainable layer that reads
 the prior's latent vector (bits mapped to +-1, or Gaussian noise).
 
-Parameters are plain nested dicts of arrays (``nnx.State.to_pure_dict``): checkpoints store
+Parameters are plain nested dicts of arrays (``nnx.to_pure_dict``): checkpoints store
 them like any jqgen pytree, and :func:`apply_generator` / :func:`apply_discriminator` rebuild
 the module inside the traced function (the graph structure is cached on the static sizes).
 """
@@ -128,7 +128,7 @@ def _structure(sizes: NetworkSizes, which: int) -> tuple[Any, Any]:
 
 def _init(sizes: NetworkSizes, which: int, key: jax.Array) -> dict[str, Any]:
     cls = _classes(sizes)[which]
-    return nnx.state(cls(sizes, nnx.Rngs(params=key)), nnx.Param).to_pure_dict()
+    return nnx.to_pure_dict(nnx.state(cls(sizes, nnx.Rngs(params=key)), nnx.Param))
 
 
 def _merge(sizes: NetworkSizes, which: int, params: Any) -> Any:

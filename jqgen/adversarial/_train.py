@@ -29,9 +29,7 @@ import optax
 from jax import lax
 
 from .._checks import check_int
-from ..training import Callback, Strategy, TrainResult, run
-from ..training._fingerprint import digest, fingerprint
-from ..training._state import UNDESCRIBED
+from ..training import Callback, Strategy, TrainResult, describe_settings, run
 from ._data import check_images
 from ._model import BINARIZE, AssociativeAdversarialNetwork
 from ._networks import apply_generator
@@ -48,10 +46,6 @@ class AdversarialState(NamedTuple):
     prior: Any
     prior_loss: jax.Array
     score: jax.Array
-
-
-def _describe(obj: Any) -> str:
-    return UNDESCRIBED if "<identity" in repr(fingerprint(obj)) else digest(obj)
 
 
 def _inception_score(probs: jax.Array) -> jax.Array:
@@ -143,7 +137,8 @@ def adversarial(
         def one(carry: tuple[Any, Any], k: jax.Array) -> tuple[tuple[Any, Any], jax.Array]:
             pp, sp = carry
             loss, g = prior.value_and_grad(pp, feats, k)
-            upd, sp = opt_p.update(g, sp, pp)
+            with jax.numpy_dtype_promotion("standard"):  # optax mixes Python floats and int32 counts
+                upd, sp = opt_p.update(g, sp, pp)
             return (optax.apply_updates(pp, upd), sp), loss
 
         (pp, sp), losses = lax.scan(one, (params["prior"], state.prior), jax.random.split(key, prior_steps))
@@ -159,11 +154,13 @@ def adversarial(
         real = data[jax.random.randint(k_batch, (batch_size,), 0, data.shape[0])]
         fake = lax.stop_gradient(model.generate(params, k_fake, batch_size))
         ld, gd = jax.value_and_grad(d_loss)(params["discriminator"], params, real, fake)
-        upd, sd = opt_d.update(gd, state.discriminator, params["discriminator"])
+        with jax.numpy_dtype_promotion("standard"):
+            upd, sd = opt_d.update(gd, state.discriminator, params["discriminator"])
         params = dict(params, discriminator=optax.apply_updates(params["discriminator"], upd))
         z = model.latent(params, k_gen, batch_size)
         lg, gg = jax.value_and_grad(g_loss)(params["generator"], params, z)
-        upd, sg = opt_g.update(gg, state.generator, params["generator"])
+        with jax.numpy_dtype_promotion("standard"):
+            upd, sg = opt_g.update(gg, state.generator, params["generator"])
         params = dict(params, generator=optax.apply_updates(params["generator"], upd))
         pp, sp, lp = params["prior"], state.prior, state.prior_loss
         if trainable:
@@ -179,9 +176,9 @@ def adversarial(
                              "score": jnp.where((i + 1 >= score_every) & (classify is not None), sc, nan)}
 
     config = {"batch_size": batch_size, "prior_every": prior_every, "prior_steps": prior_steps, "binarize": binarize,
-              "generator_optimizer": _describe(opt_g), "discriminator_optimizer": _describe(opt_d),
-              "prior_optimizer": _describe(opt_p), "score_every": score_every, "score_samples": score_samples,
-              "classifier": None if classifier is None else _describe(getattr(classifier, "params", classifier))}
+              "generator_optimizer": describe_settings(opt_g), "discriminator_optimizer": describe_settings(opt_d),
+              "prior_optimizer": describe_settings(opt_p), "score_every": score_every, "score_samples": score_samples,
+              "classifier": None if classifier is None else describe_settings(getattr(classifier, "params", classifier))}
     return Strategy("adversarial", init=init, step=step, config=config)
 
 

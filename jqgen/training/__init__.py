@@ -12,7 +12,7 @@ Strategies: :func:`gradient` (any Optax optimizer; :func:`fit`), :func:`cmaes` (
 """
 
 from ._cmaes import CMAES, cmaes, cmaes_fit, default_population
-from ._gradient import LossFn, fit, gradient
+from ._gradient import LossFn, describe_settings, fit, gradient
 from ._runner import Callback, run
 from ._state import stored_state
 from ._strategy import NonFiniteLossError, Strategy, TrainResult
@@ -29,6 +29,7 @@ __all__ = [
     "cmaes",
     "cmaes_fit",
     "default_population",
+    "describe_settings",
     "fit",
     "gradient",
     "run",

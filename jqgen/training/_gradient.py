@@ -24,15 +24,22 @@ from ._runner import Callback, run
 from ._state import UNDESCRIBED
 from ._strategy import Strategy, TrainResult
 
-__all__ = ["LossFn", "fit", "gradient"]
+__all__ = ["LossFn", "describe_settings", "fit", "gradient"]
 
 #: ``(params, batch, key) -> (loss, grads)``: a custom objective for :func:`fit`.
 LossFn = Callable[[Any, jax.Array, jax.Array], tuple[jax.Array, Any]]
 
 
-def _describe(obj: Any) -> str:
-    """A cross-process digest of ``obj``, or :data:`UNDESCRIBED` when it holds parts only
-    comparable by identity (then a resume cannot check it)."""
+def describe_settings(obj: Any) -> str:
+    """A cross-process digest of a setting (an Optax optimizer, a loss function, arrays) for
+    a strategy's ``config``, or ``"<not comparable across processes>"`` when it holds parts
+    only comparable by identity (then a resume cannot check it).
+
+    Examples:
+        >>> import optax
+        >>> describe_settings(optax.adam(0.1)) == describe_settings(optax.adam(0.1))
+        True
+    """
     return UNDESCRIBED if "<identity" in repr(fingerprint(obj)) else digest(obj)
 
 
@@ -98,8 +105,8 @@ def gradient(model: GenerativeModel, optimizer: optax.GradientTransformation, *,
 
     if weighted and loss is not None:
         raise ValueError("weighted data need the default NLL loss (loss=None)")
-    config = {"model": model.config(), "optimizer": _describe(optimizer), "batch_size": batch_size,
-              "loss": None if loss is None else _describe(loss), "weighted": weighted}
+    config = {"model": model.config(), "optimizer": describe_settings(optimizer), "batch_size": batch_size,
+              "loss": None if loss is None else describe_settings(loss), "weighted": weighted}
     return Strategy("gradient", init, step=step, config=config)
 
 
