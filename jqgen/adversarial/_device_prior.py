@@ -3,7 +3,8 @@
 One circuit per readout basis (the prior's circuit with the basis rotation of
 :func:`jqgen.adversarial._readout.basis_ops` appended), compiled for the device and run
 with ``num`` shots each in one journaled :func:`jqgen.hardware.run_batch`: a rerun with the
-same journal, params, ``num`` and ``tag`` reads the counts back instead of submitting again.
+same journal, params, ``num``, ``key`` and ``tag`` reads the counts back instead of submitting
+again; another ``key`` draws fresh shots.
 A device returns histograms, not shot order, so each basis's shots are expanded from its
 counts and put in an order drawn from ``key``; row ``i`` pairs the ``i``-th shots of the
 bases' independent executions, a sample of the product distribution the prior defines.
@@ -11,6 +12,7 @@ bases' independent executions, a sample of the product distribution the prior de
 
 from __future__ import annotations
 
+import hashlib
 import os
 from typing import Any, Callable, Mapping, Sequence
 
@@ -60,10 +62,11 @@ def sample_on_device(
         device: where the circuits run (e.g. :meth:`jqgen.hardware.Device.local`).
         num: shots per basis circuit (``1 <= num <= device.max_shots``).
         journal: a :class:`jqgen.hardware.Journal` or its path; counts already journaled
-            for the same circuits, ``num`` and ``tag`` are reused, never resubmitted.
-        key: PRNG key: seeds the ``local`` provider's sampling and the shots' order.
-        tag: a JSON-serializable label of this draw (e.g. the training step), so that the
-            same parameters drawn again on purpose get fresh shots.
+            for the same circuits, ``num``, ``key`` and ``tag`` are reused, never resubmitted.
+        key: PRNG key: identifies the draw (part of every request key, so another key
+            gets fresh shots even for unchanged parameters, and a rerun with the same key
+            reads the journal), seeds the ``local`` provider's sampling and the shots' order.
+        tag: an optional JSON-serializable label of this draw (e.g. the training step).
         initial_layout: forced logical -> physical layout for compilation.
         submit: injected into :func:`jqgen.hardware.run_batch` (tests, fault injection).
         poll: injected into :func:`jqgen.hardware.run_batch`.
@@ -101,7 +104,8 @@ def sample_on_device(
     gates, ph = ops(ansatz, params), params_hash(params)
     circuits = [compile_circuit(to_qiskit(n, gates + basis_ops(b, n)), device, initial_layout=initial_layout,
                                 params_hash=ph) for b in prior.bases]
-    tags = [{"prior": "qcbm", "basis": b, "tag": tag} for b in prior.bases]
+    draw = hashlib.sha256(np.asarray(jax.random.key_data(key)).tobytes()).hexdigest()[:16]
+    tags = [{"prior": "qcbm", "basis": b, "draw": draw, "tag": tag} for b in prior.bases]
     k_submit, k_order = jax.random.split(key)
     seed = int(jax.random.randint(k_submit, (), 0, 2**31 - 1))
     counts = run_batch(circuits, device, num, journal, tags, submit=seeded_submit(submit, seed), poll=poll,

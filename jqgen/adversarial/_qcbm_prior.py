@@ -37,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from .._checks import check_int, check_shots
+from .._checks import check_batch, check_int, check_shots
 from ..bits import bits_to_index, index_to_bits
 from ..distributions import DEFAULT_SIGMAS, empirical_distribution, mmd, sample_counts
 from ..qcbm import ANSATZ_NAMES, QCBM, ansatz_by_name
@@ -60,6 +60,11 @@ _SHIFT_BATCH_BYTES = 64 * 2**20
 @dataclasses.dataclass(frozen=True)
 class QCBMPrior:
     """A QCBM over ``num_qubits`` qubits read out in ``bases``: ``num_qubits * len(bases)`` latent bits.
+
+    A latent vector is one joint shot per basis, concatenated basis-major. Shots of
+    different bases are separate circuit executions, so the latent distribution is the
+    product of the per-basis Born distributions (:meth:`readout_probs`,
+    :meth:`latent_probs`); correlations between qubits within a basis are kept.
 
     Attributes:
         num_qubits: qubits of the circuit (``>= 2``).
@@ -161,6 +166,7 @@ class QCBMPrior:
     def sample(self, params: dict[str, jax.Array], key: jax.Array, num: int) -> jax.Array:
         """``num`` latent vectors, uint8 ``[num, num_latent]``: one shot per basis each."""
         num = C.check_num(num)
+        check_batch(num, 4 * self.num_latent + 32, f"sampling {self.num_latent}-bit latent vectors")
         self.model.ansatz.check_params(params)
         return C.call(self, "_sample", (2,), params, key, num)
 
@@ -250,7 +256,7 @@ class QCBMPrior:
             theta, k = args
             return jnp.sum(self._histograms(self._readout(unravel(theta)), k) * g)
 
-        per_circuit = len(self.bases) * 2**self.num_qubits * 32
+        per_circuit = len(self.bases) * (2**self.num_qubits * 32 + 16 * (int(self.shots) + 1))
         vals = jax.lax.map(one, (thetas, keys), batch_size=max(1, min(2 * num, _SHIFT_BATCH_BYTES // per_circuit)))
         return unravel((vals[:num] - vals[num:]) / 2)
 

@@ -88,7 +88,7 @@ def test_qcbm_sample_is_the_joint_multi_basis_distribution(num_qubits, bases, se
 def test_device_samples_follow_the_joint_distribution_and_are_journaled(tmp_path):
     """All three bases on the local::testing provider: 2 qubits, 64 cells, 4,000 shots per
     basis. Power against independent bits (TV > 0.1, asserted) >= 0.99. A rerun with the
-    same journal submits nothing and returns the same samples."""
+    same journal and key submits nothing and returns the same samples; another key draws anew."""
     pytest.importorskip("qiskit")
     prior = QCBMPrior(num_qubits=2, bases=("z", "x", "y"), layers=2)
     params = prior.init(jax.random.key(3))
@@ -102,6 +102,9 @@ def test_device_samples_follow_the_joint_distribution_and_are_journaled(tmp_path
                              tag={"step": 0}, submit=lambda *a: pytest.fail("resubmitted"))
     np.testing.assert_array_equal(np.asarray(again), np.asarray(z))
     assert jqgen.hardware.Journal(path).budget() == {"tasks": 3, "shots": 12_000}
+    fresh = sample_on_device(prior, params, device, 4000, journal=path, key=jax.random.key(6), tag={"step": 0})
+    assert not np.array_equal(np.asarray(fresh), np.asarray(z))  # another key: a new draw, not the journaled one
+    assert jqgen.hardware.Journal(path).budget() == {"tasks": 6, "shots": 24_000}
 
 
 # ------------------------------------------------------------------------ the interface
@@ -229,6 +232,7 @@ def test_shot_gradient_points_along_the_exact_mmd_gradient():
     (lambda: make_prior("vae", 8), r"name must be one of qcbm, mps, bernoulli, uniform, gaussian; got 'vae'"),
     (lambda: make_prior("qcbm", 15), r"num_latent=15 is not a multiple of 2 \(e.g. use 14 or 16\)"),
     (lambda: make_prior("qcbm", 10, num_qubits=4), r"supplies 8 latent bits \(4 x 2\), not num_latent=10"),
+    (lambda: make_prior("qcbm", 2), r"supplies at least 4 latent bits; got num_latent=2"),
     (lambda: make_prior("qcbm", 9, bases=4), r"bases \(a count\) must be an integer in \[1, 3\], got 4"),
     (lambda: make_prior("mps", 8, layers=2), r"unknown option\(s\) \['layers'\] for the 'mps' prior; allowed: chi"),
     (lambda: make_prior("uniform", 0), r"num_latent must be an integer >= 1, got 0"),
