@@ -5,16 +5,29 @@ flax (nnx) and Optax and trained by :func:`jqgen.training.run`.
 
 from ._model import BINARIZE, AssociativeAdversarialNetwork
 from ._networks import NetworkSizes
-from ._priors import make_prior, prior_from_config
+from ._classical_priors import BernoulliPrior, GaussianPrior, MPSPrior, UniformPrior
+from ._device_prior import sample_on_device
+from ._priors import PRIOR_NAMES, Prior, make_prior, prior_from_config
+from ._qcbm_prior import QCBMPrior
+from ._readout import BASES as READOUT_BASES
 from ._train import AdversarialState, adversarial, train_adversarial
 
 __all__ = [
     "AdversarialState",
     "AssociativeAdversarialNetwork",
     "BINARIZE",
+    "BernoulliPrior",
+    "GaussianPrior",
+    "MPSPrior",
     "NetworkSizes",
+    "PRIOR_NAMES",
+    "Prior",
+    "QCBMPrior",
+    "READOUT_BASES",
+    "UniformPrior",
     "adversarial",
     "make_prior",
     "prior_from_config",
+    "sample_on_device",
     "train_adversarial",
 ]
