@@ -14,8 +14,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ._sample_grids import plot_sample_grid, plot_sample_grids  # grey-level image grids (this file is full)
+
 __all__ = ["plot_best_so_far", "plot_bond_dims", "plot_distribution", "plot_entropies", "plot_frontier", "plot_samples",
-           "plot_training_curve"]
+           "plot_sample_grid", "plot_sample_grids", "plot_training_curve"]
 
 _ON = np.array([0.08, 0.08, 0.12])  # pixel value 1
 _OFF = np.array([1.0, 1.0, 1.0])  # pixel value 0
