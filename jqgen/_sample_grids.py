@@ -131,13 +131,12 @@ def plot_sample_grids(grids: dict[str, Any], path: str | os.PathLike[str], *, co
         raise ValueError(f"grids must be a non-empty dict of name -> images [N, H, W], got {got}")
     columns = _check_columns(columns)
     mosaics = {str(name): _grid_image(_check_grid(x, f"grids[{name!r}]"), columns) for name, x in grids.items()}
-    w_max = max(m.shape[1] for m in mosaics.values())
-    h_max = max(m.shape[0] for m in mosaics.values())
-    scale = min(_PANEL_INCHES / w_max, 8.0 / h_max, 0.3)
-    width = sum(max(1.8, m.shape[1] * scale) for m in mosaics.values()) + 0.2 * len(mosaics)
-    fig = _figure((width, max(1.2, h_max * scale) + (0.8 if title else 0.45)))
-    axes = fig.subplots(1, len(mosaics), squeeze=False,
-                        width_ratios=[max(1.8, m.shape[1] * scale) for m in mosaics.values()])[0]
+    # every panel equally wide (8x8 digits beside 28x28 MNIST stay readable), at most 8 inches high
+    scales = [min(_PANEL_INCHES / m.shape[1], 8.0 / m.shape[0], 0.3) for m in mosaics.values()]
+    widths = [max(1.8, m.shape[1] * s) for m, s in zip(mosaics.values(), scales)]
+    height = max(max(1.2, m.shape[0] * s) for m, s in zip(mosaics.values(), scales))
+    fig = _figure((sum(widths) + 0.2 * len(mosaics), height + (0.8 if title else 0.45)))
+    axes = fig.subplots(1, len(mosaics), squeeze=False, width_ratios=widths)[0]
     for ax, (name, img) in zip(axes, mosaics.items()):
         ax.imshow(img, interpolation="nearest", aspect="equal")
         ax.set_axis_off()

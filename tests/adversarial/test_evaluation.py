@@ -16,6 +16,7 @@ from jqgen.adversarial._data import ImageData, check_images, load_digits8, load_
 from jqgen.adversarial._scores import (class_coverage, class_histogram, evaluate_images, frechet_distance,
                                        inception_score)
 from jqgen.plots import plot_sample_grid, plot_sample_grids
+from jqgen.testing import compile_log
 
 
 def _shared_data() -> Path:
@@ -32,7 +33,8 @@ def digits():
 
 @pytest.fixture(scope="module")
 def trained(digits):
-    return train_classifier(digits, jax.random.key(0))
+    with jax.numpy_dtype_promotion("strict"):  # as the tests run (conftest): the compiled training is reused
+        return train_classifier(digits, jax.random.key(0))
 
 
 # ---- data -----------------------------------------------------------------------------------
@@ -60,6 +62,15 @@ def test_load_mnist28_from_folder_and_file():
     same = load_mnist28(folder / "mnist28_binary_1k.npz")
     np.testing.assert_array_equal(same.test_images, data.test_images)
     np.testing.assert_array_equal(load_images(str(folder)).test_labels, data.test_labels)
+
+
+def test_load_images_mnist28_looks_in_shared_data_beside_the_working_directory(tmp_path, monkeypatch):
+    folder = _shared_data().resolve()
+    monkeypatch.chdir(folder.parent)  # .../shared: its ../shared/data is the folder
+    assert load_images("mnist28").train_images.shape == (1000, 28, 28)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match="give the folder"):
+        load_images("mnist28")
 
 
 def test_load_mnist28_names_the_missing_path(tmp_path):
@@ -158,7 +169,9 @@ def test_class_coverage():
 
 def test_classifier_digits8_accuracy_and_determinism(digits, trained):
     assert trained.test_accuracy >= 0.9
-    again = train_classifier(digits, jax.random.key(0))
+    with compile_log() as compiled:  # same configuration and shapes: nothing recompiles
+        again = train_classifier(digits, jax.random.key(0))
+    assert compiled == []
     assert again.test_accuracy == trained.test_accuracy
     for x, y in zip(jax.tree.leaves(trained.params), jax.tree.leaves(again.params)):
         np.testing.assert_array_equal(x, y)
