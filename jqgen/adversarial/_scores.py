@@ -13,7 +13,8 @@ penultimate features ``f(x)``:
   classifier's): ``||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^{1/2})`` between Gaussians
   fitted to two feature sets (means ``mu``, unbiased covariances ``S``). 0 for identical sets.
   Values depend on the feature network: compare them only between runs scored by the same
-  trained classifier.
+  trained classifier, and at equal sample sizes (the plug-in estimate is biased upward at
+  small ``N``: use several hundred images or more for 64 features).
 * class coverage: the fraction of the ``C`` classes that are the predicted class (argmax)
   of at least ``min_fraction`` of the images, by default ``1 / (5 C)`` (a fifth of a fair
   share: 2% for digits), so a handful of stray predictions does not count as covering a
@@ -86,8 +87,8 @@ def inception_score(probs: Any) -> float:
         return NAN
     p = p / p.sum(axis=1, keepdims=True)
     marginal = p.mean(axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(p > 0, p * (np.log(np.where(p > 0, p, 1.0)) - np.log(np.where(p > 0, marginal, 1.0))), 0.0)
+    positive = p > 0  # where p(y|x) > 0, p(y) > 0 too; elsewhere the term is 0 log 0 = 0
+    terms = p * (np.log(np.where(positive, p, 1.0)) - np.log(np.where(positive, marginal, 1.0)))
     kl = max(0.0, float(terms.sum(axis=1).mean()))  # round-off can make a zero KL slightly negative
     return float(math.exp(kl))
 

@@ -183,6 +183,15 @@ def test_classifier_digits8_accuracy_and_determinism(digits, trained):
     assert probs.shape == (37, 10) and feats.shape == (37, 64)
 
 
+def test_train_classifier_rejects_bad_data(digits):
+    with pytest.raises(ValueError, match="test_labels"):
+        train_classifier(digits._replace(test_labels=digits.test_labels[:5]), jax.random.key(0))
+    with pytest.raises(ValueError, match="0..9"):
+        train_classifier(digits._replace(train_labels=digits.train_labels + 1), jax.random.key(0))
+    with pytest.raises(ValueError, match="steps"):
+        train_classifier(digits, jax.random.key(0), steps=0)
+
+
 def test_classifier_rejects_wrong_image_size(trained):
     with pytest.raises(ValueError, match="classifier takes"):
         classify(trained, np.zeros((2, 28, 28), np.float32))
