@@ -5,6 +5,9 @@ flax (nnx) and Optax and trained by :func:`jqgen.training.run`.
 
 from ._model import BINARIZE, AssociativeAdversarialNetwork
 from ._networks import NetworkSizes
+from ._classifier import Classifier, ClassifierConfig, TrainedClassifier, classify, train_classifier
+from ._data import ImageData, check_images, load_digits8, load_images, load_mnist28
+from ._scores import class_coverage, class_histogram, evaluate_images, frechet_distance, inception_score
 from ._classical_priors import BernoulliPrior, GaussianPrior, MPSPrior, UniformPrior
 from ._device_prior import sample_on_device
 from ._priors import PRIOR_NAMES, Prior, make_prior, prior_from_config
@@ -17,17 +20,32 @@ __all__ = [
     "AssociativeAdversarialNetwork",
     "BINARIZE",
     "BernoulliPrior",
+    "Classifier",
+    "ClassifierConfig",
     "GaussianPrior",
+    "ImageData",
     "MPSPrior",
     "NetworkSizes",
     "PRIOR_NAMES",
     "Prior",
     "QCBMPrior",
     "READOUT_BASES",
+    "TrainedClassifier",
     "UniformPrior",
     "adversarial",
+    "check_images",
+    "class_coverage",
+    "class_histogram",
+    "classify",
+    "evaluate_images",
+    "frechet_distance",
+    "inception_score",
+    "load_digits8",
+    "load_images",
+    "load_mnist28",
     "make_prior",
     "prior_from_config",
     "sample_on_device",
     "train_adversarial",
+    "train_classifier",
 ]

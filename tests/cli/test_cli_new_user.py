@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import jqgen.plots as plots
+import jqgen.plots._runs as plot_runs
 from jqgen.cli import main
 from jqgen.cli._main import build_parser
 from jqgen.data import DATASET_NAMES, Dataset, load_dataset
@@ -27,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def figures(monkeypatch):
     """What the plot functions draw, per saved figure (captured before it is cleared)."""
     seen = []
-    save = plots._save
+    save = plot_runs._save
 
     def capture(fig, path):
         fig.canvas.draw()
@@ -44,7 +45,7 @@ def figures(monkeypatch):
                      "lines": [[(ln.get_label(), ln.get_color()) for ln in a.get_lines()] for a in axes]})
         return save(fig, path)
 
-    monkeypatch.setattr(plots, "_save", capture)
+    monkeypatch.setattr(plot_runs, "_save", capture)
     return seen
 
 
