@@ -34,7 +34,7 @@ except ImportError as err:  # pragma: no cover - the test environment has flax
 from .._checks import check_int
 from ._data import ImageData, check_images
 
-__all__ = ["Classifier", "ClassifierConfig", "TrainedClassifier", "classify", "train_classifier"]
+__all__ = ["Classifier", "ClassifierConfig", "TrainedClassifier", "classify", "classify_batch", "train_classifier"]
 
 #: Images per compiled call of :func:`classify` (the last chunk is padded).
 CLASSIFY_CHUNK = 512
@@ -219,6 +219,16 @@ def _compiled_classify(graphdef: Any) -> Any:
         return jax.nn.softmax(logits, axis=-1), feats
 
     return run
+
+
+def classify_batch(trained: TrainedClassifier, images: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """:func:`classify` as one traceable call (no chunks, no checks): for use inside ``jit``,
+    e.g. the running score of :func:`jqgen.adversarial.adversarial`.
+
+    Returns:
+        ``(probs [N, 10], features [N, F])`` as jax arrays.
+    """
+    return _compiled_classify(trained.graphdef)(trained.params, images)
 
 
 def classify(trained: TrainedClassifier, images: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -114,7 +114,7 @@ def adversarial(
     trainable = bool(getattr(prior, "trainable", True))
     classify = None
     if classifier is not None:
-        from ._classifier import classify
+        from ._classifier import classify_batch as classify
 
     def init(params: Any, key: jax.Array) -> AdversarialState:
         with jax.numpy_dtype_promotion("standard"):
