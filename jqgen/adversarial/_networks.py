@@ -167,9 +167,9 @@ def apply_discriminator(sizes: NetworkSizes, params: Any, images: jax.Array) -> 
 
     Examples:
         >>> import jax, jax.numpy as jnp
-        >>> s = NetworkSizes((28, 28), latent=16, width=8)
+        >>> s = NetworkSizes((8, 8), latent=16, width=8)
         >>> p = init_discriminator(s, jax.random.key(0))
-        >>> logits, hidden = apply_discriminator(s, p, jnp.zeros((2, 28, 28)))
+        >>> logits, hidden = apply_discriminator(s, p, jnp.zeros((2, 8, 8)))
         >>> logits.shape, hidden.shape
         ((2,), (2, 16))
     """

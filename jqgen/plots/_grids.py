@@ -56,9 +56,9 @@ def _grid_image(images: np.ndarray, columns: int) -> np.ndarray:
     return img
 
 
-def _check_columns(columns: Any) -> int:
+def _check_columns(columns: Any, name: str = "columns") -> int:
     if isinstance(columns, bool) or not isinstance(columns, (int, np.integer)) or columns < 1:
-        raise ValueError(f"columns must be a positive int, got {columns!r}")
+        raise ValueError(f"{name} must be a positive int, got {columns!r}")
     return int(columns)
 
 
@@ -101,7 +101,7 @@ def plot_sample_grid(images: Any, path: str | os.PathLike[str], *, title: str | 
 
 
 def plot_sample_grids(grids: dict[str, Any], path: str | os.PathLike[str], *, columns: int = 10,
-                      title: str | None = None) -> str:
+                      title: str | None = None, panels_per_row: int = 3) -> str:
     """Draws several image grids side by side, each titled with its name (e.g. one per prior).
 
     Args:
@@ -109,6 +109,7 @@ def plot_sample_grids(grids: dict[str, Any], path: str | os.PathLike[str], *, co
         path: output PNG file.
         columns: images per row in each grid.
         title: optional title over all panels.
+        panels_per_row: grids per row of panels (more grids wrap onto further rows).
 
     Returns:
         ``path`` as a string.
@@ -131,12 +132,17 @@ def plot_sample_grids(grids: dict[str, Any], path: str | os.PathLike[str], *, co
         raise ValueError(f"grids must be a non-empty dict of name -> images [N, H, W], got {got}")
     columns = _check_columns(columns)
     mosaics = {str(name): _grid_image(_check_grid(x, f"grids[{name!r}]"), columns) for name, x in grids.items()}
+    per_row = _check_columns(panels_per_row, "panels_per_row")
+    rows = math.ceil(len(mosaics) / per_row)
+    cols = min(per_row, len(mosaics))
     # every panel equally wide (8x8 digits beside 28x28 MNIST stay readable), at most 8 inches high
     scales = [min(_PANEL_INCHES / m.shape[1], 8.0 / m.shape[0], 0.3) for m in mosaics.values()]
-    widths = [max(1.8, m.shape[1] * s) for m, s in zip(mosaics.values(), scales)]
+    width = max(max(1.8, m.shape[1] * s) for m, s in zip(mosaics.values(), scales))
     height = max(max(1.2, m.shape[0] * s) for m, s in zip(mosaics.values(), scales))
-    fig = _figure((sum(widths) + 0.2 * len(mosaics), height + (0.8 if title else 0.45)))
-    axes = fig.subplots(1, len(mosaics), squeeze=False, width_ratios=widths)[0]
+    fig = _figure((cols * (width + 0.2), rows * (height + 0.45) + (0.35 if title else 0)))
+    axes = fig.subplots(rows, cols, squeeze=False).reshape(-1)
+    for ax in axes[len(mosaics):]:
+        ax.set_axis_off()
     for ax, (name, img) in zip(axes, mosaics.items()):
         ax.imshow(img, interpolation="nearest", aspect="equal")
         ax.set_axis_off()
