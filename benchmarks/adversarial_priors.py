@@ -17,8 +17,8 @@ Run (from the repository root)::
     python benchmarks/adversarial_priors.py --quick                     # ~1 min smoke run
     python benchmarks/adversarial_priors.py --json benchmarks/results/adversarial_digits_cpu.json \\
         --grids docs/adversarial_digits_grids.png                   # 8x8 digits, 10 seeds (~6 min)
-    python benchmarks/adversarial_priors.py --data mnist28 --seeds 1 --steps 2000 \\
-        --json benchmarks/results/adversarial_mnist_cpu.json --grids docs/adversarial_mnist_grids.png
+    python benchmarks/adversarial_priors.py --data mnist28 --seeds 3 --steps 20000 \\
+        --json benchmarks/results/adversarial_mnist.json --grids docs/adversarial_mnist_grids.png  # a GPU
 
 Prints one JSON document (also written to ``--json``); progress goes to stderr.
 """
