@@ -157,6 +157,8 @@ def _mnist_split(images: np.ndarray, labels: np.ndarray, source: Path, keys: str
 def _open_npz(file: Path) -> Any:
     """``np.load(file)`` of an ``.npz`` archive; ``ValueError`` naming the file when it is not one
     (cut short, overwritten, another format)."""
+    if not zipfile.is_zipfile(file):  # np.load would leave the file open on a cut archive
+        raise ValueError(f"load_mnist28: {str(file)!r} is not a readable .npz archive (not a complete zip file)")
     try:
         z = np.load(file)
     except (zipfile.BadZipFile, EOFError, ValueError, OSError) as err:
