@@ -403,8 +403,7 @@ def plot_stages(stages: Sequence[tuple[str, Any]], path: str | os.PathLike[str],
         ``path`` as a string.
 
     Raises:
-        ValueError: no stages, an entry that is not a ``(label, history)`` pair, or a
-            history that does not hold numbers.
+        ValueError: no stages, an entry not a ``(label, history)`` pair, a non-numeric history.
     """
     if not stages:
         raise ValueError("stages is empty")
