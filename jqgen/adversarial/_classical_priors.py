@@ -68,7 +68,7 @@ class MPSPrior:
         return self.model.init(key)
 
     def sample(self, params: MPS, key: jax.Array, num: int) -> jax.Array:
-        return self.model.sample(params, key, C.check_num(num))
+        return self.model.sample(params, key, C.check_num(num, self.num_bits))
 
     def loss(self, params: MPS, features: Any, key: jax.Array) -> jax.Array:
         """Mean NLL of ``features [N, num_bits]`` (``key`` unused)."""
@@ -121,15 +121,18 @@ class BernoulliPrior:
         return {"logits": jnp.zeros((self.num_bits,), jnp.float32)}
 
     def sample(self, params: dict[str, jax.Array], key: jax.Array, num: int) -> jax.Array:
-        num = C.check_num(num)
+        num = C.check_num(num, self.num_bits)
+        C.check_params(params, ("logits",), "BernoulliPrior")
         p = jax.nn.sigmoid(params["logits"])
         return jax.random.bernoulli(key, p, (num, self.num_bits)).astype(jnp.uint8)
 
     def loss(self, params: dict[str, jax.Array], features: Any, key: jax.Array) -> jax.Array:
         """Mean NLL of ``features [N, num_bits]`` (``key`` unused)."""
+        C.check_params(params, ("logits",), "BernoulliPrior")
         return C.call(self, "_nll", (), params, C.check_features(features, self.num_bits))
 
     def value_and_grad(self, params: dict[str, jax.Array], features: Any, key: jax.Array) -> tuple[jax.Array, Any]:
+        C.check_params(params, ("logits",), "BernoulliPrior")
         return C.call(self, "_value_and_grad", (), params, C.check_features(features, self.num_bits))
 
     def config(self) -> dict[str, Any]:
@@ -188,7 +191,7 @@ class UniformPrior(_Untrainable):
         return self.num_bits
 
     def sample(self, params: Any, key: jax.Array, num: int) -> jax.Array:
-        return jax.random.bernoulli(key, 0.5, (C.check_num(num), self.num_bits)).astype(jnp.uint8)
+        return jax.random.bernoulli(key, 0.5, (C.check_num(num, self.num_bits), self.num_bits)).astype(jnp.uint8)
 
     def config(self) -> dict[str, Any]:
         return {"prior": "uniform", "num_bits": self.num_bits}
@@ -219,7 +222,7 @@ class GaussianPrior(_Untrainable):
         return self.dim
 
     def sample(self, params: Any, key: jax.Array, num: int) -> jax.Array:
-        return jax.random.normal(key, (C.check_num(num), self.dim), jnp.float32)
+        return jax.random.normal(key, (C.check_num(num, self.dim), self.dim), jnp.float32)
 
     def config(self) -> dict[str, Any]:
         return {"prior": "gaussian", "dim": self.dim}

@@ -64,6 +64,37 @@ class ClassifierConfig:
     learning_rate: float = 3e-3
     weight_decay: float = 1e-4
 
+    def __post_init__(self) -> None:
+        shape = self.image_shape
+        if not isinstance(shape, (tuple, list)) or len(shape) != 2 or \
+                not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 4 for d in shape):
+            raise ValueError(f"image_shape must be (H, W) with integers H, W >= 4, got {shape!r}")
+        object.__setattr__(self, "image_shape", (int(shape[0]), int(shape[1])))
+        channels = self.channels
+        if not isinstance(channels, (tuple, list)) or len(channels) != 2:
+            raise ValueError(f"channels must be a pair of positive ints, got {channels!r}")
+        object.__setattr__(self, "channels", tuple(check_int(c, "channels", 1) for c in channels))
+        for name in ("num_classes", "features", "steps", "batch_size"):
+            object.__setattr__(self, name, check_int(getattr(self, name), name, 1))
+        _check_rate(self.learning_rate, self.weight_decay)
+        object.__setattr__(self, "learning_rate", float(self.learning_rate))
+        object.__setattr__(self, "weight_decay", float(self.weight_decay))
+
+
+def _check_rate(learning_rate: Any, weight_decay: Any) -> None:
+    """``ValueError`` unless ``learning_rate`` is a finite float > 0 and ``weight_decay`` a finite float >= 0."""
+    def real(x: Any) -> bool:
+        return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool) and np.isfinite(x)
+
+    if not (real(learning_rate) and learning_rate > 0 and real(weight_decay) and weight_decay >= 0):
+        raise ValueError(f"learning_rate must be a finite float > 0 and weight_decay a finite float >= 0, "
+                         f"got {learning_rate!r}, {weight_decay!r}")
+
+
+def _check_trained(trained: Any) -> None:
+    if not isinstance(trained, TrainedClassifier):
+        raise ValueError(f"trained must be a TrainedClassifier (from train_classifier), got {type(trained).__name__}")
+
 
 def _patches3x3(x: jax.Array) -> jax.Array:
     """``[B, H, W, C] -> [B, H, W, 9 C]``: each pixel's 3x3 neighbourhood (zero padded), so a
@@ -98,6 +129,10 @@ class Classifier(nnx.Module):
     """
 
     def __init__(self, config: ClassifierConfig, rngs: nnx.Rngs):
+        if not isinstance(config, ClassifierConfig):
+            raise ValueError(f"config must be a ClassifierConfig, got {type(config).__name__}")
+        if not isinstance(rngs, nnx.Rngs):
+            raise ValueError(f"rngs must be an nnx.Rngs, got {type(rngs).__name__}")
         c1, c2 = config.channels
         h, w = config.image_shape
         self.conv1 = nnx.Linear(9, c1, rngs=rngs)  # 3x3 convolutions as products with patches
@@ -185,6 +220,8 @@ def train_classifier(data: ImageData, key: Any, steps: int = 400, batch_size: in
         ValueError: images that are not ``[N, H, W]`` in [0, 1], ``H`` or ``W`` below 4, labels
             of the wrong shape or outside 0..9, or a non-positive setting.
     """
+    if not isinstance(data, ImageData):
+        raise ValueError(f"data must be an ImageData (load_images, load_digits8, ...), got {type(data).__name__}")
     images = check_images(data.train_images, "data.train_images")
     labels = np.asarray(data.train_labels)
     if labels.shape != images.shape[:1] or not np.issubdtype(labels.dtype, np.integer):
@@ -196,10 +233,15 @@ def train_classifier(data: ImageData, key: Any, steps: int = 400, batch_size: in
     if test_labels.shape != np.shape(data.test_images)[:1]:
         raise ValueError(f"data.test_labels has shape {test_labels.shape} but data.test_images has shape "
                          f"{np.shape(data.test_images)}")
+    if not np.issubdtype(test_labels.dtype, np.integer) or (test_labels.size and (test_labels.min() < 0
+                                                                                  or test_labels.max() > 9)):
+        raise ValueError(f"data.test_labels must be integer digits 0..9, got {test_labels.dtype} with min "
+                         f"{test_labels.min() if test_labels.size else None}, max "
+                         f"{test_labels.max() if test_labels.size else None}")
+    check_images(data.test_images, "data.test_images")  # before the (compiled) training, not after
     if min(images.shape[1:]) < 4:
         raise ValueError(f"images must be at least 4x4, got {images.shape[1:]}")
-    if not (learning_rate > 0 and weight_decay >= 0):
-        raise ValueError(f"learning_rate must be > 0 and weight_decay >= 0, got {learning_rate!r}, {weight_decay!r}")
+    _check_rate(learning_rate, weight_decay)
     config = ClassifierConfig(image_shape=tuple(int(d) for d in images.shape[1:]),  # type: ignore[arg-type]
                               steps=check_int(steps, "steps", 1), batch_size=check_int(batch_size, "batch_size", 1),
                               learning_rate=float(learning_rate), weight_decay=float(weight_decay))
@@ -228,6 +270,7 @@ def classify_batch(trained: TrainedClassifier, images: jax.Array) -> tuple[jax.A
     Returns:
         ``(probs [N, 10], features [N, F])`` as jax arrays.
     """
+    _check_trained(trained)
     return _compiled_classify(trained.graphdef)(trained.params, images)
 
 
@@ -247,6 +290,7 @@ def classify(trained: TrainedClassifier, images: Any) -> tuple[np.ndarray, np.nd
     Raises:
         ValueError: images that fail :func:`jqgen.adversarial.check_images` or of the wrong size.
     """
+    _check_trained(trained)
     x = check_images(images)
     if tuple(x.shape[1:]) != tuple(trained.image_shape):
         raise ValueError(f"images are {x.shape[1:]} but the classifier takes {tuple(trained.image_shape)}")

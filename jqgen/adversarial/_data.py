@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import os
+import zipfile
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -153,6 +154,20 @@ def _mnist_split(images: np.ndarray, labels: np.ndarray, source: Path, keys: str
     return images.reshape(-1, 28, 28).astype(np.float32), labels.astype(np.int32)
 
 
+def _open_npz(file: Path) -> Any:
+    """``np.load(file)`` of an ``.npz`` archive; ``ValueError`` naming the file when it is not one
+    (cut short, overwritten, another format)."""
+    if not zipfile.is_zipfile(file):  # np.load would leave the file open on a cut archive
+        raise ValueError(f"load_mnist28: {str(file)!r} is not a readable .npz archive (not a complete zip file)")
+    try:
+        z = np.load(file)
+    except (zipfile.BadZipFile, EOFError, ValueError, OSError) as err:
+        raise ValueError(f"load_mnist28: {str(file)!r} is not a readable .npz archive ({err})") from None
+    if not isinstance(z, np.lib.npyio.NpzFile):
+        raise ValueError(f"load_mnist28: {str(file)!r} is a single array, not an .npz archive with named keys")
+    return z
+
+
 def load_mnist28(path: str | os.PathLike[str]) -> ImageData:
     """The binarized 28x28 MNIST subset of Han et al. (2018): 1,000 training and 1,000 test images.
 
@@ -167,7 +182,7 @@ def load_mnist28(path: str | os.PathLike[str]) -> ImageData:
 
     Raises:
         FileNotFoundError: a file is missing (the message names the path).
-        ValueError: a file lacks a key or has the wrong shape.
+        ValueError: a file that is not a readable ``.npz`` archive, lacks a key or has the wrong shape.
 
     Examples:
         >>> load_mnist28("/nonexistent")
@@ -176,7 +191,7 @@ def load_mnist28(path: str | os.PathLike[str]) -> ImageData:
         FileNotFoundError: load_mnist28: path '/nonexistent' is neither a folder holding mnist28_binary_1k.npz nor an existing .npz file
     """
     data_file, labels_file = _mnist_files(path)
-    with np.load(data_file) as d, np.load(labels_file) as lab:
+    with _open_npz(data_file) as d, _open_npz(labels_file) as lab:
         missing = [f"{k} in {f.name}" for f, z, ks in ((data_file, d, ("data", "data_test")),
                                                       (labels_file, lab, ("labels", "labels_test")))
                    for k in ks if k not in z.files]
@@ -201,11 +216,15 @@ def load_images(name_or_path: str | os.PathLike[str] = "digits") -> ImageData:
 
     Raises:
         FileNotFoundError: ``"mnist28"`` without ``../shared/data``, or a path that does not exist.
+        ValueError: ``name_or_path`` neither a str nor a path, or files :func:`load_mnist28` refuses.
 
     Examples:
         >>> load_images("digits").image_shape
         (8, 8)
     """
+    if not isinstance(name_or_path, (str, os.PathLike)):
+        raise ValueError(f"name_or_path must be 'digits', 'mnist28' or a path (str or os.PathLike), got "
+                         f"{name_or_path!r} ({type(name_or_path).__name__})")
     if isinstance(name_or_path, str) and name_or_path in ("digits", "digits8"):
         return load_digits8()
     if isinstance(name_or_path, str) and name_or_path == "mnist28":

@@ -22,11 +22,13 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from .._checks import check_int
+from .._checks import check_batch, check_finite, check_int
 from .._compiled import compiled
 from ._networks import NetworkSizes, apply_discriminator, apply_generator, init_discriminator, init_generator
 from ._priors import prior_from_config
+from ._prior_checks import check_params
 
 __all__ = ["AssociativeAdversarialNetwork", "BINARIZE"]
 
@@ -89,24 +91,48 @@ class AssociativeAdversarialNetwork:
         """Initial parameters ``{"generator", "discriminator", "prior"}`` from ``key``."""
         return compiled(self, "_init")(key)
 
+    def check_params(self, params: Any) -> None:
+        """Raises ``ValueError`` unless ``params`` is a dict ``{"generator", "discriminator",
+        "prior"}`` of finite values (a checkify check when traced)."""
+        check_params(params, ("generator", "discriminator", "prior"), "AssociativeAdversarialNetwork")
+
+    def _check_num(self, num: Any) -> int:
+        num = check_int(num, "num", 1)
+        h, w = self.image_shape
+        per_image = 4 * (self.num_latent + h * w + (3 * self.width if (h, w) == (8, 8) else 294 * self.width))
+        check_batch(num, per_image, f"generating {h}x{w} images")
+        return num
+
+    def _check_images(self, images: Any) -> Any:
+        shape = tuple(getattr(images, "shape", None) or np.shape(images))
+        if len(shape) != 3 or shape[0] == 0 or shape[1:] != self.image_shape:
+            raise ValueError(f"images must have shape [B, {self.image_shape[0]}, {self.image_shape[1]}] with B >= 1, "
+                             f"got shape {shape}")
+        check_finite(images, "images")
+        return images
+
     def latent(self, params: Any, key: jax.Array, num: int) -> jax.Array:
         """``num`` latent vectors ``[num, L]`` float32 from the prior: bits as ``2 b - 1``,
         Gaussian noise as drawn."""
-        return compiled(self, "_latent", (2,))(params, key, check_int(num, "num", 1))
+        self.check_params(params)
+        return compiled(self, "_latent", (2,))(params, key, self._check_num(num))
 
     def generate(self, params: Any, key: jax.Array, num: int) -> jax.Array:
         """``num`` generated images ``[num, H, W]`` in ``(0, 1)``."""
-        return compiled(self, "_generate", (2,))(params, key, check_int(num, "num", 1))
+        self.check_params(params)
+        return compiled(self, "_generate", (2,))(params, key, self._check_num(num))
 
     def discriminate(self, params: Any, images: jax.Array) -> tuple[jax.Array, jax.Array]:
         """``(logits [B], hidden [B, L])``: real-vs-generated logits and the hidden layer."""
-        return compiled(self, "_discriminate")(params, images)
+        self.check_params(params)
+        return compiled(self, "_discriminate")(params, self._check_images(images))
 
     def features(self, params: Any, images: jax.Array, key: jax.Array, binarize: str = "sample") -> jax.Array:
         """The binarized hidden layer ``uint8 [B, L]`` of ``images``: what the prior learns."""
         if binarize not in BINARIZE:
             raise ValueError(f"binarize must be one of {BINARIZE}, got {binarize!r}")
-        return compiled(self, "_features", (3,))(params, images, key, binarize)
+        self.check_params(params)
+        return compiled(self, "_features", (3,))(params, self._check_images(images), key, binarize)
 
     # the kernels (jitted once per equal network by jqgen._compiled.compiled)
     def _init(self, key: jax.Array) -> dict[str, Any]:
@@ -140,7 +166,12 @@ class AssociativeAdversarialNetwork:
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "AssociativeAdversarialNetwork":
         """Rebuilds the network from :meth:`config`."""
+        if not isinstance(config, dict):
+            raise ValueError(f"config must be a dict (AssociativeAdversarialNetwork.config()), got {type(config).__name__}")
         config = dict(config)
         if config.pop("family", "aan") != "aan":
             raise ValueError(f"not an adversarial-network config: {config!r}")
+        missing = sorted({"prior", "image_shape"} - set(config))
+        if missing:
+            raise ValueError(f"an adversarial-network config needs 'prior' and 'image_shape', missing {missing}")
         return cls(prior_from_config(config["prior"]), tuple(config["image_shape"]), config.get("width"))

@@ -9,10 +9,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._checks import check_bits, check_int, is_concrete
+from .._checks import check_batch, check_bits, check_finite, check_int, is_concrete
 from .._compiled import compiled
 
-__all__ = ["call", "check_features", "check_num", "fields_from_config", "untrained"]
+__all__ = ["call", "check_features", "check_num", "check_params", "fields_from_config", "untrained"]
 
 
 def check_features(features: Any, width: int) -> jax.Array:
@@ -29,9 +29,23 @@ def check_features(features: Any, width: int) -> jax.Array:
     return check_bits(features, width, name="features")
 
 
-def check_num(num: Any) -> int:
-    """``num`` (samples to draw) as a Python int ``>= 1``; static under ``jit``."""
-    return check_int(num, "num", 1)
+def check_num(num: Any, width: int | None = None) -> int:
+    """``num`` (samples to draw) as a Python int ``>= 1``; static under ``jit``. With
+    ``width`` (latent entries per sample), also refuses (before allocating) a ``num`` whose
+    samples cannot fit in memory at once."""
+    num = check_int(num, "num", 1)
+    if width is not None:
+        check_batch(num, 8 * int(width) + 32, f"sampling {width}-entry latent vectors")
+    return num
+
+
+def check_params(params: Any, keys: tuple[str, ...], what: str) -> None:
+    """Raises ``ValueError`` unless ``params`` is a dict with exactly ``keys`` whose leaves are
+    finite (NaN/inf: a ``ValueError`` when concrete, a checkify check when traced)."""
+    if not isinstance(params, Mapping) or set(params) != set(keys):
+        got = sorted(params) if isinstance(params, Mapping) else type(params).__name__
+        raise ValueError(f"{what} params must be a dict with keys {sorted(keys)}, got {got}")
+    check_finite(params, f"{what} params")
 
 
 def call(obj: Any, kernel: str, static_argnums: tuple[int, ...], *args: Any) -> Any:

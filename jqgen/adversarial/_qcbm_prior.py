@@ -37,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from .._checks import check_batch, check_int, check_shots
+from .._checks import check_batch, check_finite, check_int, check_shots
 from ..bits import bits_to_index, index_to_bits
 from ..distributions import DEFAULT_SIGMAS, empirical_distribution, mmd, sample_counts
 from ..qcbm import ANSATZ_NAMES, QCBM, ansatz_by_name
@@ -145,6 +145,7 @@ class QCBMPrior:
     def readout_probs(self, params: dict[str, jax.Array]) -> jax.Array:
         """Exact per-basis distributions ``[len(bases), 2**num_qubits]`` (big-endian)."""
         self.model.ansatz.check_params(params)
+        check_finite(params, "QCBMPrior params")
         return C.call(self, "_readout", (), params)
 
     def latent_probs(self, params: dict[str, jax.Array]) -> jax.Array:
@@ -168,6 +169,7 @@ class QCBMPrior:
         num = C.check_num(num)
         check_batch(num, 4 * self.num_latent + 32, f"sampling {self.num_latent}-bit latent vectors")
         self.model.ansatz.check_params(params)
+        check_finite(params, "QCBMPrior params")
         return C.call(self, "_sample", (2,), params, key, num)
 
     def loss(self, params: dict[str, jax.Array], features: Any, key: jax.Array) -> jax.Array:
@@ -175,12 +177,14 @@ class QCBMPrior:
         draws the shots and is unused when exact)."""
         features = C.check_features(features, self.num_latent)
         self.model.ansatz.check_params(params)
+        check_finite(params, "QCBMPrior params")
         return C.call(self, "_loss", (), params, features, key)
 
     def value_and_grad(self, params: dict[str, jax.Array], features: Any, key: jax.Array) -> tuple[jax.Array, Any]:
         """``(loss, grads)``: autodiff when exact, the parameter-shift estimate with shots."""
         features = C.check_features(features, self.num_latent)
         self.model.ansatz.check_params(params)
+        check_finite(params, "QCBMPrior params")
         return C.call(self, "_value_and_grad", (), params, features, key)
 
     def config(self) -> dict[str, Any]:

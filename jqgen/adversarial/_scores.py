@@ -225,6 +225,8 @@ def evaluate_images(trained: TrainedClassifier, generated: Any, reference: Any) 
     Raises:
         ValueError: images that fail the checks, or of a size the classifier does not take.
     """
+    if not isinstance(trained, TrainedClassifier):
+        raise ValueError(f"trained must be a TrainedClassifier (from train_classifier), got {type(trained).__name__}")
     gen = check_images(generated, "generated")
     ref = check_images(reference, "reference")
     probs, feats = classify(trained, gen)

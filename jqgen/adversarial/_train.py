@@ -55,6 +55,24 @@ def _inception_score(probs: jax.Array) -> jax.Array:
     return jnp.exp(jnp.mean(jnp.sum(probs * (logp - marginal), axis=-1)))
 
 
+def _check_settings(model: AssociativeAdversarialNetwork, classifier: Any, **optimizers: Any) -> None:
+    """``ValueError`` for an optimizer that is not an Optax transformation, or a classifier that
+    is not a :class:`TrainedClassifier` of the model's image shape."""
+    for name, opt in optimizers.items():
+        if opt is not None and not (callable(getattr(opt, "init", None)) and callable(getattr(opt, "update", None))):
+            raise ValueError(f"{name} must be None or an optax.GradientTransformation, got {type(opt).__name__}")
+    if classifier is None:
+        return
+    from ._classifier import TrainedClassifier
+
+    if not isinstance(classifier, TrainedClassifier):
+        raise ValueError(f"classifier must be None or a TrainedClassifier (train_classifier), got "
+                         f"{type(classifier).__name__}")
+    if tuple(classifier.image_shape) != model.image_shape:
+        raise ValueError(f"classifier takes {tuple(classifier.image_shape)} images but the model makes "
+                         f"{model.image_shape}")
+
+
 def adversarial(
     model: AssociativeAdversarialNetwork,
     *,
@@ -106,6 +124,8 @@ def adversarial(
     score_samples = check_int(score_samples, "score_samples", 2)
     if binarize not in BINARIZE:
         raise ValueError(f"binarize must be one of {BINARIZE}, got {binarize!r}")
+    _check_settings(model, classifier, generator_optimizer=generator_optimizer,
+                    discriminator_optimizer=discriminator_optimizer, prior_optimizer=prior_optimizer)
     lr = 2e-4 if model.image_shape == (28, 28) else 1e-3
     opt_g = generator_optimizer or optax.adam(lr, b1=0.5)
     opt_d = discriminator_optimizer or optax.adam(lr, b1=0.5)
@@ -201,9 +221,13 @@ def train_adversarial(
     ``settings``, run by :func:`jqgen.training.run`: checkpoints, resume, progress bar).
 
     Raises:
-        ValueError: images of another shape than the model's, values outside ``[0, 1]``,
-            or bad settings.
+        ValueError: not an :class:`AssociativeAdversarialNetwork`, params that are not its
+            dict of finite values, images of another shape than the model's, values outside
+            ``[0, 1]``, or bad settings.
     """
+    if not isinstance(model, AssociativeAdversarialNetwork):
+        raise ValueError(f"model must be an AssociativeAdversarialNetwork, got {type(model).__name__}")
+    model.check_params(params)
     images = check_images(images)
     if tuple(images.shape[1:]) != model.image_shape:
         raise ValueError(f"images have shape {tuple(images.shape[1:])} per image, the model makes {model.image_shape}")

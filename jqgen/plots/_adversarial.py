@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -26,7 +26,15 @@ def plot_adversarial_curves(metrics: dict[str, Any], path: str | os.PathLike[str
 
     Returns:
         ``path`` as a string.
+
+    Raises:
+        ValueError: ``metrics`` not a dict, or ``smooth`` not a positive int.
     """
+    if not isinstance(metrics, Mapping):
+        raise ValueError(f"metrics must be a dict of name -> per-step values (TrainResult.metrics), got "
+                         f"{type(metrics).__name__}")
+    if isinstance(smooth, bool) or not isinstance(smooth, (int, np.integer)) or smooth < 1:
+        raise ValueError(f"smooth must be a positive int (a running-mean window), got {smooth!r}")
     fig = _figure((10.0, 3.4))
     axes = fig.subplots(1, 3)
     panels = [(axes[0], (("loss", "discriminator"), ("generator_loss", "generator")), "loss (nats)"),

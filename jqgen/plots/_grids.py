@@ -36,10 +36,15 @@ def _check_grid(images: Any, name: str) -> np.ndarray:
     x = np.asarray(images)
     if x.ndim != 3 or x.size == 0:
         raise ValueError(f"{name} must have shape [N, H, W] with N, H, W >= 1, got shape {x.shape}")
+    if x.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must hold numbers in [0, 1], got dtype {x.dtype}")
     x = x.astype(np.float64)
-    if not np.all(np.isfinite(x)) or x.min() < 0 or x.max() > 1:
-        raise ValueError(f"{name} must have finite values in [0, 1]; got min {np.nanmin(x):.6g}, "
-                         f"max {np.nanmax(x):.6g}")
+    finite = np.isfinite(x)
+    if not finite.all():
+        raise ValueError(f"{name} has {int((~finite).sum())} non-finite values (NaN or inf); values must be "
+                         f"finite, in [0, 1]")
+    if x.min() < 0 or x.max() > 1:
+        raise ValueError(f"{name} must have values in [0, 1]; got min {x.min():.6g}, max {x.max():.6g}")
     return x
 
 

@@ -401,14 +401,24 @@ def plot_stages(stages: Sequence[tuple[str, Any]], path: str | os.PathLike[str],
 
     Returns:
         ``path`` as a string.
+
+    Raises:
+        ValueError: no stages, an entry not a ``(label, history)`` pair, a non-numeric history.
     """
     if not stages:
         raise ValueError("stages is empty")
+    if isinstance(stages, (str, bytes, dict)) or any(not isinstance(s, (tuple, list)) or len(s) != 2 for s in stages):
+        raise ValueError(f"stages must be a sequence of (label, history) pairs, got {str(stages)[:100]}")
+    histories = []
+    for label, h in stages:
+        a = np.asarray(h)
+        if a.dtype.kind not in "biuf":
+            raise ValueError(f"the history of stage {label!r} must hold numbers, got dtype {a.dtype}")
+        histories.append(a.astype(np.float64).reshape(-1))
     fig = _figure((6.4, 3.8))
     ax = fig.add_subplot()
     start = 0
-    for i, (label, h) in enumerate(stages):
-        h = np.asarray(h, np.float64).reshape(-1)
+    for i, ((label, _), h) in enumerate(zip(stages, histories)):
         x = start + np.arange(h.size)
         ok = np.isfinite(h) & ((h > 0) if log else True)
         ax.plot(x[ok], h[ok], color=f"C{i}", label=label)

@@ -146,6 +146,79 @@ class Ctx:
         return Journal(os.path.join(self.tmp, "j.jsonl"))
 
 
+    # ------------------------------------------------------------------ adversarial (small, no training)
+    @functools.cached_property
+    def aan(self) -> Any:
+        from jqgen.adversarial import AssociativeAdversarialNetwork, make_prior
+
+        return AssociativeAdversarialNetwork(make_prior("bernoulli", 4))
+
+    @functools.cached_property
+    def aan_params(self) -> Any:
+        """Zero weights of the right shapes (no init to compile: the cases refuse before using them)."""
+        shapes = jax.eval_shape(self.aan.init, self.key)
+        return jax.tree_util.tree_map(lambda a: np.zeros(a.shape, a.dtype), shapes)
+
+    @functools.cached_property
+    def nan_aan_params(self) -> Any:
+        return jax.tree_util.tree_map(lambda v: np.full_like(v, np.nan), self.aan_params)
+
+    @functools.cached_property
+    def qprior(self) -> Any:
+        from jqgen.adversarial import QCBMPrior
+
+        return QCBMPrior(2, ("z", "x"), layers=1)
+
+    @functools.cached_property
+    def qprior_params(self) -> Any:
+        return self.qprior.init(self.key)
+
+    @functools.cached_property
+    def nan_qprior_params(self) -> Any:
+        return {k: jnp.full_like(v, jnp.nan) for k, v in self.qprior_params.items()}
+
+    @functools.cached_property
+    def images8(self) -> np.ndarray:
+        return np.random.default_rng(0).random((16, 8, 8)).astype(np.float32)
+
+    @functools.cached_property
+    def image_data(self) -> Any:
+        from jqgen.adversarial import ImageData
+
+        labels = (np.arange(16) % 10).astype(np.int32)
+        return ImageData(self.images8, labels, self.images8[:8], labels[:8], "tiny")
+
+    @functools.cached_property
+    def classifier(self) -> Any:
+        """A valid 8x8 classifier of zero weights (nothing computed or compiled: the cases refuse first)."""
+        from flax import nnx
+
+        from jqgen.adversarial import Classifier, ClassifierConfig, TrainedClassifier
+
+        graphdef, state = nnx.split(nnx.eval_shape(lambda: Classifier(ClassifierConfig((8, 8)), nnx.Rngs(0))))
+        params = jax.tree_util.tree_map(lambda a: np.zeros(a.shape, a.dtype), nnx.to_pure_dict(state))
+        return TrainedClassifier(graphdef, params, float("nan"), (8, 8))
+
+    def mnist_dir(self, kind: str) -> str:
+        """A folder of MNIST files that load_mnist28 must refuse: ``"shape"`` (images of the
+        wrong width) or ``"truncated"`` (the data archive cut short)."""
+        from jqgen.adversarial._data import MNIST_FILE, MNIST_LABELS_FILE
+
+        folder = os.path.join(self.tmp, f"mnist-{kind}")
+        if not os.path.isdir(folder):
+            os.makedirs(folder)
+            z = np.zeros((3, 10), np.uint8)
+            np.savez(os.path.join(folder, MNIST_FILE), data=z, data_test=z)
+            np.savez(os.path.join(folder, MNIST_LABELS_FILE), labels=np.zeros(3, np.int32),
+                     labels_test=np.zeros(3, np.int32))
+            if kind == "truncated":
+                with open(os.path.join(folder, MNIST_FILE), "rb") as f:
+                    raw = f.read()
+                with open(os.path.join(folder, MNIST_FILE), "wb") as f:
+                    f.write(raw[: len(raw) // 2])
+        return folder
+
+
 class Legal:
     """A degenerate but legal call and the check of its answer."""
 
@@ -418,6 +491,9 @@ def cases() -> dict[str, list[Any]]:
     add(T.run, lambda c: T.run(T.gradient(c.mps_model, _adam(), batch_size=2), c.mps, c.bits4, key=c.key, steps=-1),
         lambda c: T.run("strategy", c.mps, c.bits4, key=c.key, steps=1))
     add(T.stored_state, lambda c: T.stored_state(c.garbage), lambda c: T.stored_state(c.truncated_npz))
+    add(T.describe_settings, legal(lambda c: T.describe_settings(object()),  # documented: not comparable
+                                   lambda r: r == "<not comparable across processes>"),
+        legal(lambda c: T.describe_settings(np.array([NAN])), lambda r: len(r) == 64))
     add(T.default_population, lambda c: T.default_population(0), lambda c: T.default_population(2.5))
     add(T.CMAES, lambda c: T.CMAES(0), lambda c: T.CMAES(4, sigma0=-1.0))
     add(T.Strategy, lambda c: T.run(T.Strategy("x", None), c.mps, c.bits4, key=c.key, steps=1))
@@ -543,7 +619,26 @@ def cases() -> dict[str, list[Any]]:
     add(G.synthetic_instance, lambda c: G.synthetic_instance(0), lambda c: G.synthetic_instance(4, factors=-1),
         lambda c: G.synthetic_instance(4, market_sd=NAN), lambda c: G.synthetic_instance(HUGE))
 
+    # ------------------------------------------------------------------ adversarial
+    _adversarial_cases(add, legal)
+
     # ------------------------------------------------------------------ plots, cli
+    add(PL.plot_adversarial_curves, lambda c: PL.plot_adversarial_curves("metrics", os.path.join(c.tmp, "p.png")),
+        lambda c: PL.plot_adversarial_curves({"loss": [1.0] * 60}, os.path.join(c.tmp, "q.png"), smooth=0),
+        legal(lambda c: PL.plot_adversarial_curves({"loss": [NAN, 1.0], "score": [NAN, NAN]},  # NaN: not recorded
+                                                   os.path.join(c.tmp, "r.png")), lambda r: os.path.exists(r)))
+    add(PL.plot_sample_grid, lambda c: PL.plot_sample_grid(np.full((2, 8, 8), NAN), os.path.join(c.tmp, "s.png")),
+        lambda c: PL.plot_sample_grid(c.images8, os.path.join(c.tmp, "t.png"), columns=0),
+        lambda c: PL.plot_sample_grid(np.zeros((8, 8)), os.path.join(c.tmp, "u.png")),
+        lambda c: PL.plot_sample_grid(np.full((1, 2, 2), "a"), os.path.join(c.tmp, "v.png")))
+    add(PL.plot_sample_grids, lambda c: PL.plot_sample_grids({}, os.path.join(c.tmp, "w.png")),
+        lambda c: PL.plot_sample_grids({"a": np.full((1, 8, 8), 2.0)}, os.path.join(c.tmp, "x.png")),
+        lambda c: PL.plot_sample_grids({"a": c.images8}, os.path.join(c.tmp, "y.png"), panels_per_row=0))
+    add(PL.plot_stages, lambda c: PL.plot_stages([], os.path.join(c.tmp, "z.png")),
+        lambda c: PL.plot_stages(["abc"], os.path.join(c.tmp, "z1.png")),
+        lambda c: PL.plot_stages([("a", "xyz")], os.path.join(c.tmp, "z2.png")),
+        legal(lambda c: PL.plot_stages([("a", [NAN, 1.0]), ("b", [])], os.path.join(c.tmp, "z3.png")),  # gaps
+              lambda r: os.path.exists(r)))
     add(PL.plot_best_so_far, lambda c: PL.plot_best_so_far({}, os.path.join(c.tmp, "a.png")),
         legal(lambda c: PL.plot_best_so_far({"x": [NAN, 1.0]}, os.path.join(c.tmp, "b.png")),  # NaN: a gap
               lambda r: os.path.exists(r)))
@@ -566,6 +661,122 @@ def cases() -> dict[str, list[Any]]:
         legal(lambda c: jqgen.cli.main(["sample", c.garbage]), lambda r: r == 3),
         legal(lambda c: jqgen.cli.main(["train", "mps", "--chi-max", "0"]), lambda r: r == 2))
     return out
+
+
+def _adversarial_cases(add: Callable[..., None], legal: Callable[..., Legal]) -> None:
+    """The cases of :mod:`jqgen.adversarial` (bad calls refused before any compilation where
+    possible: the context's network, priors and classifier are tiny and never trained)."""
+    from flax import nnx
+
+    from jqgen import adversarial as A
+    from jqgen.hardware import Device
+
+    def png(c: Ctx, name: str) -> str:
+        return os.path.join(c.tmp, name)
+
+    add(A.AssociativeAdversarialNetwork,
+        lambda c: A.AssociativeAdversarialNetwork(A.make_prior("bernoulli", 4), (7, 7)),
+        lambda c: A.AssociativeAdversarialNetwork(A.make_prior("bernoulli", 4), width=0),
+        lambda c: A.AssociativeAdversarialNetwork("qcbm"),
+        lambda c: c.aan.generate(c.aan_params, c.key, 0),
+        lambda c: c.aan.generate(c.aan_params, c.key, HUGE),
+        lambda c: c.aan.generate(c.nan_aan_params, c.key, 2),
+        lambda c: c.aan.latent({}, c.key, 2),
+        lambda c: c.aan.discriminate(c.aan_params, np.zeros((2, 7, 7), np.float32)),
+        lambda c: c.aan.features(c.aan_params, np.full((2, 8, 8), NAN, np.float32), c.key),
+        lambda c: c.aan.features(c.aan_params, c.images8, c.key, binarize="round"),
+        lambda c: A.AssociativeAdversarialNetwork.from_config({"family": "aan", "image_shape": [8, 8]}))
+    add(A.BernoulliPrior, lambda c: A.BernoulliPrior(0),
+        lambda c: A.BernoulliPrior(4).sample({"logits": jnp.full(4, jnp.nan)}, c.key, 3),
+        lambda c: A.BernoulliPrior(4).sample({"logits": jnp.zeros(4)}, c.key, HUGE),
+        lambda c: A.BernoulliPrior(4).loss({"logits": jnp.zeros(4)}, np.full((2, 4), 2), c.key))
+    add(A.GaussianPrior, lambda c: A.GaussianPrior(0), lambda c: A.GaussianPrior(2).sample({}, c.key, -1),
+        lambda c: A.GaussianPrior(2).sample({}, c.key, HUGE))
+    add(A.UniformPrior, lambda c: A.UniformPrior(2.5), lambda c: A.UniformPrior(2).sample({}, c.key, HUGE),
+        lambda c: A.UniformPrior.from_config({"prior": "uniform"}))
+    add(A.MPSPrior, lambda c: A.MPSPrior(4, 0), lambda c: A.MPSPrior(10**6, 10**6),
+        lambda c: A.MPSPrior(4, 2).sample(c.mps, c.key, 0),
+        lambda c: A.MPSPrior(4, 2).loss(c.mps, np.ones((2, 5)), c.key))
+    add(A.QCBMPrior, lambda c: A.QCBMPrior(1), lambda c: A.QCBMPrior(2, ("z", "z")),
+        lambda c: A.QCBMPrior(2, shots=0), lambda c: A.QCBMPrior(2, sigmas=(NAN,)), lambda c: A.QCBMPrior(60),
+        lambda c: A.QCBMPrior(2, init_scale=NAN),
+        lambda c: c.qprior.sample(c.nan_qprior_params, c.key, 3),
+        lambda c: c.qprior.loss(c.nan_qprior_params, np.ones((2, 4)), c.key),
+        lambda c: c.qprior.sample({}, c.key, 3))
+    add(A.ClassifierConfig, lambda c: A.ClassifierConfig((2, 2)), lambda c: A.ClassifierConfig((8, 8), steps=-1),
+        lambda c: A.ClassifierConfig((8, 8), learning_rate=NAN), lambda c: A.ClassifierConfig((8, 8), channels=(16,)))
+    add(A.Classifier, lambda c: A.Classifier("config", nnx.Rngs(0)),
+        lambda c: A.Classifier(A.ClassifierConfig((8, 8)), 0))
+    add(A.classify, lambda c: A.classify(c.classifier, np.full((2, 8, 8), NAN, np.float32)),
+        lambda c: A.classify(c.classifier, np.zeros((2, 9, 9), np.float32)),
+        lambda c: A.classify("classifier", c.images8), lambda c: A.classify(c.classifier, np.zeros((0, 8, 8), np.float32)))
+    add(A.train_classifier, lambda c: A.train_classifier(c.image_data, c.key, steps=0),
+        lambda c: A.train_classifier(c.image_data, c.key, steps=1, learning_rate=INF),
+        lambda c: A.train_classifier(c.image_data._replace(train_labels=c.image_data.train_labels + 10), c.key, steps=1),
+        lambda c: A.train_classifier(c.image_data._replace(test_labels=c.image_data.test_labels - 5), c.key, steps=1),
+        lambda c: A.train_classifier(c.image_data._replace(test_images=np.full((8, 8, 8), NAN, np.float32)), c.key,
+                                     steps=1),
+        lambda c: A.train_classifier("digits", c.key, steps=1))
+    add(A.check_images, lambda c: A.check_images(np.zeros((2, 8, 8), np.int32)), lambda c: A.check_images(np.zeros((8, 8))),
+        lambda c: A.check_images(np.full((1, 8, 8), NAN)), lambda c: A.check_images(np.full((1, 8, 8), -0.5)),
+        legal(lambda c: A.check_images(np.ones((1, 1, 1))), lambda r: r.dtype == np.float32 and r.shape == (1, 1, 1)))
+    add(A.load_digits8, legal(lambda c: A.load_digits8(), lambda r: r.train_images.shape == (1437, 8, 8)
+                              and float(r.train_images.max()) <= 1.0))
+    add(A.load_images, lambda c: A.load_images(3), lambda c: A.load_images(c.mnist_dir("shape")))
+    add(A.load_mnist28, lambda c: A.load_mnist28(c.mnist_dir("shape")), lambda c: A.load_mnist28(c.mnist_dir("truncated")))
+    add(A.inception_score, lambda c: A.inception_score(np.array([[NAN, 1.0]])),
+        lambda c: A.inception_score(np.array([[-0.5, 1.5]])), lambda c: A.inception_score(np.ones(3)),
+        lambda c: A.inception_score(np.array([[0.5, 0.2]])),
+        legal(lambda c: A.inception_score(np.zeros((0, 3))), lambda r: math.isnan(r)),  # documented: nan
+        legal(lambda c: A.inception_score(np.eye(4)), lambda r: abs(r - 4.0) < 1e-9))
+    add(A.frechet_distance, lambda c: A.frechet_distance(np.full((3, 2), NAN), np.ones((3, 2))),
+        lambda c: A.frechet_distance(np.ones((3, 2)), np.ones((3, 3))), lambda c: A.frechet_distance(np.ones(3), np.ones(3)),
+        legal(lambda c: A.frechet_distance(np.ones((1, 2)), np.ones((3, 2))), lambda r: math.isnan(r)),  # documented
+        legal(lambda c: A.frechet_distance(np.eye(3), np.eye(3)), lambda r: abs(r) < 1e-9))
+    add(A.class_coverage, lambda c: A.class_coverage([0, 1], min_fraction=0.0),
+        lambda c: A.class_coverage([0, 1], min_fraction=NAN), lambda c: A.class_coverage([0, 11]),
+        lambda c: A.class_coverage(np.array([0.5, 1.0])), lambda c: A.class_coverage([0], num_classes=0),
+        legal(lambda c: A.class_coverage(np.zeros(0, np.int64)), lambda r: math.isnan(r)),  # documented: nan
+        legal(lambda c: A.class_coverage([3, 3, 3]), lambda r: r == 0.1))
+    add(A.class_histogram, lambda c: A.class_histogram([-1]), lambda c: A.class_histogram([0], num_classes=2.5),
+        lambda c: A.class_histogram(np.eye(3), num_classes=10),
+        legal(lambda c: A.class_histogram([1, 1], num_classes=2), lambda r: r == [0.0, 1.0]))
+    add(A.evaluate_images, lambda c: A.evaluate_images("classifier", c.images8, c.images8),
+        lambda c: A.evaluate_images(c.classifier, np.full((2, 8, 8), NAN, np.float32), c.images8),
+        lambda c: A.evaluate_images(c.classifier, c.images8, np.full((2, 8, 8), 2.0, np.float32)),
+        lambda c: A.evaluate_images(c.classifier, np.zeros((2, 9, 9), np.float32), c.images8))
+    add(A.adversarial, lambda c: A.adversarial("network"), lambda c: A.adversarial(c.aan, batch_size=0),
+        lambda c: A.adversarial(c.aan, binarize="round"), lambda c: A.adversarial(c.aan, score_samples=1),
+        lambda c: A.adversarial(c.aan, prior_every=-1), lambda c: A.adversarial(c.aan, classifier="classifier"),
+        lambda c: A.adversarial(c.aan, classifier=c.classifier._replace(image_shape=(28, 28))),
+        lambda c: A.adversarial(c.aan, generator_optimizer="adam"))
+    add(A.train_adversarial,
+        lambda c: A.train_adversarial(c.aan, c.aan_params, np.zeros((4, 9, 9), np.float32), key=c.key, steps=1,
+                                      progress=False),
+        lambda c: A.train_adversarial(c.aan, c.aan_params, np.full((4, 8, 8), NAN, np.float32), key=c.key, steps=1,
+                                      progress=False),
+        lambda c: A.train_adversarial("network", c.aan_params, c.images8, key=c.key, steps=1, progress=False),
+        lambda c: A.train_adversarial(c.aan, c.nan_aan_params, c.images8, key=c.key, steps=1, progress=False),
+        lambda c: A.train_adversarial(c.aan, {}, c.images8, key=c.key, steps=1, progress=False),
+        lambda c: A.train_adversarial(c.aan, c.aan_params, c.images8, key=c.key, steps=-1, progress=False),
+        lambda c: A.train_adversarial(c.aan, c.aan_params, c.images8, key=c.key, steps=1, progress=False,
+                                      batch_size=0))
+    add(A.make_prior, lambda c: A.make_prior("nope", 4), lambda c: A.make_prior("qcbm", 3),
+        lambda c: A.make_prior("mps", 4, bases=2), lambda c: A.make_prior("bernoulli", 0),
+        lambda c: A.make_prior("qcbm", 4, num_qubits=3))
+    add(A.prior_from_config, lambda c: A.prior_from_config({"prior": "nope"}),
+        lambda c: A.prior_from_config({"prior": "mps"}), lambda c: A.prior_from_config({"prior": "mps", "num_bits": -1}),
+        lambda c: A.prior_from_config("mps"))
+    add(A.sample_on_device,
+        lambda c: A.sample_on_device(A.BernoulliPrior(4), {}, Device.local(4), 10, journal=png(c, "sod1.jsonl"),
+                                     key=c.key),
+        lambda c: A.sample_on_device(c.qprior, c.nan_qprior_params, Device.local(4), 10, journal=png(c, "sod2.jsonl"),
+                                     key=c.key),
+        lambda c: A.sample_on_device(c.qprior, c.qprior_params, Device.local(4), 0, journal=png(c, "sod3.jsonl"),
+                                     key=c.key),
+        lambda c: A.sample_on_device(c.qprior, c.qprior_params, "local", 10, journal=png(c, "sod4.jsonl"), key=c.key),
+        lambda c: A.sample_on_device(c.qprior, c.qprior_params, Device.local(1), 10, journal=png(c, "sod5.jsonl"),
+                                     key=c.key))
 
 
 def _adam() -> Any:
@@ -594,4 +805,9 @@ EXEMPT = {
     "jqgen.geo._loop.GeoResult": "the result record of geo (fuzzed there)",
     "jqgen.hardware._compile.Compiled": "the record compile_circuit/compile_qcbm return (fuzzed there)",
     "jqgen.geo._exact_frontier.ExactFrontier": "the result record of exact_frontier (fuzzed there)",
+    "jqgen.adversarial._priors.Prior": "a Protocol (structural type); priors are fuzzed by their classes",
+    "jqgen.adversarial._train.AdversarialState": "the state record of the adversarial strategy (fuzzed by adversarial)",
+    "jqgen.adversarial._data.ImageData": "the record load_images returns (fuzzed by train_classifier)",
+    "jqgen.adversarial._classifier.TrainedClassifier": "the result record of train_classifier (fuzzed by classify)",
+    "jqgen.adversarial._networks.NetworkSizes": "the static sizes AssociativeAdversarialNetwork builds (fuzzed there)",
 }
