@@ -112,6 +112,8 @@ SLOW_DOCTESTS = frozenset({
     "jqgen.mps._born.sample", "jqgen.mps._born.log_prob", "jqgen.geo._chang", "jqgen.qcbm._objective.make_loss",
     "jqgen.geo._anneal", "jqgen.training._cmaes.cmaes_fit", "jqgen.mps._model.MPSBornMachine", "jqgen.geo._qp",
     "jqgen.mps._u1_likelihood.log_amp_sq", "jqgen.mps._u1_likelihood.log_norm_sq",
+    "jqgen.adversarial._train.adversarial", "jqgen.adversarial._networks.apply_discriminator",
+    "jqgen.adversarial._device_prior.sample_on_device",
     # run by tests/test_testing.py and tests/test_protocol_conformance.py in the default tier
     "jqgen.testing._model_check.check_generative_model", "jqgen.testing._transforms.check_transforms",
 })

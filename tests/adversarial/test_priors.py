@@ -144,7 +144,13 @@ def _all_priors():
     return [EXACT, SHOTS, MPS, BernoulliPrior(6), UniformPrior(6), GaussianPrior(6)]
 
 
-@pytest.mark.parametrize("prior", _all_priors(), ids=lambda p: p.config()["prior"] + str(getattr(p, "shots", "")))
+def _slow_heavy(priors):
+    """The shot-based QCBM and the MPS compile longest: slow tier (the exact QCBM stays)."""
+    return [pytest.param(p, marks=pytest.mark.slow) if p in (SHOTS, MPS) else p for p in priors]
+
+
+@pytest.mark.parametrize("prior", _slow_heavy(_all_priors()),
+                         ids=lambda p: p.config()["prior"] + str(getattr(p, "shots", "")))
 def test_interface_shapes_dtypes_jit_and_determinism(prior):
     assert isinstance(prior, Prior) and prior.num_latent == 6
     params = prior.init(jax.random.key(0))
@@ -202,6 +208,7 @@ def _exact_mmd(prior, params, features):
     return sum(mmd(p[i], empirical_distribution(per[:, i], n)) for i in range(b))
 
 
+@pytest.mark.slow  # (the shot gradient's direction is checked in the default tier)
 def test_shot_based_qcbm_trains_on_its_mmd():
     prior = SHOTS
     params0 = prior.init(jax.random.key(0))
@@ -211,7 +218,8 @@ def test_shot_based_qcbm_trains_on_its_mmd():
 
 
 # ---------------------------------------------------------------------- gradients
-@pytest.mark.parametrize("prior", [EXACT, QCBMPrior(2, ("x", "y", "z"), layers=2)], ids=["zx", "xyz"])
+@pytest.mark.parametrize("prior", [EXACT, pytest.param(QCBMPrior(2, ("x", "y", "z"), layers=2), marks=pytest.mark.slow)],
+                         ids=["zx", "xyz"])
 def test_exact_qcbm_grads_match_an_independent_autodiff(prior):
     """The NLL rebuilt from TensorCircuit's statevector and dense Kronecker rotations."""
     bases = prior.bases

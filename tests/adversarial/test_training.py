@@ -27,7 +27,7 @@ def _differ(a, b):
     return [not np.array_equal(x, y) for x, y in zip(_leaves(a), _leaves(b))]
 
 
-@pytest.mark.parametrize("shape", [(8, 8), (28, 28)])
+@pytest.mark.parametrize("shape", [(8, 8), pytest.param((28, 28), marks=pytest.mark.slow)])
 def test_networks_make_images_in_the_unit_interval_and_binary_features(shape):
     net = AssociativeAdversarialNetwork(make_prior("bernoulli", 6), shape, width=8)
     params = net.init(jax.random.key(0))
@@ -42,7 +42,7 @@ def test_networks_make_images_in_the_unit_interval_and_binary_features(shape):
     np.testing.assert_array_equal(np.asarray(thresholded), np.asarray(hidden > 0.5).astype(np.uint8))
 
 
-@pytest.mark.parametrize("prior", ["qcbm", "bernoulli"])
+@pytest.mark.parametrize("prior", [pytest.param("qcbm", marks=pytest.mark.slow), "bernoulli"])
 def test_one_step_changes_all_three_parameter_sets_and_is_deterministic_in_the_key(prior):
     opts = {"num_qubits": 3, "bases": 2} if prior == "qcbm" else {}
     net = AssociativeAdversarialNetwork(make_prior(prior, 6, **opts), width=16)
@@ -75,6 +75,7 @@ def test_the_prior_updates_every_m_steps_only():
     assert lp[0] == lp[1] == lp[2] and lp[3] == lp[4] == lp[5] and lp[0] != lp[3] != lp[6]
 
 
+@pytest.mark.slow
 def test_untrainable_priors_record_no_prior_loss_and_keep_no_parameters():
     net = AssociativeAdversarialNetwork(make_prior("gaussian", 6), width=16)
     res = train_adversarial(net, net.init(jax.random.key(0)), _images(), key=jax.random.key(1), steps=4, **KW)
