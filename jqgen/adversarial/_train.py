@@ -92,14 +92,16 @@ def adversarial(
     Args:
         model: the :class:`AssociativeAdversarialNetwork`.
         batch_size: real images (and generated ones) per step.
-        generator_optimizer, discriminator_optimizer: Optax transformations; default
-            ``adam(2e-4, b1=0.5)`` (DCGAN's settings) for 28 x 28, ``adam(1e-3, b1=0.5)`` for 8 x 8.
+        generator_optimizer: an Optax transformation; default ``adam(2e-4, b1=0.5)`` (DCGAN's
+            settings) for 28 x 28, ``adam(1e-3, b1=0.5)`` for 8 x 8.
+        discriminator_optimizer: the same default.
         prior_optimizer: default ``adam(0.01)``.
         prior_every: steps between prior updates (``1``: every step).
         prior_steps: optimizer steps of the prior per update.
         binarize: ``"sample"`` or ``"threshold"`` (:data:`BINARIZE`).
         classifier: a trained classifier (:func:`train_classifier`) for the running score, or ``None``.
-        score_every, score_samples: how often and on how many images the score is computed.
+        score_every: steps between running scores.
+        score_samples: generated images per running score.
 
     Returns:
         A compiled :class:`jqgen.training.Strategy` whose state is :class:`AdversarialState`.
