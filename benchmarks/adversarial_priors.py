@@ -60,8 +60,8 @@ def log(*args: object) -> None:
     print(*args, file=sys.stderr, flush=True)
 
 
-def one_run(arm: str, seed: int, data, classifier, steps: int, chunk: int) -> tuple[dict, np.ndarray]:
-    net = AssociativeAdversarialNetwork(ARMS[arm](), tuple(data.train_images.shape[1:]))
+def one_run(arm: str, seed: int, data, classifier, steps: int, chunk: int, width: int | None) -> tuple[dict, np.ndarray]:
+    net = AssociativeAdversarialNetwork(ARMS[arm](), tuple(data.train_images.shape[1:]), width)
     k_init, k_train, k_eval = jax.random.split(jax.random.key(seed), 3)
     marks: list[float] = []
     t0 = time.perf_counter()
@@ -127,6 +127,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--steps", type=int, default=5000)
     ap.add_argument("--chunk", type=int, default=250)
+    ap.add_argument("--width", type=int, default=None, help="network width (default: the network's, 64 / 16)")
     ap.add_argument("--quick", action="store_true", help="2 arms, 1 seed, 300 steps")
     ap.add_argument("--json", default=None)
     ap.add_argument("--grids", default=None, help="PNG of every arm's samples (seed 0) side by side")
@@ -143,7 +144,7 @@ def main() -> None:
     runs, grids = [], {}
     for arm in arms:
         for seed in range(seeds):
-            r, imgs = one_run(arm, seed, data, classifier, steps, chunk)
+            r, imgs = one_run(arm, seed, data, classifier, steps, chunk, a.width)
             runs.append(r)
             if seed == 0:
                 grids[arm] = imgs
@@ -153,7 +154,7 @@ def main() -> None:
     runs_of = {r["arm"]: r for r in runs if r["seed"] == 0}
     doc = {"benchmark": "adversarial_priors", "environment": environment(), "data": data.name,
            "image_shape": list(data.train_images.shape[1:]), "train_images": int(data.train_images.shape[0]),
-           "steps": steps, "seeds": seeds, "batch_size": 64, "classifier_accuracy": float(classifier.test_accuracy),
+           "steps": steps, "seeds": seeds, "batch_size": 64, "width": a.width, "classifier_accuracy": float(classifier.test_accuracy),
            "real_images": {k: float(real[k]) for k in SCORES}, "summary": summary, "verdict_qcbm_zx": verdict(runs),
            "verdict_qcbm_z": verdict(runs, "qcbm-z"), "runs": runs, "wall_s": time.perf_counter() - t0}
     if a.grids:

@@ -3,6 +3,12 @@ prior of an adversarial network for images (Rudolph et al., PRX 12, 031010 (2022
 flax (nnx) and Optax and trained by :func:`jqgen.training.run`.
 """
 
+try:
+    import flax  # noqa: F401
+except ImportError as e:  # pragma: no cover - the adversarial extra is not installed
+    raise ImportError('jqgen.adversarial needs flax (and scikit-learn for the bundled digits): '
+                      'pip install "jqgen[adversarial]"') from e
+
 from ._model import BINARIZE, AssociativeAdversarialNetwork
 from ._networks import NetworkSizes
 from ._classifier import Classifier, ClassifierConfig, TrainedClassifier, classify, train_classifier

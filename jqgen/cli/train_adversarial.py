@@ -53,6 +53,8 @@ def register(families: Any) -> None:
     s.add_argument("--chi", type=positive_int, default=8, help="MPS prior bond dimension (default: %(default)s)")
     s.add_argument("--latent", type=positive_int, default=None,
                    help="latent size of the other priors (default: qubits x bases)")
+    s.add_argument("--width", type=positive_int, default=None,
+                   help="hidden units (8x8) or first-layer channels (28x28) of both networks (default: 64, 16)")
     s.add_argument("--steps", type=positive_int, default=5000, help="training steps (default: %(default)s)")
     s.add_argument("--batch-size", type=positive_int, default=64, help="(default: %(default)s)")
     s.add_argument("--lr", type=positive_float, default=None,
@@ -84,12 +86,18 @@ def command(args: argparse.Namespace) -> int:
     """Runs ``jqgen train adversarial``; returns 0 or raises (see :mod:`jqgen.cli`)."""
     import optax
 
-    from ..adversarial import AssociativeAdversarialNetwork, load_images, train_adversarial, train_classifier
+    try:
+        from ..adversarial import AssociativeAdversarialNetwork, load_images, train_adversarial, train_classifier
+    except ImportError as e:
+        raise ValueError(f"jqgen train adversarial: {e}") from None
     from ..training import NonFiniteLossError
 
     t0 = time.perf_counter()
-    data = load_images(args.data)
-    net = AssociativeAdversarialNetwork(_prior(args), tuple(data.train_images.shape[1:]))
+    try:
+        data = load_images(args.data)
+    except ImportError as e:  # scikit-learn missing
+        raise ValueError(f"jqgen train adversarial: {e}") from None
+    net = AssociativeAdversarialNetwork(_prior(args), tuple(data.train_images.shape[1:]), args.width)
     name = f"adversarial-{args.prior}-{slug(data.name)}"
     run = prepare_run(args.out, default_name=name, files=FILES, overwrite=args.overwrite, unit="steps",
                       total=args.steps)
@@ -103,7 +111,7 @@ def command(args: argparse.Namespace) -> int:
         settings["generator_optimizer"] = optax.adam(args.lr, b1=0.5)
         settings["discriminator_optimizer"] = optax.adam(args.lr, b1=0.5)
     hparams = {k: getattr(args, k) for k in ("data", "prior", "qubits", "bases", "layers", "shots", "chi", "latent",
-                                            "steps", "batch_size", "lr", "prior_lr", "prior_every", "seed")}
+                                            "width", "steps", "batch_size", "lr", "prior_lr", "prior_every", "seed")}
     metadata = {"dataset": data.name, "hyperparameters": hparams}
     lines = ProgressLines(args.no_progress, f"adversarial {args.prior}", args.steps, "steps")
 
