@@ -98,7 +98,7 @@ def verdict(runs: list[dict], quantum: str = "qcbm-zx") -> dict:
     """Per classical arm and score: the quantum prior's seeds against the arm's by a two-sided
     Mann-Whitney U test (scipy); ``better``/``worse`` when p < 0.05 (better: higher IS, lower
     FD, higher coverage), else ``no significant difference``. With 10 seeds per arm the test
-    detects a shift of about 1.3 seed standard deviations with power 0.8 (normal scores)."""
+    detects a shift of 1.4 seed standard deviations with power 0.8 (normal scores, simulated: 0.74 at 1.3)."""
     from scipy.stats import mannwhitneyu
 
     q = [r for r in runs if r["arm"] == quantum]
