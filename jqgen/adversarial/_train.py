@@ -229,6 +229,7 @@ def train_adversarial(
     """
     if not isinstance(model, AssociativeAdversarialNetwork):
         raise ValueError(f"model must be an AssociativeAdversarialNetwork, got {type(model).__name__}")
+    steps = check_int(steps, "steps", 1)  # as jqgen.fit: a run of no steps is a mistake
     model.check_params(params)
     images = check_images(images)
     if tuple(images.shape[1:]) != model.image_shape:

@@ -759,6 +759,7 @@ def _adversarial_cases(add: Callable[..., None], legal: Callable[..., Legal]) ->
         lambda c: A.train_adversarial(c.aan, c.nan_aan_params, c.images8, key=c.key, steps=1, progress=False),
         lambda c: A.train_adversarial(c.aan, {}, c.images8, key=c.key, steps=1, progress=False),
         lambda c: A.train_adversarial(c.aan, c.aan_params, c.images8, key=c.key, steps=-1, progress=False),
+        lambda c: A.train_adversarial(c.aan, c.aan_params, c.images8, key=c.key, steps=0, progress=False),
         lambda c: A.train_adversarial(c.aan, c.aan_params, c.images8, key=c.key, steps=1, progress=False,
                                       batch_size=0))
     add(A.make_prior, lambda c: A.make_prior("nope", 4), lambda c: A.make_prior("qcbm", 3),
