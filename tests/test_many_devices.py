@@ -1,0 +1,48 @@
+"""Many models on many devices (issue 20, the tests of part 5 for the model axis): in a
+subprocess with ``XLA_FLAGS=--xla_force_host_platform_device_count=8`` (the rest of the suite
+keeps one device), a batch of QCBM and MPS parameter sets sharded along its model axis over
+a mesh of the 8 devices gives the values and gradients of the unsharded batch, and the
+results stay sharded over all 8 devices (XLA partitions the vmapped program: no
+communication, the models are independent)."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+SCRIPT = textwrap.dedent("""
+    import json
+    import jax, jax.numpy as jnp, numpy as np
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+    import jqgen
+    from jqgen.data import bars_and_stripes
+
+    assert jax.device_count() == 8, jax.devices()
+    data = jnp.asarray(bars_and_stripes(2, 3))
+    mesh = Mesh(np.array(jax.devices()), ("models",))
+    out = {}
+    for name, model in [("qcbm", jqgen.QCBM(jqgen.qcbm.HardwareEfficient(6, 2))),
+                        ("mps", jqgen.MPSBornMachine(6, 4))]:
+        params = jax.vmap(model.init)(jax.random.split(jax.random.key(0), 16))
+        loss = lambda p: -jnp.mean(model.log_prob(p, data))
+        batched = jax.jit(jax.vmap(jax.value_and_grad(loss)))
+        one = jax.device_put(params, jax.devices()[0])
+        sharded = jax.device_put(params, NamedSharding(mesh, P("models")))
+        (v1, g1), (v8, g8) = batched(one), batched(sharded)
+        diff = max(float(jnp.max(jnp.abs(a - jax.device_get(b))))
+                   for a, b in zip(jax.tree_util.tree_leaves((v1, g1)), jax.tree_util.tree_leaves((v8, g8))))
+        out[name] = {"max_abs_diff": diff, "devices": len(v8.sharding.device_set),
+                     "scale": float(jnp.max(jnp.abs(v1)))}
+    print(json.dumps(out))
+""")
+
+
+def test_a_sharded_batch_of_models_equals_the_unsharded_one_on_8_host_devices():
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8", JAX_PLATFORMS="cpu")
+    proc = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    for name in ("qcbm", "mps"):
+        assert out[name]["devices"] == 8, out
+        assert out[name]["max_abs_diff"] <= 1e-5 * max(1.0, out[name]["scale"]), out
