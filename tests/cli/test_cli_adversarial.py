@@ -18,6 +18,7 @@ SMALL = ["train", "adversarial", "--data", "digits", "--steps", "20", "--batch-s
          "--no-progress"]
 
 
+@pytest.mark.slow  # 17-24 s of compilation on CI's 2 cores; the example and the library tests train in the default tier
 def test_a_run_writes_checkpoint_summary_and_plots(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(SMALL + ["--prior", "qcbm", "--qubits", "2", "--bases", "2", "--layers", "1", "--out", str(out)]) == 0
