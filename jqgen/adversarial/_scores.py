@@ -85,12 +85,19 @@ def inception_score(probs: Any) -> float:
     p = _check_probs(probs)
     if p.shape[0] == 0:
         return NAN
-    p = p / p.sum(axis=1, keepdims=True)
+    kl = max(0.0, float(mean_kl_to_marginal(p, np)))  # round-off can make a zero KL slightly negative
+    return float(math.exp(kl))
+
+
+def mean_kl_to_marginal(probs: Any, xp: Any = np) -> Any:
+    """``E_x KL(p(y|x) || p(y))`` of probabilities ``[N, C]`` (rows renormalized), with the
+    array module ``xp`` (``numpy``, or ``jax.numpy`` inside a traced function such as the
+    running score of :func:`jqgen.adversarial.adversarial`); the log of the Inception score."""
+    p = probs / probs.sum(axis=1, keepdims=True)
     marginal = p.mean(axis=0)
     positive = p > 0  # where p(y|x) > 0, p(y) > 0 too; elsewhere the term is 0 log 0 = 0
-    terms = p * (np.log(np.where(positive, p, 1.0)) - np.log(np.where(positive, marginal, 1.0)))
-    kl = max(0.0, float(terms.sum(axis=1).mean()))  # round-off can make a zero KL slightly negative
-    return float(math.exp(kl))
+    terms = p * (xp.log(xp.where(positive, p, 1.0)) - xp.log(xp.where(positive, marginal, 1.0)))
+    return terms.sum(axis=1).mean()
 
 
 def _check_features(feats: Any, name: str) -> np.ndarray:

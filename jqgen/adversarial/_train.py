@@ -33,6 +33,7 @@ from ..training import Callback, Strategy, TrainResult, describe_settings, run
 from ._data import check_images
 from ._model import BINARIZE, AssociativeAdversarialNetwork
 from ._networks import apply_generator
+from ._scores import mean_kl_to_marginal
 
 __all__ = ["AdversarialState", "adversarial", "train_adversarial"]
 
@@ -46,13 +47,6 @@ class AdversarialState(NamedTuple):
     prior: Any
     prior_loss: jax.Array
     score: jax.Array
-
-
-def _inception_score(probs: jax.Array) -> jax.Array:
-    """``exp(E_x KL(p(y|x) || p(y)))`` of classifier probabilities ``[N, C]`` (traceable)."""
-    logp = jnp.log(jnp.clip(probs, 1e-12, 1.0))
-    marginal = jnp.log(jnp.clip(jnp.mean(probs, axis=0), 1e-12, 1.0))
-    return jnp.exp(jnp.mean(jnp.sum(probs * (logp - marginal), axis=-1)))
 
 
 def _check_settings(model: AssociativeAdversarialNetwork, classifier: Any, **optimizers: Any) -> None:
@@ -169,7 +163,7 @@ def adversarial(
     def score(params: Any, key: jax.Array) -> jax.Array:
         images = model.generate(params, jax.random.fold_in(key, 2**31 - 1), score_samples)
         probs, _ = classify(classifier, images)
-        return _inception_score(probs).astype(jnp.float32)
+        return jnp.exp(jnp.maximum(mean_kl_to_marginal(probs, jnp), 0.0)).astype(jnp.float32)
 
     def step(params: Any, state: AdversarialState, data: jax.Array, i: jax.Array, key: jax.Array):
         k_batch, k_fake, k_gen, k_prior = jax.random.split(jax.random.fold_in(key, i), 4)

@@ -15,21 +15,11 @@ from typing import Any
 
 import numpy as np
 
+from ._runs import _GAP, _OFF, _ON, _figure, _save, _save_mosaic
+
 __all__ = ["plot_sample_grid", "plot_sample_grids"]
 
-_ON = np.array([0.08, 0.08, 0.12])  # pixel value 1 (as jqgen.plots)
-_OFF = np.array([1.0, 1.0, 1.0])  # pixel value 0
-_GAP = np.array([0.72, 0.78, 0.86])  # lines between images
 _PANEL_INCHES = 4.5  # the widest grid panel
-
-
-def _figure(figsize: tuple[float, float]) -> Any:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=figsize, dpi=100, layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
 
 
 def _check_grid(images: Any, name: str) -> np.ndarray:
@@ -90,19 +80,7 @@ def plot_sample_grid(images: Any, path: str | os.PathLike[str], *, title: str | 
         >>> plot_sample_grid(np.random.default_rng(0).random((20, 8, 8)), path, title="noise") == path
         True
     """
-    img = _grid_image(_check_grid(images, "images"), _check_columns(columns))
-    h, w = img.shape[:2]
-    scale = min(9.0 / w, 9.0 / h, 0.3)  # inches per mosaic pixel
-    fig = _figure((max(2.5, w * scale), max(1.2, h * scale) + (0.4 if title else 0.1)))
-    ax = fig.add_subplot()
-    ax.imshow(img, interpolation="nearest", aspect="equal")
-    ax.set_axis_off()
-    if title:
-        ax.set_title(title)
-    path = os.fspath(path)
-    fig.savefig(path)
-    fig.clear()
-    return path
+    return _save_mosaic(_grid_image(_check_grid(images, "images"), _check_columns(columns)), path, title)
 
 
 def plot_sample_grids(grids: dict[str, Any], path: str | os.PathLike[str], *, columns: int = 10,
@@ -154,7 +132,4 @@ def plot_sample_grids(grids: dict[str, Any], path: str | os.PathLike[str], *, co
         ax.set_title(name)
     if title:
         fig.suptitle(title)
-    path = os.fspath(path)
-    fig.savefig(path)
-    fig.clear()
-    return path
+    return _save(fig, path)

@@ -1,9 +1,6 @@
 """The figures of the CLI's run folders: loss curves, sample grids of bit strings, bond
-entanglement entropies and dimensions, distributions, stages, best-so-far curves, frontiers.
-
-The figures are built with matplotlib's object-oriented API (``matplotlib.figure.Figure``
-rendered by the Agg canvas), so nothing here selects a backend, touches ``pyplot``'s global
-figure list or needs a display. matplotlib is imported only when a function is called.
+entanglement entropies and dimensions, distributions, stages, best-so-far curves, frontiers
+(matplotlib's object-oriented API on the Agg canvas, as :mod:`jqgen.plots` describes).
 """
 
 from __future__ import annotations
@@ -200,14 +197,17 @@ def plot_samples(
     if image_shape is None:
         ncols = math.ceil(s.shape[0] / _STRIPS_PER_COLUMN)
     img = _mosaic(s, shape, ncols)  # type: ignore[arg-type]
-    h, w = img.shape[:2]
-    scale = min(9.0 / w, 9.0 / h, 0.3)  # inches per pixel
-    fig = _figure((max(2.5, w * scale), max(1.2, h * scale) + (0.4 if title else 0.1)))
+    return _save_mosaic(img, path, title)
+
+
+def _save_mosaic(img: np.ndarray, path: str | os.PathLike[str], title: str | None) -> str:
+    """One RGB mosaic as a figure of sane size (at most 9 inches a side), optionally titled."""
+    scale = min(9.0 / img.shape[1], 9.0 / img.shape[0], 0.3)  # inches per pixel
+    fig = _figure((max(2.5, img.shape[1] * scale), max(1.2, img.shape[0] * scale) + (0.4 if title else 0.1)))
     ax = fig.add_subplot()
     ax.imshow(img, interpolation="nearest", aspect="equal")
     ax.set_axis_off()
-    if title:
-        ax.set_title(title)
+    ax.set_title(title or "")
     return _save(fig, path)
 
 
