@@ -75,7 +75,7 @@ class _Families(Mapping[str, type]):
 #: (classmethod, see :class:`jqgen.GenerativeModel`).
 MODEL_FAMILIES: Mapping[str, type] = _Families(
     {"mps": MPSBornMachine, "symmetric-mps": SymmetricMPSBornMachine, "qcbm": QCBM, "qcbm-conserving": ConservingQCBM},
-    {"aan": ("jqgen.adversarial", "AssociativeAdversarialNetwork")},
+    {"aan": ("jqgen.adversarial", "AssociativeAdversarialNetwork"), "batch": ("jqgen.training", "ModelBatch")},
 )
 
 

@@ -8,9 +8,11 @@ the bit-identical result, and one result type, :class:`TrainResult`.
 
 Strategies: :func:`gradient` (any Optax optimizer; :func:`fit`), :func:`cmaes` (evosax;
 :func:`cmaes_fit`), :func:`sweep` (two-site sweeps of MPS Born machines;
-:func:`sweep_train`); the device trainers of :mod:`jqgen.hardware` build host strategies.
+:func:`sweep_train`); :func:`stacked` runs many runs of a compiled strategy as one
+(vmapped, shardable over a mesh: :class:`ModelBatch`); the device trainers of :mod:`jqgen.hardware` build host strategies.
 """
 
+from ._batch import ModelBatch, StackState, stacked
 from ._cmaes import CMAES, cmaes, cmaes_fit, default_population
 from ._gradient import LossFn, describe_settings, fit, gradient
 from ._runner import Callback, run
@@ -22,8 +24,10 @@ __all__ = [
     "CMAES",
     "Callback",
     "LossFn",
+    "ModelBatch",
     "NonFiniteLossError",
     "Strategy",
+    "StackState",
     "SweepResult",
     "TrainResult",
     "cmaes",
@@ -33,6 +37,7 @@ __all__ = [
     "fit",
     "gradient",
     "run",
+    "stacked",
     "stored_state",
     "sweep",
     "sweep_train",

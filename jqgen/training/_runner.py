@@ -121,7 +121,7 @@ class _Run:
             column += np.broadcast_to(np.asarray(values, np.float64), (count,)).tolist()
         self.done += count
         if self.bar is not None:  # one redraw per update: the postfix waits for update's
-            shown = {k: f"{v[-1]:.4g}" for k, v in self.metrics.items() if k != "seconds" and v}
+            shown = {k: f"{v[-1]:.4g}" for k, v in self.metrics.items() if k != "seconds" and "/" not in k and v}
             self.bar.set_postfix(shown, refresh=False)
             self.bar.update(count)
 
@@ -167,6 +167,7 @@ def run(
     callback: Callback | None = None,
     progress: bool = True,
     desc: str | None = None,
+    place: Callable[[Any], Any] | None = None,
 ) -> TrainResult:
     """Runs ``strategy`` from ``params`` for ``steps`` steps on ``data``.
 
@@ -188,6 +189,10 @@ def run(
         callback: ``callback(steps_done, params, state, history)`` after every chunk or host step.
         progress: show a tqdm progress bar.
         desc: its label (default: the strategy's name).
+        place: ``tree -> tree`` applied to the parameters and to the state before the first
+            step, fresh or resumed (e.g. ``jax.device_put`` onto a ``NamedSharding``: the
+            compiled chunks then run partitioned as their inputs are; see
+            :func:`jqgen.training.stacked`).
 
     Returns:
         :class:`TrainResult`.
@@ -229,6 +234,8 @@ def run(
         r.done = r.saved = rec.steps_done
         if bar is not None:
             bar.update(r.done)
+    if place is not None:
+        params, state = place(params), place(state)
     try:
         if not r.status.startswith("stopped") and r.done < steps:
             loop = _compiled_loop if strategy.compiled else _host_loop
