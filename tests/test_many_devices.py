@@ -50,3 +50,48 @@ def test_a_sharded_batch_of_models_equals_the_unsharded_one_on_8_host_devices(fa
     for name in (family,):
         assert out[name]["devices"] == 8, out
         assert out[name]["max_abs_diff"] <= 1e-5 * max(1.0, out[name]["scale"]), out
+
+
+EXPERIMENT_SCRIPT = textwrap.dedent("""
+    import json, sys, tempfile
+    import jax, jax.numpy as jnp, numpy as np, optax
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+    import jqgen
+    from jqgen.experiments import parse_experiment, run_experiment
+    from jqgen.training import ModelBatch, gradient, run, stacked
+
+    assert jax.device_count() == 8, jax.devices()
+    e = parse_experiment({"data": {"name": "bars-stripes-2x2"}, "model": {"family": "mps", "chi_max": 2},
+                          "trainer": {"name": "gradient", "steps": 10},
+                          "grid": {"seed": [0, 1, 2, 3, 4, 5], "lr": [0.05, 0.2]},
+                          "metrics": {"report": ["kl", "nll"]}})
+    tmp = tempfile.mkdtemp()
+    eight = run_experiment(e, tmp + "/eight", progress=False)
+    one = run_experiment(e, tmp + "/one", devices=jax.devices()[:1], progress=False)
+    shard = json.load(open(tmp + "/eight/shards/g0-s0.json"))
+    diff = max(max(abs(a - b) for a, b in zip(x["curve"], y["curve"])) for x, y in zip(eight.runs, one.runs))
+    fdiff = max(abs(x["final"][k] - y["final"][k]) for x, y in zip(eight.runs, one.runs) for k in ("kl", "nll"))
+    # the runner's place hook really spreads a stacked run over the 8 devices
+    model = jqgen.MPSBornMachine(4, 2)
+    batch = ModelBatch(model, 8)
+    sharding = NamedSharding(Mesh(np.array(jax.devices()), ("models",)), P("models"))
+    place = lambda t: jax.tree_util.tree_map(lambda x: jax.device_put(x, sharding), t)
+    res = run(stacked(gradient(model, optax.adam(0.1), batch_size=6), jax.random.split(jax.random.key(0), 8)),
+              batch.init(jax.random.key(1)), jqgen.data.bars_and_stripes(2, 2), key=jax.random.key(0), steps=3,
+              progress=False, place=place)
+    print(json.dumps({"curve_diff": diff, "final_diff": fdiff, "runs": len(eight.runs),
+                      "padded": shard["padded_size"], "devices": shard["devices"],
+                      "param_devices": len(jax.tree_util.tree_leaves(res.params)[0].sharding.device_set),
+                      "state_devices": len(res.state.failed_at.sharding.device_set)}))
+""")
+
+
+def test_an_experiment_sharded_over_8_host_devices_equals_the_one_device_run():
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8", JAX_PLATFORMS="cpu")
+    proc = subprocess.run([sys.executable, "-c", EXPERIMENT_SCRIPT], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["runs"] == 12 and out["padded"] == 16 and out["devices"] == 8, out
+    assert out["param_devices"] == 8 and out["state_devices"] == 8, out
+    assert out["curve_diff"] <= 1e-5 and out["final_diff"] <= 1e-5, out

@@ -10,6 +10,7 @@
     jqgen sample runs/mps-bars-stripes-4x4/checkpoint.npz --num 16 [--out FILE] [--npy FILE]
     jqgen evaluate runs/qcbm-line-cardinality-12-6-0.3-s0/checkpoint.npz --samples 10000
     jqgen run runs/qcbm-all-bars-stripes-2x2/checkpoint.npz --device local::testing --shots 2000
+    jqgen experiment examples/experiments/qcbm_seeds.toml [--out DIR] [--devices N]
     jqgen --version
 
 Every ``jqgen train`` command writes its run folder (``--out``, default
@@ -39,7 +40,8 @@ Exit codes:
 
 Layout: :mod:`jqgen.cli._main` (parser, dispatch, exit codes), one module per command
 (``train_mps``, ``train_sweep``, ``train_qcbm``, ``train_qcbm_device``, ``train_synergy``,
-``train_adversarial``, ``sample``, ``evaluate``, ``run_device``), each with ``register(subparsers)``; shared
+``train_adversarial``, ``sample``, ``evaluate``, ``run_device``, ``geo``, ``experiment``,
+``info``), each with ``register(subparsers)``; shared
 helpers in ``_args`` (argument types, data loading), ``_rundir`` (run folders, summaries,
 interrupts, x64) and ``_report`` (evaluation and printing).
 """

@@ -14,7 +14,7 @@ from typing import Sequence
 
 import jax
 
-from . import evaluate, geo, info, run_device, sample, train_adversarial, train_mps, train_qcbm, train_qcbm_device, train_synergy
+from . import evaluate, experiment, geo, info, run_device, sample, train_adversarial, train_mps, train_qcbm, train_qcbm_device, train_synergy
 from ._args import BadInput, Parser
 from ._report import version
 from ._rundir import TrainingStopped, command_scope, interrupted_message
@@ -29,12 +29,12 @@ def build_parser() -> Parser:
     """The ``jqgen`` argument parser with every command registered."""
     parser = Parser(prog="jqgen", description="Quantum and quantum-inspired generative models in JAX.")
     parser.add_argument("--version", action="version", version=f"jqgen {version()} (jax {jax.__version__})")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{train,sample,evaluate,run,geo,info}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{train,sample,evaluate,run,geo,experiment,info}")
     train = commands.add_parser("train", help="train a model on a data set")
     families = train.add_subparsers(dest="family", required=True, metavar="{mps,qcbm,synergy,qcbm-device,adversarial}")
     for module in (train_mps, train_qcbm, train_synergy, train_qcbm_device, train_adversarial):
         module.register(families)
-    for module in (sample, evaluate, run_device, geo, info):
+    for module in (sample, evaluate, run_device, geo, experiment, info):
         module.register(commands)
     return parser
 

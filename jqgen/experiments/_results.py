@@ -85,7 +85,7 @@ def _write_csv(path: str, runs: list[dict[str, Any]], grid: list[str]) -> str:
     tmp = f"{path}.tmp{os.getpid()}"
     with open(tmp, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["run", "shard", "status", *grid, *settings, *finals, "steps"])
+        w.writerow(["run", "shard", "status", *grid, *settings, *(f"final_{k}" for k in finals), "steps_done"])
         for r in runs:
             s = r["settings"]
             w.writerow([r["run"], r["shard"], r["status"], *(s.get(k) for k in grid), *(s.get(k) for k in settings),

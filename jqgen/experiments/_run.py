@@ -68,6 +68,9 @@ def plan_shards(experiment: Experiment, num_devices: int) -> list[Shard]:
         >>> [(s.id, len(s.runs), s.size) for s in plan_shards(e, 2)]
         [('g0-s0', 3, 4), ('g1-s0', 3, 4)]
     """
+    _check_experiment(experiment)
+    if isinstance(num_devices, bool) or not isinstance(num_devices, (int, np.integer)) or num_devices < 1:
+        raise ValueError(f"num_devices must be an int >= 1, got {num_devices!r}")
     groups: dict[str, list[RunSettings]] = {}
     for r in experiment.runs():
         groups.setdefault(group_key(r), []).append(r)
@@ -78,6 +81,12 @@ def plan_shards(experiment: Experiment, num_devices: int) -> list[Shard]:
             part = tuple(runs[s * per:(s + 1) * per])
             shards.append(Shard(f"g{g}-s{s}", part, num_devices * math.ceil(len(part) / num_devices)))
     return shards
+
+
+def _check_experiment(experiment: Any) -> None:
+    if not isinstance(experiment, Experiment):
+        raise ValueError(f"experiment must be a jqgen.experiments.Experiment (parse_experiment, load_experiment), "
+                         f"got {type(experiment).__name__}")
 
 
 def _prepare_out(experiment: Experiment, out: str, overwrite: bool) -> None:
@@ -176,6 +185,12 @@ def run_experiment(
         ValueError: bad settings or data, or ``out`` holding another experiment.
         TimeoutError: process 0 waited ``wait_s`` for other processes' shards.
     """
+    _check_experiment(experiment)
+    for name, value in (("chunk_size", chunk_size), ("wait_s", wait_s)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise ValueError(f"{name} must be a positive number, got {value!r}")
+    if not isinstance(chunk_size, int):
+        raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
     out = os.fspath(out)
     devices = list(devices) if devices is not None else jax.local_devices()
     if not devices:

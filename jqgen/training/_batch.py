@@ -161,9 +161,10 @@ def stacked(strategy: Strategy, keys: jax.Array, *,
         params = jax.tree_util.tree_map(keep, new_p, params)
         inner = jax.tree_util.tree_map(keep, new_s, st.inner)
         failed = jnp.where((st.failed_at < 0) & ~ok, i.astype(jnp.int32), st.failed_at)
-        alive = ok.sum()
-        mean = jnp.where(alive > 0, jnp.sum(jnp.where(ok, loss, 0)) / jnp.maximum(alive, 1), jnp.nan)
-        out = {"loss": mean.astype(loss.dtype), "runs_training": alive.astype(jnp.float32)}
+        alive = ok.sum().astype(loss.dtype)
+        mean = jnp.where(alive > 0, jnp.sum(jnp.where(ok, loss, jnp.zeros_like(loss))) / jnp.maximum(alive, 1),
+                         jnp.nan)
+        out = {"loss": mean.astype(loss.dtype), "runs_training": alive}
         for name, values in metrics.items():
             for r in range(size):
                 out[f"{name}/{r}"] = jnp.where(ok[r], values[r], jnp.nan).astype(values.dtype)

@@ -496,11 +496,29 @@ def cases() -> dict[str, list[Any]]:
         legal(lambda c: T.describe_settings(np.array([NAN])), lambda r: len(r) == 64))
     add(T.default_population, lambda c: T.default_population(0), lambda c: T.default_population(2.5))
     add(T.CMAES, lambda c: T.CMAES(0), lambda c: T.CMAES(4, sigma0=-1.0))
+    add(T.ModelBatch, lambda c: T.ModelBatch(c.mps_model, 0), lambda c: T.ModelBatch("model", 2))
+    add(T.stacked, lambda c: T.stacked(T.gradient(c.mps_model, _adam(), batch_size=2), jax.random.key(0)),
+        lambda c: T.stacked(T.Strategy("h", lambda p, k: (), host_step=lambda *a: a), jax.random.split(c.key, 2)))
     add(T.Strategy, lambda c: T.run(T.Strategy("x", None), c.mps, c.bits4, key=c.key, steps=1))
     add(jqgen.checked, lambda c: jqgen.checked(3),
         lambda c: jqgen.checked(lambda m, b: M.log_prob(m, b))(c.mps, jnp.full((1, 4), 2, jnp.uint8)))
     add(jqgen.training.LossFn, lambda c: jqgen.fit(c.mps_model, c.mps, c.bits4, _adam(), key=c.key, steps=1,
                                                    loss="not callable", progress=False))
+
+    # ------------------------------------------------------------------ experiments
+    import jqgen.experiments as X
+
+    exp = {"data": {"name": "bars-stripes-2x2"}, "model": {"family": "mps", "chi_max": 2},
+           "trainer": {"name": "gradient", "steps": 1}}
+    add(X.parse_experiment, lambda c: X.parse_experiment({**exp, "grid": {"seed": [NAN]}}),
+        lambda c: X.parse_experiment({**exp, "trainer": {"name": "gradient", "lr": INF}}),
+        lambda c: X.parse_experiment({**exp, "model": {"family": "mps", "chi_max": -1}}),
+        lambda c: X.parse_experiment("not a table"))
+    add(X.load_experiment, lambda c: X.load_experiment(c.garbage))
+    add(X.run_experiment, lambda c: X.run_experiment("experiment", c.tmp),
+        lambda c: X.run_experiment(X.parse_experiment(exp), c.tmp, devices=[]),
+        lambda c: X.run_experiment(X.parse_experiment(exp), c.tmp, chunk_size=0))
+    add(X.plan_shards, lambda c: X.plan_shards(X.parse_experiment(exp), 0))
 
     # ------------------------------------------------------------------ synergy
     add(S.circuit_from_mps, lambda c: S.circuit_from_mps(c.mps, 0), lambda c: S.circuit_from_mps(c.nan_mps, 1),
@@ -623,6 +641,9 @@ def cases() -> dict[str, list[Any]]:
     _adversarial_cases(add, legal)
 
     # ------------------------------------------------------------------ plots, cli
+    add(PL.plot_experiment, lambda c: PL.plot_experiment([], ["seed"], os.path.join(c.tmp, "e.png")),
+        legal(lambda c: PL.plot_experiment([{"settings": {"seed": 0}, "final": {"loss": NAN}, "curve": [NAN, 1.0]}],
+                                           ["seed"], os.path.join(c.tmp, "e.png")), lambda r: r.endswith("e.png")))
     add(PL.plot_adversarial_curves, lambda c: PL.plot_adversarial_curves("metrics", os.path.join(c.tmp, "p.png")),
         lambda c: PL.plot_adversarial_curves({"loss": [1.0] * 60}, os.path.join(c.tmp, "q.png"), smooth=0),
         legal(lambda c: PL.plot_adversarial_curves({"loss": [NAN, 1.0], "score": [NAN, NAN]},  # NaN: not recorded
@@ -791,6 +812,11 @@ EXEMPT = {
     "jqgen.protocol.GenerativeModel": "a Protocol (structural type); models are fuzzed by their classes",
     "jqgen.spaces.SolutionSpace": "a Protocol (structural type); spaces are fuzzed by their classes",
     "jqgen.geo._problem.Problem": "a Protocol (structural type); problems are fuzzed by their classes",
+    "jqgen.training._batch.StackState": "the state record of a stacked strategy (fuzzed through stacked)",
+    "jqgen.experiments._spec.Experiment": "the record parse_experiment validates and returns (fuzzed there)",
+    "jqgen.experiments._spec.RunSettings": "a run of Experiment.runs() (fuzzed through parse_experiment)",
+    "jqgen.experiments._run.Shard": "a record of plan_shards (fuzzed there)",
+    "jqgen.experiments._results.ExperimentResult": "the result record of run_experiment (fuzzed there)",
     "jqgen.training._strategy.NonFiniteLossError": "an exception type raised by the trainers",
     "jqgen.hardware._runner.TaskLost": "an exception type raised by poll functions",
     "jqgen.checkpoint.Checkpoint": "the result record of load_checkpoint (fuzzed there)",

@@ -38,7 +38,7 @@ from ._cases import EXEMPT, Ctx, Legal, cases
 PUBLIC_MODULES = ["jqgen", "jqgen.bits", "jqgen.data", "jqgen.checkpoint", "jqgen.metrics", "jqgen.spaces",
                   "jqgen.synthetic", "jqgen.protocol", "jqgen.distributions", "jqgen.mps", "jqgen.qcbm",
                   "jqgen.training", "jqgen.evaluation", "jqgen.synergy", "jqgen.hardware", "jqgen.geo",
-                  "jqgen.plots", "jqgen.cli", "jqgen.adversarial"]
+                  "jqgen.plots", "jqgen.cli", "jqgen.adversarial", "jqgen.experiments"]
 TIME_LIMIT_S = 20  # per call, generous for a first compile on a loaded 2-core machine
 CASES = cases()
 CTX = Ctx()
