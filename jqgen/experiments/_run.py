@@ -5,7 +5,7 @@ The runs of an :class:`~jqgen.experiments.Experiment` are split into *groups* (r
 compiled program serves: :func:`~jqgen.experiments._build.group_key`), each group into
 *shards* of at most ``shard_size`` runs, padded to a multiple of the device count with
 copies of its last run (computed, never reported). A shard is one call of the training
-runner with a :func:`jqgen.training.stacked` strategy, its model axis placed on
+runner (a host trainer, a sweep: one run per shard, on the default device) with a :func:`jqgen.training.stacked` strategy, its model axis placed on
 ``NamedSharding(Mesh(devices, ("models",)), P("models"))``: each device trains its slice of
 the runs, XLA partitioning the vmapped step without communication::
 
@@ -41,7 +41,8 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from ..data import load_dataset
 from ..training import ModelBatch, NonFiniteLossError, run
-from ._build import build_model, build_strategy, group_key, run_keys
+from ._build import HOST_TRAINERS, build_model, build_strategy, group_key, run_keys
+from ._host import train_sweep_shard
 from ._metrics import check_metrics, final_metrics
 from ._results import ExperimentResult, collect_results
 from ._spec import Experiment, RunSettings
@@ -79,7 +80,8 @@ def plan_shards(experiment: Experiment, num_devices: int) -> list[Shard]:
         per = min(experiment.shard_size or len(runs), len(runs))
         for s in range(math.ceil(len(runs) / per)):
             part = tuple(runs[s * per:(s + 1) * per])
-            shards.append(Shard(f"g{g}-s{s}", part, num_devices * math.ceil(len(part) / num_devices)))
+            size = 1 if part[0].trainer in HOST_TRAINERS else num_devices * math.ceil(len(part) / num_devices)
+            shards.append(Shard(f"g{g}-s{s}", part, size))
     return shards
 
 
@@ -211,7 +213,10 @@ def run_experiment(
         for shard in mine:
             path = os.path.join(out, "shards", f"{shard.id}.json")
             if not os.path.exists(path):
-                result = _train_shard(shard, data, experiment.metrics, out, devices, chunk_size, _show(bar))
+                if experiment.trainer in HOST_TRAINERS:
+                    result = train_sweep_shard(shard, data, experiment.metrics, out, _show(bar))
+                else:
+                    result = _train_shard(shard, data, experiment.metrics, out, devices, chunk_size, _show(bar))
                 _write_json(path, result)
             if bar is not None:
                 bar.update(len(shard.runs))

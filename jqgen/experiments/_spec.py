@@ -17,6 +17,8 @@ An experiment is a TOML file (or the same as a dict)::
     [trainer]
     name = "gradient"               # gradient: optimizer, lr, loss, batch_size, shots, steps
     loss = "kl"                     # cmaes: population, sigma0, loss, shots, steps
+                                    # sweep (mps): lr, descent_steps, num_batches, cutoff,
+                                    #   min_improvement, steps (loops; D_max = chi_max)
     lr = 0.05
     steps = 300
 
@@ -56,10 +58,15 @@ _FAMILIES = {
 _TRAINERS = {
     "gradient": {"optimizer": "adam", "lr": 0.05, "loss": None, "batch_size": None, "shots": None, "steps": 200},
     "cmaes": {"population": None, "sigma0": 0.3, "loss": "mmd", "shots": None, "steps": 200},
+    # two-site sweeps (MPS only; chi_max is D_max, steps count loops), with the settings of
+    # ``jqgen train mps --method sweep`` (Han et al.'s, normalized gradients, lr decay on a rise)
+    "sweep": {"lr": 5e-3, "descent_steps": 1, "num_batches": 1, "cutoff": 0.0, "min_improvement": 0.002,
+              "steps": 20},
 }
 _CHOICES = {"dtype": ("float32", "float64", "complex64", "complex128"), "engine": ("fused", "tensorcircuit"),
             "optimizer": ("adam", "sgd"), "loss": ("nll", "kl", "mmd", None)}
-_POSITIVE_INTS = ("layers", "chi_max", "batch_size", "shots", "steps", "population")
+_POSITIVE_INTS = ("layers", "chi_max", "batch_size", "shots", "steps", "population", "descent_steps", "num_batches")
+_NONNEGATIVE_FLOATS = ("cutoff", "min_improvement")
 _POSITIVE_FLOATS = ("lr", "sigma0")
 _TOP = ("name", "shard_size", "data", "model", "trainer", "grid", "metrics")
 
@@ -174,6 +181,9 @@ def _check_value(key: str, value: Any, where: str) -> Any:
     if key in _POSITIVE_FLOATS and (isinstance(value, bool) or not isinstance(value, (int, float))
                                     or not 0 < value < float("inf")):
         _fail(where, value, "a positive finite number")
+    if key in _NONNEGATIVE_FLOATS and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                       or not 0 <= value < float("inf")):
+        _fail(where, value, "a non-negative finite number")
     if key == "seed" and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
         _fail(where, value, "a non-negative integer")
     if key == "ansatz":
@@ -181,7 +191,7 @@ def _check_value(key: str, value: Any, where: str) -> Any:
 
         if value not in ANSATZ_NAMES:
             _fail(where, value, f"one of {list(ANSATZ_NAMES)}")
-    return float(value) if key in _POSITIVE_FLOATS else value
+    return float(value) if key in _POSITIVE_FLOATS + _NONNEGATIVE_FLOATS else value
 
 
 def _settings(table: Mapping[str, Any], defaults: Mapping[str, Any], section: str, kind: str) -> dict[str, Any]:
@@ -229,7 +239,9 @@ def parse_experiment(raw: Mapping[str, Any], *, base_dir: str = ".", default_nam
         _fail("[trainer].name", trainer, f"one of {list(_TRAINERS)}")
     model = _settings(model_t, _FAMILIES[family], "model", f"model family {family!r}")
     training = _settings(trainer_t, _TRAINERS[trainer], "trainer", f"trainer {trainer!r}")
-    if training["loss"] is None:
+    if trainer == "sweep" and family != "mps":
+        _fail("[trainer].name", trainer, f"'gradient' or 'cmaes' for a {family} model (sweeps train MPS)")
+    if training.get("loss", "") is None:
         training["loss"] = "nll" if family == "mps" else "mmd"
     if family == "mps" and training.get("shots") is not None:
         _fail("[trainer].shots", training["shots"], "unset for MPS models (exact likelihoods)")
