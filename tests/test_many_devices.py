@@ -1,9 +1,12 @@
-"""Many models on many devices (issue 20, the tests of part 5 for the model axis): in a
+"""Many models and big states on many devices (issue 20, part 5): in a
 subprocess with ``XLA_FLAGS=--xla_force_host_platform_device_count=8`` (the rest of the suite
 keeps one device), a batch of QCBM and MPS parameter sets sharded along its model axis over
 a mesh of the 8 devices gives the values and gradients of the unsharded batch, and the
 results stay sharded over all 8 devices (XLA partitions the vmapped program: no
-communication, the models are independent)."""
+communication, the models are independent); an experiment sharded over the 8 devices gives
+the one-device results; a QCBM statevector sharded over them (jqgen.qcbm.sharded_state)
+equals the single-device state, with equal gradients, a slice of the memory per device and
+memory flat in depth."""
 
 import json
 import os
@@ -95,3 +98,69 @@ def test_an_experiment_sharded_over_8_host_devices_equals_the_one_device_run():
     assert out["runs"] == 12 and out["padded"] == 16 and out["devices"] == 8, out
     assert out["param_devices"] == 8 and out["state_devices"] == 8, out
     assert out["curve_diff"] <= 1e-5 and out["final_diff"] <= 1e-5, out
+
+
+STATEVECTOR_SCRIPT = textwrap.dedent("""
+    import json, sys
+    import jax, jax.numpy as jnp, numpy as np
+    from jax.sharding import Mesh
+    import jqgen
+    from jqgen.qcbm import sharded_probs, sharded_state
+
+    assert jax.device_count() == 8, jax.devices()
+    mesh = Mesh(np.array(jax.devices()), ("amps",))
+    out = {}
+    for name in [a for a in sys.argv[1:] if a != "--memory"]:
+        model = jqgen.QCBM(jqgen.qcbm.ansatz_by_name(name, 8, 3))
+        p = model.init(jax.random.key(1))
+        psi = sharded_state(model, p, mesh)
+        loss = lambda q, probs: -jnp.sum(jnp.log(probs(q)[:7] + 1e-6))
+        g1 = jax.jit(jax.grad(lambda q: loss(q, model.probs)))(p)
+        g8 = jax.jit(jax.grad(lambda q: loss(q, lambda r: sharded_probs(model, r, mesh))))(p)
+        leaves = list(zip(jax.tree_util.tree_leaves(g1), jax.tree_util.tree_leaves(g8)))
+        out[name] = {"state_diff": float(jnp.max(jnp.abs(psi - model.state(p)))),
+                     "grad_rel": max(float(jnp.max(jnp.abs(a - b)) / jnp.max(jnp.abs(a))) for a, b in leaves),
+                     "devices": len(psi.sharding.device_set)}
+    # memory per device of a value_and_grad step at n = 12, 1 vs 8 devices, depth 2 vs 8
+    mem = {}
+    for layers in ((2, 8) if "--memory" in sys.argv else ()):
+        model = jqgen.QCBM(jqgen.qcbm.ansatz_by_name("cnot-line", 12, layers))
+        p = model.init(jax.random.key(0))
+        for d in (1, 8):
+            m = Mesh(np.array(jax.devices()[:d]), ("amps",))
+            f = jax.jit(jax.value_and_grad(lambda q: jnp.sum(sharded_probs(model, q, m)[:5])))
+            mem[f"{layers}-{d}"] = f.lower(p).compile().memory_analysis().temp_size_in_bytes
+    errors = []
+    for devices, n in ((jax.devices()[:3], 10), (jax.devices(), 7)):
+        try:
+            sharded_state(jqgen.QCBM(jqgen.qcbm.LiuWang(n, 1)), jqgen.QCBM(jqgen.qcbm.LiuWang(n, 1)).init(
+                jax.random.key(0)), Mesh(np.array(devices), ("amps",)))
+        except ValueError as e:
+            errors.append(str(e))
+    print(json.dumps({"families": out, "memory": mem, "errors": errors}))
+""")
+
+
+def _statevector_run(*args: str) -> dict:
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8", JAX_PLATFORMS="cpu")
+    proc = subprocess.run([sys.executable, "-c", STATEVECTOR_SCRIPT, *args], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("families", [("cnot-line",), pytest.param(("line", "su4", "all", "star"),
+                                                                       marks=pytest.mark.slow)])
+def test_a_statevector_sharded_over_8_host_devices_equals_the_single_device_one(families):
+    out = _statevector_run(*families)
+    for name in families:
+        r = out["families"][name]
+        assert r["devices"] == 8 and r["state_diff"] <= 2e-6 and r["grad_rel"] <= 1e-4, (name, r)
+    assert "power of 2" in out["errors"][0] and "n >= 2 * 3 + 2" in out["errors"][1], out["errors"]
+
+
+@pytest.mark.slow
+def test_a_sharded_statevector_step_holds_a_slice_per_device_flat_in_depth():
+    mem, chunk = _statevector_run("--memory")["memory"], 2**12 * 8 // 8
+    assert abs(mem["2-8"] - mem["8-8"]) < chunk and abs(mem["2-1"] - mem["8-1"]) < chunk, mem  # flat in depth
+    assert mem["8-8"] <= mem["8-1"] / 5 and mem["8-8"] <= 24 * chunk, mem  # each device holds a slice

@@ -17,6 +17,7 @@ from ._givens import Givens, full_support_layers
 from ._names import ANSATZ_NAMES, ansatz_by_name
 from ._model import QCBM, available_memory, statevector_bytes
 from ._objective import make_loss, parameter_shift_grad
+from ._sharded import devices_needed, sharded_probs, sharded_state
 from ._subspace import subspace_bits, subspace_index, subspace_size
 from ._tc import circuit_from_ops, tc_circuit, tc_settings, tc_state
 from ._tree import chow_liu_tree, mutual_information
@@ -36,6 +37,7 @@ __all__ = [
     "available_memory",
     "chow_liu_tree",
     "circuit_from_ops",
+    "devices_needed",
     "full_support_layers",
     "make_loss",
     "mutual_information",
@@ -47,6 +49,8 @@ __all__ = [
     "ryy",
     "rz",
     "rzz",
+    "sharded_probs",
+    "sharded_state",
     "statevector_bytes",
     "su4",
     "subspace_bits",
