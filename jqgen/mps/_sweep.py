@@ -34,7 +34,7 @@ from jax import lax
 
 from ._core import bond_masks, unit_rows
 
-__all__ = ["SweepCarry", "SweepHyper", "environments", "half_sweep", "merged_nll", "pad_carry"]
+__all__ = ["SweepCarry", "SweepHyper", "environments", "half_sweep", "half_sweep_body", "merged_nll", "pad_carry"]
 
 _PSI_FLOOR = 1e-30  # |psi| below this is clipped in 1/psi (only exact zeros reach it)
 #: Full float32 matrix products: XLA's DEFAULT precision lets GPUs use TF32 (10-bit
@@ -127,15 +127,21 @@ def _psi(l: jax.Array, a: jax.Array, r: jax.Array, x1: jax.Array, x2: jax.Array)
     return jnp.sum(sel * r, axis=-1)
 
 
-def merged_nll(l, l_log, a, r, r_log, x1, x2) -> jax.Array:
-    """Mean NLL of the images at a bond whose merged tensor ``a`` has unit norm."""
+def merged_nll(l, l_log, a, r, r_log, x1, x2, axis: str | None = None) -> jax.Array:
+    """Mean NLL of the images at a bond whose merged tensor ``a`` has unit norm (over all
+    devices of the mesh axis ``axis`` inside ``shard_map``, whose shards hold the images)."""
     psi = _psi(l, a, r, x1, x2)
-    return -jnp.mean(2 * (l_log + r_log + jnp.log(jnp.abs(psi))))
+    terms = 2 * (l_log + r_log + jnp.log(jnp.abs(psi)))
+    if axis is None:
+        return -jnp.mean(terms)
+    return -lax.psum(jnp.sum(terms), axis) / (terms.shape[0] * lax.axis_size(axis))
 
 
-def two_site_gradient(l, a, r, x1, x2) -> jax.Array:
+def two_site_gradient(l, a, r, x1, x2, axis: str | None = None) -> jax.Array:
     """Descent direction ``g = (1/B) sum_v conj(L (x) e_v (x) R) / conj(psi(v)) - A``; for a
-    unit-norm ``A`` this is ``-1/2`` times the gradient of the mean NLL (Han et al. Eq. 7)."""
+    unit-norm ``A`` this is ``-1/2`` times the gradient of the mean NLL (Han et al. Eq. 7).
+    With a mesh axis name ``axis`` (inside ``shard_map``) the ``B`` images are the shards'
+    together: the sum is ``psum``-ed over the devices."""
     chi = a.shape[0]
     psi = _psi(l, a, r, x1, x2)
     psi = jnp.where(jnp.abs(psi) < _PSI_FLOOR, _PSI_FLOOR, psi)
@@ -143,8 +149,11 @@ def two_site_gradient(l, a, r, x1, x2) -> jax.Array:
     slot = (2 * x1 + x2).astype(jnp.int32)
     onehot = jax.nn.one_hot(slot, 4, dtype=a.dtype)
     m = (onehot[:, :, None] * w[:, None, :]).reshape(-1, 4 * chi)
-    g = jnp.matmul(l.conj().T, m, precision=_HI).reshape(chi, 2, 2, chi) / jnp.asarray(l.shape[0], a.dtype)
-    return g - a
+    if axis is None:
+        g = jnp.matmul(l.conj().T, m, precision=_HI).reshape(chi, 2, 2, chi) / jnp.asarray(l.shape[0], a.dtype)
+        return g - a
+    g = lax.psum(jnp.matmul(l.conj().T, m, precision=_HI), axis).reshape(chi, 2, 2, chi)
+    return g / jnp.asarray(l.shape[0] * lax.axis_size(axis), a.dtype) - a
 
 
 def _svd(m: jax.Array, fallback: bool = True) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
@@ -269,7 +278,32 @@ def half_sweep(
 
     Returns the new carry and the mean NLL of all images at the last bond updated. The
     input carry is donated (its buffers are reused for the output): do not use it afterwards.
+    The data-parallel version is :func:`jqgen.mps._sweep_sharded.sharded_half_sweep`.
     """
+    return half_sweep_body(carry, data, key, start, hyper, move_right=move_right, chunk=chunk,
+                           descent_steps=descent_steps, batch_size=batch_size, normalized_grad=normalized_grad,
+                           svd=svd, fallback=fallback)
+
+
+def half_sweep_body(
+    carry: SweepCarry,
+    data: jax.Array,
+    key: jax.Array,
+    start: jax.Array,
+    hyper: SweepHyper,
+    *,
+    move_right: bool,
+    chunk: int,
+    descent_steps: int,
+    batch_size: int,
+    normalized_grad: bool,
+    svd: str = "lapack",
+    fallback: bool = True,
+    axis: str | None = None,
+) -> tuple[SweepCarry, jax.Array]:
+    """The traced body of :func:`half_sweep`. ``axis``: inside ``shard_map``, the mesh axis
+    whose shards hold the images (``data`` rows, environments): ``batch_size`` is then the
+    rows a shard holds of each minibatch, and the gradient and NLL are summed over shards."""
     n, chi = carry.tensors.shape[0], carry.tensors.shape[-1]
     n_data = data.shape[0]
     n_batches = n_data // batch_size
@@ -289,14 +323,14 @@ def half_sweep(
 
         def descend(i, a):
             if n_batches == 1:  # full batch
-                g = two_site_gradient(l, a, r, x1, x2)
+                g = two_site_gradient(l, a, r, x1, x2, axis)
             else:
                 row = ((first + i) % n_batches) * batch_size
 
                 def rows(z):
                     return lax.dynamic_slice_in_dim(z, row, batch_size)
 
-                g = two_site_gradient(rows(l), a, rows(r), rows(x1), rows(x2))
+                g = two_site_gradient(rows(l), a, rows(r), rows(x1), rows(x2), axis)
             if normalized_grad:  # Han et al.'s capacity runs: rescale small gradients up
                 gnorm = jnp.sqrt(jnp.sum(jnp.abs(g) ** 2)) / active**0.25
                 g = jnp.where(gnorm < 1, g / jnp.where(gnorm > 0, gnorm, 1).astype(g.dtype), g)
@@ -327,7 +361,7 @@ def half_sweep(
     t = carry.tensors
     a = jnp.einsum("asb,btc->astc", t[k], t[k + 1], precision=_HI)
     nll = merged_nll(carry.left[k], carry.left_log[k], a, carry.right[k + 1], carry.right_log[k + 1],
-                     data[:, k], data[:, k + 1])
+                     data[:, k], data[:, k + 1], axis)
     return carry, nll
 
 

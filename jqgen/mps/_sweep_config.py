@@ -171,8 +171,8 @@ def _pad_spec(old: int, new: int) -> tuple[tuple[int, int], ...]:
 
 
 def sweep_loop(config: SweepConfig, tensors: jax.Array, dims: np.ndarray, data: jax.Array, key: jax.Array,
-               lr: float, cutoff: float, *, carry: SweepCarry | None = None, fallback: bool = False
-               ) -> tuple[SweepCarry, float]:
+               lr: float, cutoff: float, *, carry: SweepCarry | None = None, fallback: bool = False,
+               mesh: Any = None) -> tuple[SweepCarry, float]:
     """One loop (right-to-left, then left-to-right half-sweep) over all bonds.
 
     Args:
@@ -186,6 +186,13 @@ def sweep_loop(config: SweepConfig, tensors: jax.Array, dims: np.ndarray, data: 
         carry: the previous loop's final carry when its left environments are those of
             ``tensors`` bit for bit (the CPU: saves recomputing them); ``None`` recomputes.
         fallback: recompute factorizations that return NaN by a slower algorithm (GPUs).
+        mesh: ``None`` (one device), or a ``jax.sharding.Mesh`` with an axis ``"data"``:
+            data parallelism (:mod:`jqgen.mps._sweep_sharded`). ``data`` must then be split
+            along ``"data"`` (``NamedSharding(mesh, PartitionSpec("data"))``), every shard
+            holding ``batch_size / D`` rows of each minibatch in minibatch order
+            (:func:`jqgen.training.sweep` lays the rows out so: the minibatches of the
+            single-device run); the environments stay with their rows and the tensors are
+            replicated. Row count and minibatch size must be multiples of the device count.
 
     Returns:
         The final carry (tensors, environments, dims, fallback count) and the mean NLL of
@@ -203,6 +210,7 @@ def sweep_loop(config: SweepConfig, tensors: jax.Array, dims: np.ndarray, data: 
     hyper = SweepHyper(jnp.asarray(lr, rdt), jnp.asarray(cutoff, rdt), jnp.int32(config.min_bond), jnp.int32(max_bond))
     svd = split_method(config.svd, cutoff, config.dtype)
     batch_size = data.shape[0] // config.num_batches
+    make_env, half_fn = _kernels(mesh, data)
     nll = jnp.nan
     for half, move_right in enumerate((False, True)):
         chi_pad = bucket(min(max_bond, 2 * int(np.max(dims))), max_bond)
@@ -210,13 +218,30 @@ def sweep_loop(config: SweepConfig, tensors: jax.Array, dims: np.ndarray, data: 
             carry = carry._replace(svd_fallbacks=jnp.int32(0))
         elif half == 0:
             t = jnp.pad(tensors, _pad_spec(tensors.shape[-1], chi_pad))
-            carry = environments(t, data, jnp.asarray(dims))
+            carry = make_env(t, data, jnp.asarray(dims))
         elif chi_pad > carry.tensors.shape[-1]:
             carry = pad_carry(carry, chi_pad)
         hkey = jax.random.fold_in(key, half)
         for start in range(0, n - 2, config.chunk):
-            carry, nll = half_sweep(carry, data, hkey, jnp.int32(start), hyper, move_right=move_right,
-                                    chunk=config.chunk, descent_steps=config.descent_steps, batch_size=batch_size,
-                                    normalized_grad=config.normalized_grad, svd=svd, fallback=fallback)
+            carry, nll = half_fn(carry, data, hkey, jnp.int32(start), hyper, move_right=move_right,
+                                 chunk=config.chunk, descent_steps=config.descent_steps, batch_size=batch_size,
+                                 normalized_grad=config.normalized_grad, svd=svd, fallback=fallback)
         dims = np.asarray(carry.dims)
     return carry, float(nll)
+
+
+def _kernels(mesh: Any, data: Any) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """``(environments, half_sweep)`` of one device, or their ``shard_map`` versions over ``mesh``."""
+    if mesh is None:
+        return environments, half_sweep
+    from jax.sharding import NamedSharding, PartitionSpec
+
+    from .._mesh import DATA_AXIS, data_mesh
+    from ._sweep_sharded import sharded_environments, sharded_half_sweep
+
+    mesh = data_mesh(mesh)
+    want = NamedSharding(mesh, PartitionSpec(DATA_AXIS))
+    if not (isinstance(data, jax.Array) and data.sharding.is_equivalent_to(want, data.ndim)):
+        raise ValueError(f"with mesh=, data must be split along 'data' of the mesh ({want}), got "
+                         f"{getattr(data, 'sharding', type(data).__name__)}")
+    return sharded_environments(mesh), (lambda *args, **kw: sharded_half_sweep(mesh, *args, **kw))

@@ -21,16 +21,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._checks import check_bits, check_finite, check_fits, validate_binary
-from .._memory import available_memory
-from ..mps._guard import WORKING_COPIES
+from .._checks import check_bits, validate_binary
+from .._mesh import data_mesh, data_size
 from ..checkpoint import checkpoint_info
 from ..mps import (MPS, BlockMPS, MPSBornMachine, SweepConfig, SweepState, SymmetricMPSBornMachine, bond_dims,
-                   initial_sweep_state, log_norm, log_prob, sweep_loop)
+                   initial_sweep_state, log_prob, sweep_loop)
+from ..mps._sweep_sharded import place_rows
 from ..mps._u1_sweep import block_sweep_loop, initial_block_state
 from ..protocol import check_support
 from ._runner import run
 from ._strategy import Strategy
+from ._sweep_checks import check_run as _check_run
 
 __all__ = ["SweepResult", "sweep", "sweep_train"]
 
@@ -84,7 +85,7 @@ class Constraint(NamedTuple):
 
 
 def sweep(config: SweepConfig, data: Any, key: jax.Array, *, test_data: Any = None,
-          constraint: Constraint | None = None) -> Strategy:
+          constraint: Constraint | None = None, devices: Any = None) -> Strategy:
     """The sweep strategy (a host strategy: one step = one loop).
 
     Args:
@@ -94,11 +95,17 @@ def sweep(config: SweepConfig, data: Any, key: jax.Array, *, test_data: Any = No
         test_data: optional held-out rows, whose NLL is recorded every loop.
         constraint: train a U(1)-symmetric MPS (block sweeps of :mod:`jqgen.mps._u1_sweep`)
             instead of an unconstrained one.
+        devices: data parallelism (see :func:`sweep_train`); not with ``constraint``.
     """
     data = validate_binary(data, name="data")
     n_data, n = data.shape
     sweep_key = jax.random.split(key)[1]
     rows = jnp.asarray(data)[jax.random.permutation(jax.random.fold_in(sweep_key, _ORDER_STREAM), n_data)]
+    mesh = data_mesh(devices)
+    if mesh is not None and constraint is not None:
+        raise ValueError("devices= is not available for a constrained (target=) sweep: train it on one device")
+    if mesh is not None:  # each device: its share of every minibatch (and the environments of those rows)
+        rows = place_rows(rows, n_data // config.num_batches, mesh)
     test = None if test_data is None else np.asarray(test_data)
     # reuse a loop's left environments in the next loop on the CPU (saves recomputing n x N
     # contractions, 14% of a loop at D_max = 55), where the incremental contraction and
@@ -125,7 +132,7 @@ def sweep(config: SweepConfig, data: Any, key: jax.Array, *, test_data: Any = No
         if constraint is None:
             carry = kept.get("carry") if reuse and kept.get("tensors") is params.tensors else None
             carry, nll = sweep_loop(config, params.tensors, np.asarray(state.dims), rows, lkey, lr, cut, carry=carry,
-                                    fallback=fallback)
+                                    fallback=fallback, mesh=mesh)
             kept.update(carry=carry, tensors=carry.tensors)
             return MPS(carry.tensors), carry, nll
         carry, nll = block_sweep_loop(config, params.blocks, np.asarray(state.dims), rows,
@@ -230,6 +237,7 @@ def sweep_train(
     metadata: Any = None,
     target: int | None = None,
     weights: Any = None,
+    devices: Any = None,
 ) -> SweepResult:
     """Trains an MPS Born machine on ``data`` by two-site sweeps (Han et al., PRX 2018).
 
@@ -283,6 +291,17 @@ def sweep_train(
             :class:`~jqgen.mps.BlockMPS`; ``normalized_grad`` and ``svd="gram"`` are not
             available (``"auto"`` is the SVD). Every data row must meet the constraint.
         weights: the non-negative integer ``a_i`` of a constrained run (default: ones).
+        devices: ``None`` (default: one device, as always), or a sequence of jax devices
+            or a ``jax.sharding.Mesh`` with an axis ``"data"``: data parallelism. The rows
+            and their left/right environments are split over the devices along
+            ``"data"``, each device holding its share of every minibatch (the same
+            minibatches as on one device); the tensors are replicated, the merged tensor's
+            gradient and the NLL are summed over devices (``psum`` in ``jax.shard_map``),
+            and the memory check counts ``N / D`` rows per device. Results equal the
+            single-device run's to float rounding (sums in another order), not bit for
+            bit; a checkpoint resumes with any ``devices``. ``N`` and the minibatch size
+            ``N // num_batches`` must be multiples of the device count (``ValueError``; no
+            rows are padded). Not with ``target``.
 
     Returns:
         :class:`SweepResult`.
@@ -303,6 +322,9 @@ def sweep_train(
     data = validate_binary(data, name="data")
     n = data.shape[1]
     constraint = _constraint(n, target, weights, normalized_grad, svd, max_bond)
+    shards = data_size(data_mesh(devices))
+    if constraint is not None and devices is not None:
+        raise ValueError("devices= is not available for a constrained (target=) sweep: train it on one device")
     if constraint is not None:
         check_support(constraint.model(1, jnp.float32), data)
     init_mps = init if isinstance(init, (MPS, BlockMPS)) else None
@@ -310,11 +332,11 @@ def sweep_train(
                          min_bond=min_bond, init_bond=init_bond, init="uniform" if init_mps is not None else init,
                          normalized_grad=bool(normalized_grad), lr_decay_on_rise=lr_decay_on_rise,
                          min_improvement=min_improvement, dtype=dtype, svd=svd, chunk=chunk)
-    _check_run(data, config, loops, init_mps, blas_threads, constraint)
+    _check_run(data, config, loops, init_mps, blas_threads, constraint, shards)
     test = None if test_data is None else np.asarray(check_bits(test_data, n, "test_data"))
     path = os.fspath(checkpoint_path) if checkpoint_path is not None else None
     key = _resume_key(path, key)
-    strategy = sweep(config, data, key, test_data=test, constraint=constraint)
+    strategy = sweep(config, data, key, test_data=test, constraint=constraint, devices=devices)
     if init_mps is not None:
         leaf = init_mps.tensors if isinstance(init_mps, MPS) else init_mps.blocks
         strategy = strategy._replace(config={**strategy.config, "init": {
@@ -351,48 +373,6 @@ def _constraint(n: int, target: Any, weights: Any, normalized_grad: Any, svd: st
 
     lay = ChargeLayout(w, target, max(1, int(max_bond)) if isinstance(max_bond, int) else 1)  # validates
     return Constraint(lay.weights, lay.target)
-
-
-def _check_run(data: np.ndarray, config: SweepConfig, loops: Any, init_mps: Any, blas_threads: Any,
-               constraint: Constraint | None = None) -> None:
-    n_data, n = data.shape
-    if n < 3:
-        raise ValueError(f"number of sites must be at least 3 for two-site sweeps, got {n}")
-    if isinstance(loops, bool) or not isinstance(loops, int) or loops < 1:
-        raise ValueError(f"loops must be a positive int, got {loops!r}")
-    if config.num_batches > n_data:
-        raise ValueError(f"num_batches must be at most the number of samples ({n_data}), got {config.num_batches!r}")
-    item = jnp.dtype(config.dtype).itemsize
-    lin, quad = 2 * n * n_data * item, WORKING_COPIES * n * 2 * item  # need(chi) = lin chi + quad chi^2
-    have = available_memory()
-    best = int((-lin + math.sqrt(lin * lin + 4 * quad * have)) / (2 * quad))
-    check_fits(lin * config.max_bond + quad * config.max_bond**2, f"sweep training of {n_data} samples of {n} bits at max_bond = "
-               f"{config.max_bond} (left and right environments [n, N, chi] and {WORKING_COPIES} tensor copies)",
-               largest=f"at most max_bond = {best} fits with these data")
-    if isinstance(init_mps, MPS) and (constraint is not None or not (
-            init_mps.num_sites == n and init_mps.chi_max <= config.max_bond and not jnp.iscomplexobj(init_mps.tensors))):
-        raise ValueError(f"init must be a real MPS of {n} sites with padding <= max_bond={config.max_bond} (a BlockMPS "
-                         f"for a constrained run), got an MPS of {init_mps.num_sites} sites, padding {init_mps.chi_max}, "
-                         f"{jnp.dtype(init_mps.dtype).name}")
-    if isinstance(init_mps, BlockMPS):
-        want = None if constraint is None else constraint.model(init_mps.blocks.shape[-1], config.dtype)
-        shape = None if want is None else (n, 2, want.layout.num_charges)
-        if want is None or init_mps.blocks.shape[:3] != shape or init_mps.blocks.shape[-1] > config.max_bond \
-                or jnp.iscomplexobj(init_mps.blocks):
-            raise ValueError(f"init must be a real BlockMPS of blocks [n, 2, Q, chi, chi] = {shape} + (chi, chi) with "
-                             f"chi <= max_bond={config.max_bond} for a constrained run, got shape "
-                             f"{tuple(init_mps.blocks.shape)}")
-    if init_mps is not None:
-        leaf = init_mps.tensors if isinstance(init_mps, MPS) else init_mps.blocks
-        check_finite(leaf, "init")
-        zero = not np.any(np.asarray(leaf)) or (
-            isinstance(init_mps, MPS) and not np.isfinite(float(log_norm(init_mps))))
-        if zero:
-            raise ValueError("init is the zero state (its tensors contract to norm 0): it defines no distribution "
-                             "and the sweeps cannot factorize it; pass init='uniform' or 'random', or a nonzero MPS")
-    if blas_threads is not None and (isinstance(blas_threads, bool) or not isinstance(blas_threads, int)
-                                     or blas_threads < 1):
-        raise ValueError(f"blas_threads must be a positive int or None, got {blas_threads!r}")
 
 
 def _loop_history(m: dict[str, np.ndarray], done: int) -> dict[str, list[Any]]:

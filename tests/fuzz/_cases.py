@@ -475,14 +475,16 @@ def cases() -> dict[str, list[Any]]:
     add(jqgen.format_report, lambda c: jqgen.format_report("report"), lambda c: jqgen.format_report({"nll": NAN}))
     add(jqgen.fit, lambda c: jqgen.fit(c.mps_model, c.mps, BITS_BAD, None, key=c.key, steps=1),
         lambda c: jqgen.fit(c.mps_model, c.nan_mps, c.bits4, _adam(), key=c.key, steps=1, progress=False),
-        lambda c: jqgen.fit(c.mps_model, c.mps, c.bits4, _adam(), key=c.key, steps=0, progress=False))
+        lambda c: jqgen.fit(c.mps_model, c.mps, c.bits4, _adam(), key=c.key, steps=0, progress=False),
+        lambda c: jqgen.fit(c.mps_model, c.mps, c.bits4, _adam(), key=c.key, steps=1, progress=False, devices="cpu"))
     add(jqgen.cmaes_fit, lambda c: jqgen.cmaes_fit(c.qcbm, c.qparams, c.bits4[:, :3], key=c.key, generations=0),
         lambda c: jqgen.cmaes_fit(c.qcbm, c.nan_qparams, c.bits4[:, :3], key=c.key, generations=1))
     add(jqgen.sweep_train, lambda c: jqgen.sweep_train(c.bits4, max_bond=2, loops=1, key=c.key, num_batches=2,
                                                        init=c.zero_mps),
         lambda c: jqgen.sweep_train(BITS_BAD, max_bond=2, loops=1, key=c.key),
         lambda c: jqgen.sweep_train(c.bits4, max_bond=0, loops=1, key=c.key),
-        lambda c: jqgen.sweep_train(c.bits4, max_bond=10**8, loops=1, key=c.key, num_batches=2))
+        lambda c: jqgen.sweep_train(c.bits4, max_bond=10**8, loops=1, key=c.key, num_batches=2),
+        lambda c: jqgen.sweep_train(c.bits4, max_bond=2, loops=1, key=c.key, num_batches=2, devices=[]))
     add(T.gradient, lambda c: T.gradient(c.mps_model, _adam(), batch_size=0),
         lambda c: T.gradient("model", _adam(), batch_size=4))
     add(T.cmaes, lambda c: T.cmaes(c.qcbm, c.qparams, population_size=0),
