@@ -196,7 +196,7 @@ def sharded_state(model: Any, params: Any, mesh: Mesh, axis: str | None = None) 
             ``n < 2 log2(D) + block_qubits()`` (too few local qubits to swap with).
     """
     axis, d = _check(model, mesh, axis)
-    model.ansatz.check_params(params)
+    model._check_params(params)  # structure, and finite values when concrete
     return _program(model, mesh, axis, d)(params)
 
 

@@ -415,6 +415,16 @@ def cases() -> dict[str, list[Any]]:
         lambda c: jqgen.ConservingQCBM(Q.Givens(60, 30, 2)))
     add(Q.HardwareEfficient, lambda c: Q.HardwareEfficient(0, 1), lambda c: Q.HardwareEfficient(3, -1),
         lambda c: Q.HardwareEfficient(3, 1, "mesh"))
+    from jax.sharding import Mesh
+
+    one = lambda: Mesh(np.array(jax.devices()[:1]), ("amps",))  # noqa: E731
+    add(Q.sharded_state, lambda c: Q.sharded_state(c.mps_model, c.mps, one()),
+        lambda c: Q.sharded_state(c.qcbm, c.nan_qparams, one()), lambda c: Q.sharded_state(c.qcbm, c.qparams, "mesh"),
+        lambda c: Q.sharded_state(c.qcbm, c.qparams, one(), axis="x"),
+        lambda c: Q.sharded_state(jqgen.QCBM(Q.LiuWang(40, 1)), jqgen.QCBM(Q.LiuWang(40, 1)).init(c.key), one()))
+    add(Q.sharded_probs, lambda c: Q.sharded_probs(c.qcbm, {"x": jnp.zeros(3)}, one()))
+    add(Q.devices_needed, lambda c: Q.devices_needed(40, 0), lambda c: Q.devices_needed(0, 2**30),
+        lambda c: Q.devices_needed(60, 2**30), lambda c: Q.devices_needed(20, 2**30, dtype=jnp.int8))
     add(Q.LiuWang, lambda c: Q.LiuWang(0, 1), lambda c: Q.LiuWang(3, 1, cnots=((0, 5),)))
     add(Q.SU4Brickwork, lambda c: Q.SU4Brickwork(1, 1), lambda c: Q.SU4Brickwork(3, 1, order="nope"))
     add(Q.Givens, lambda c: Q.Givens(4, 5, 1), lambda c: Q.Givens(4, 2, 0), lambda c: Q.Givens(4, 2, 1, topology="x"))
