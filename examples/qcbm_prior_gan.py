@@ -15,12 +15,12 @@ from jqgen.adversarial import (
 from jqgen.plots import plot_sample_grid
 
 parser = argparse.ArgumentParser()
-parser.add_argument("--small", action="store_true", help="4 qubits, 200 steps")
+parser.add_argument("--small", action="store_true", help="4 qubits, 100 steps, a classifier of 150 steps")
 small = parser.parse_args().small
-qubits, steps = (4, 200) if small else (8, 3000)
+qubits, steps, judge_steps = (4, 100, 150) if small else (8, 3000, 400)
 
 data = load_images("digits")  # 1,797 images, bundled with scikit-learn
-judge = train_classifier(data, jax.random.key(0))  # scores the samples; independent of the GAN
+judge = train_classifier(data, jax.random.key(0), steps=judge_steps)  # scores the samples; independent of the GAN
 prior = make_prior("qcbm", 2 * qubits, num_qubits=qubits, bases=2)
 net = AssociativeAdversarialNetwork(prior, image_shape=(8, 8))
 result = train_adversarial(net, net.init(jax.random.key(1)), data.train_images, key=jax.random.key(2),

@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from .. import _random
 from .._checks import check_finite, is_concrete
 from ._canonical import log_norm_sq_tensors, right_canonical
 from ._guard import BUILD_COPIES, check_mps_memory
@@ -93,9 +94,9 @@ def random_mps(key: jax.Array, n: int, chi_max: int, *, dtype: Any = jnp.float32
         kr, ki = jax.random.split(key)
         real = jnp.finfo(dtype).dtype
         shape = (n, chi_max, 2, chi_max)
-        t = lax.complex(jax.random.normal(kr, shape, real), jax.random.normal(ki, shape, real))
+        t = lax.complex(_random.normal(kr, shape, real), _random.normal(ki, shape, real))
     else:
-        t = jax.random.normal(key, (n, chi_max, 2, chi_max), dtype)
+        t = _random.normal(key, (n, chi_max, 2, chi_max), dtype)
     return right_canonical(MPS(masked(t)))
 
 

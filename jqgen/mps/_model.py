@@ -9,6 +9,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from .. import _random
 from .._checks import check_int, check_x64
 from ._guard import WORKING_COPIES, check_mps_memory
 from ._born import log_prob, probs, sample
@@ -149,7 +150,7 @@ class MPSBornMachine:
 def _uniform_plus_random(key: jax.Array, n: int, chi: int, eps: Any, dtype: Any) -> jax.Array:
     """The tensors of :meth:`MPSBornMachine.init` (``[n, chi, 2, chi]``, masked)."""
     rdt = jnp.finfo(dtype).dtype
-    g = jax.random.normal(key, (n, chi, 2, chi), dtype)
+    g = _random.normal(key, (n, chi, 2, chi), dtype)
     half = jnp.sqrt(jnp.asarray(0.5, rdt))
     u = jnp.zeros((n, chi, 2, chi), dtype).at[:, 0, :, 0].set(half.astype(dtype))
     if chi == 1:

@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .. import _random
 from .._checks import check_bits, check_int, check_x64
 from ._canonical import left_canonical, log_norm
 from ._structure import check_mps
@@ -158,7 +159,7 @@ def initial_sweep_state(config: SweepConfig, key: jax.Array, n: int, init_mps: M
             raise ValueError("init_mps is the zero state (norm 0): the sweeps cannot start from it")
     elif config.init == "uniform":  # as Han et al.'s MPS_c: entries uniform in [0, 1)
         bond = min(config.init_bond, config.max_bond)
-        mps = MPS(masked(jax.random.uniform(key, (n, bond, 2, bond), dtype)))
+        mps = MPS(masked(_random.uniform(key, (n, bond, 2, bond), dtype)))
     else:
         bond = min(config.init_bond, config.max_bond)
         mps = random_mps(key, n, bond, dtype=dtype)

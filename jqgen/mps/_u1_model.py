@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .. import _random
 from .._checks import check_batch, check_bits, check_finite, check_x64
 from .._compiled import compiled
 from .._memory import available_memory, format_bytes
@@ -149,9 +150,9 @@ class SymmetricMPSBornMachine:
         if jnp.issubdtype(dt, jnp.complexfloating):
             kr, ki = jax.random.split(key)
             real = jnp.finfo(dt).dtype
-            noise = jax.lax.complex(jax.random.normal(kr, shape, real), jax.random.normal(ki, shape, real))
+            noise = jax.lax.complex(_random.normal(kr, shape, real), _random.normal(ki, shape, real))
         else:
-            noise = jax.random.normal(key, shape, dt)
+            noise = _random.normal(key, shape, dt)
         t = 0.5 * first + 0.5 * eye + (self.init_noise / math.sqrt(self.chi_max)) * noise
         return BlockMPS(self._mask(t.astype(dt)))
 

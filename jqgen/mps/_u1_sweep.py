@@ -32,6 +32,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from .. import _random
 from ._core import unit_rows
 from ._sweep import _HI, _PSI_FLOOR, SweepHyper, _svd
 from ._u1_env import shift_down as _shift_down, shift_up as _shift_up
@@ -289,9 +290,9 @@ def initial_block_state(config, key: jax.Array, weights: tuple[int, ...], target
     if init is not None:
         t = jnp.asarray(init.blocks, config.dtype)
     elif config.init == "uniform":
-        t = jax.random.uniform(key, shape, config.dtype)
+        t = _random.uniform(key, shape, config.dtype)
     else:
-        t = jax.random.normal(key, shape, config.dtype)
+        t = _random.normal(key, shape, config.dtype)
     w, dims = jnp.asarray(weights, jnp.int32), jnp.asarray(lay.dims)
     from ._u1_born import block_mask
 

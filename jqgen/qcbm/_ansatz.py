@@ -37,6 +37,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .. import _random
 from .._checks import check_finite, is_concrete
 from . import _engine as E
 from . import _gates as G
@@ -95,9 +96,9 @@ class _Base:
         out = {}
         for k, (name, shape) in zip(keys, sorted(shapes.items())):
             if scale is None:
-                out[name] = jax.random.uniform(k, shape, dtype, -np.pi, np.pi)
+                out[name] = _random.uniform(k, shape, dtype, -np.pi, np.pi)
             else:
-                out[name] = jnp.asarray(scale, dtype) * jax.random.normal(k, shape, dtype)
+                out[name] = jnp.asarray(scale, dtype) * _random.normal(k, shape, dtype)
         return out
 
     def check_params(self, params: Any) -> None:

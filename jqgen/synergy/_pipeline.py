@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from .. import _random
 from ..data import validate_binary
 from ..distributions import empirical_distribution, entropy
 from ..mps import MPSBornMachine
@@ -179,7 +180,7 @@ def circuit_from_mps(mps: Any, layers_from_mps: int, extra_layers: int = 0, *, k
         angles, fidelities = _MAPPERS[name](mps, d, opts)
     mapped = jnp.asarray(angles, model.dtype)
     if ell:
-        extra = init_scale * jax.random.normal(key, (ell, n - 1, 15), model.dtype)
+        extra = init_scale * _random.normal(key, (ell, n - 1, 15), model.dtype)
         mapped = jnp.concatenate([mapped, extra])
     return model, {"gates": mapped}, fidelities
 

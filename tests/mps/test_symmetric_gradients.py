@@ -8,17 +8,27 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from jqgen.mps import SymmetricMPSBornMachine
+from jqgen.mps import BlockMPS, SymmetricMPSBornMachine
 from jqgen.mps._u1_likelihood import _log_amp_auto, _log_norm_right, log_amp_sq, log_norm_sq
 from tests.mps.test_symmetric_mps import _dense_reference
 
 
 def _case(n, target, chi, weights, seed, dtype):
+    """Random normal blocks on the layout, 6 valid strings (drawn from all of them, or sampled
+    from the blocks for n > 20) and 4 random, mostly invalid, rows. numpy where it can: an eager
+    jax.random.normal, model.init and the sampler each compile once per shape."""
     model = SymmetricMPSBornMachine(n, target, chi_max=chi, weights=weights, dtype=dtype)
-    key = jax.random.key(seed)
-    blocks = model._mask(jax.random.normal(key, model.init(key).blocks.shape, dtype))
-    bits = np.asarray(model.sample(model.init(key), jax.random.key(seed + 1), 6))
     rng = np.random.default_rng(seed)
+    mask = model.layout.block_mask
+    noise = rng.normal(size=mask.shape)
+    if jnp.issubdtype(dtype, jnp.complexfloating):
+        noise = (noise + 1j * rng.normal(size=mask.shape)) / np.sqrt(2)
+    blocks = jnp.asarray(noise * mask, dtype)
+    if n <= 20:
+        every = model.layout.valid_bitstrings()
+        bits = every[rng.choice(len(every), 6)]
+    else:
+        bits = np.asarray(model.sample(BlockMPS(blocks), jax.random.key(seed + 1), 6))
     bits = np.concatenate([bits, rng.integers(0, 2, (4, n), dtype=np.uint8)])  # mostly invalid rows
     g = jnp.asarray(rng.normal(size=len(bits)), dtype)
     return model, blocks, model._w(), jnp.asarray(bits), g
@@ -36,8 +46,10 @@ def test_written_gradients_equal_autodiff_on_a_weighted_layout():
     model, blocks, w, bits, g = _case(6, 4, 3, (1, 2, 0, 1, 3, 1), 5, jnp.float64)
     valid = np.asarray(model.in_support(bits))
     assert 0 < valid.sum() < len(valid)
-    written = jax.grad(_loss(log_amp_sq, log_norm_sq, w, bits, g))(blocks)
-    auto = jax.grad(_loss(_log_amp_auto, lambda b, w: _log_norm_right(b, w)[0], w, bits[valid], g[valid]))(blocks)
+    # jitted: autodiff of the scans, run eagerly, costs seconds more than its compilation
+    written = jax.jit(jax.grad(_loss(log_amp_sq, log_norm_sq, w, bits, g)))(blocks)
+    auto = jax.jit(jax.grad(_loss(_log_amp_auto, lambda b, w: _log_norm_right(b, w)[0], w, bits[valid],
+                                  g[valid])))(blocks)
     np.testing.assert_allclose(written, auto, rtol=1e-10, atol=1e-10 * float(jnp.max(jnp.abs(auto))))
 
 
@@ -56,8 +68,10 @@ def test_written_gradients_equal_autodiff_in_float64(n, chi, seed, data):
     # the written gradient of an invalid row is exactly 0; autodiff of the masked log is NaN there,
     # so the reference sees the valid rows only
     valid = np.asarray(model.in_support(bits))
-    written = jax.grad(_loss(log_amp_sq, log_norm_sq, w, bits, g))(blocks)
-    auto = jax.grad(_loss(_log_amp_auto, lambda b, w: _log_norm_right(b, w)[0], w, bits[valid], g[valid]))(blocks)
+    # jitted: autodiff of the scans, run eagerly, costs seconds more than its compilation
+    written = jax.jit(jax.grad(_loss(log_amp_sq, log_norm_sq, w, bits, g)))(blocks)
+    auto = jax.jit(jax.grad(_loss(_log_amp_auto, lambda b, w: _log_norm_right(b, w)[0], w, bits[valid],
+                                  g[valid])))(blocks)
     np.testing.assert_allclose(written, auto, rtol=1e-10, atol=1e-10 * float(jnp.max(jnp.abs(auto))))
 
 
