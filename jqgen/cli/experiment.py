@@ -89,8 +89,7 @@ def command(args: argparse.Namespace) -> int:
             raise ValueError(f"--devices {args.devices} is not allowed: this process has {len(devices)} local devices")
         devices = devices[:args.devices]
     out = args.out or os.path.join("runs", f"experiment-{experiment.name}")
-    wide = experiment.model.get("dtype") in ("float64", "complex128") or any(
-        v in ("float64", "complex128") for v in experiment.grid.get("dtype", ()))
+    wide = any(r.model_options()["dtype"] in ("float64", "complex128") for r in experiment.runs())
     with x64(wide):
         res = run_experiment(experiment, out, devices=devices, chunk_size=args.chunk_size, overwrite=args.overwrite,
                              progress=bar_wanted(args.no_progress))
@@ -106,7 +105,7 @@ def _print_summary(experiment: Any, res: Any, out: str) -> None:
     ranked = sorted(res.runs, key=lambda r: (math.isnan(r["final"].get(metric, math.nan)),
                                              r["final"].get(metric, math.nan)))
     for r in ranked[:5]:
-        shown = {k: r["settings"][k] for k in experiment.grid}
+        shown = {k: r["settings"][k] for k in experiment.varying}
         print(f"  run {r['run']:>4}  {metric} {r['final'].get(metric, math.nan):.5g}  {shown}")
     for path in res.files:
         print(f"  wrote {path}")

@@ -50,7 +50,7 @@ def collect_results(experiment: Experiment, out: str, shard_ids: Sequence[str], 
     info = dict(info or {}, shard_seconds=seconds)
     if not write:
         return ExperimentResult(runs, info)
-    grid = list(experiment.grid)
+    grid = experiment.varying
     payload = {"experiment": experiment.to_dict(), "digest": experiment.digest(), "grid": grid, "info": info,
                "runs": runs}
     files = [_write(os.path.join(out, "results.json"), json.dumps(payload, indent=1, default=_nan_safe)),

@@ -25,12 +25,19 @@ An experiment is a TOML file (or the same as a dict)::
     [grid]                          # every combination of these values is one run
     seed = [0, 1, 2, 3]
     lr = [0.01, 0.05]
-    layers = [2, 4]
+
+    [[runs]]                        # optional: a list of settings, each combined with the grid
+    ansatz = "line"
+    layers = 4
+    [[runs]]
+    ansatz = "cnot-line"
+    layers = 8
 
     [metrics]
     report = ["kl", "nll", "tv"]    # final metrics of every run (see METRICS)
 
-A grid key is ``seed`` or any key of ``[model]`` or ``[trainer]``. Unknown sections, keys
+A grid key, or a key of a ``[[runs]]`` entry, is ``seed`` or any key of ``[model]`` or
+``[trainer]`` (a key is in the grid or in the entries, not both). Unknown sections, keys
 and values raise ``ValueError`` naming what is allowed, before anything is built.
 """
 
@@ -68,7 +75,7 @@ _CHOICES = {"dtype": ("float32", "float64", "complex64", "complex128"), "engine"
 _POSITIVE_INTS = ("layers", "chi_max", "batch_size", "shots", "steps", "population", "descent_steps", "num_batches")
 _NONNEGATIVE_FLOATS = ("cutoff", "min_improvement")
 _POSITIVE_FLOATS = ("lr", "sigma0")
-_TOP = ("name", "shard_size", "data", "model", "trainer", "grid", "metrics")
+_TOP = ("name", "shard_size", "data", "model", "trainer", "grid", "runs", "metrics")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,6 +110,8 @@ class Experiment:
         family, trainer: the model family and the trainer's name.
         model, training: the base settings (defaults filled in).
         grid: the grid's keys and their values, in file order.
+        listed: the ``[[runs]]`` entries, each a tuple of ``(key, value)`` settings (every
+            entry is combined with every point of the grid; none: the grid alone).
         metrics: the final metrics to report.
         shard_size: at most this many runs per compiled batch (``None``: a whole group).
     """
@@ -116,13 +125,23 @@ class Experiment:
     grid: Mapping[str, tuple[Any, ...]]
     metrics: tuple[str, ...]
     shard_size: int | None = None
+    listed: tuple[tuple[tuple[str, Any], ...], ...] = ()
+
+    @property
+    def varying(self) -> list[str]:
+        """The settings that differ between runs: the ``[[runs]]`` entries' keys, then the grid's."""
+        keys = list(dict.fromkeys(k for entry in self.listed for k, _ in entry))
+        return keys + [k for k in self.grid if k not in keys]
 
     def runs(self) -> list[RunSettings]:
-        """Every run: the grid's combinations in file order (last key fastest)."""
+        """Every run: each ``[[runs]]`` entry (in file order) with each combination of the
+        grid (in file order, last key fastest)."""
         keys = list(self.grid)
         out = []
-        for i, values in enumerate(itertools.product(*(self.grid[k] for k in keys))):
-            chosen = dict(zip(keys, values))
+        combos = [(dict(entry), values) for entry in (self.listed or ((),))
+                  for values in itertools.product(*(self.grid[k] for k in keys))]
+        for i, (entry, values) in enumerate(combos):
+            chosen = {**entry, **dict(zip(keys, values))}
             model = {k: chosen.get(k, v) for k, v in self.model.items()}
             training = {k: chosen.get(k, v) for k, v in self.training.items()}
             out.append(RunSettings(i, self.family, self.trainer, tuple(sorted(model.items())),
@@ -133,7 +152,8 @@ class Experiment:
         return {"name": self.name, "shard_size": self.shard_size, "data": dict(self.data),
                 "model": {"family": self.family, **dict(self.model)},
                 "trainer": {"name": self.trainer, **dict(self.training)},
-                "grid": {k: list(v) for k, v in self.grid.items()}, "metrics": {"report": list(self.metrics)}}
+                "grid": {k: list(v) for k, v in self.grid.items()}, "runs": [dict(e) for e in self.listed],
+                "metrics": {"report": list(self.metrics)}}
 
     def digest(self) -> str:
         """SHA-256 of the settings (what a resumed experiment must match)."""
@@ -253,6 +273,16 @@ def parse_experiment(raw: Mapping[str, Any], *, base_dir: str = ".", default_nam
         if not isinstance(values, list) or not values:
             _fail(f"[grid].{key}", values, "a non-empty list of values")
         grid[key] = tuple(_check_value(key, v, f"[grid].{key}") for v in values)
+    listed_t = raw.get("runs", [])
+    if not isinstance(listed_t, list) or not all(isinstance(e, Mapping) and e for e in listed_t):
+        _fail("runs", listed_t, "a list of non-empty tables ([[runs]] entries of settings)")
+    listed = []
+    for j, entry in enumerate(listed_t):
+        for key, value in entry.items():
+            if key in grid or (key != "seed" and key not in model and key not in training):
+                _fail(f"[[runs]] entry {j} key {key!r}", value,
+                      f"'seed' or a key of [model]/[trainer] not in [grid]: {sorted({*model, *training} - set(grid))}")
+        listed.append(tuple((k, _check_value(k, v, f"[[runs]][{j}].{k}")) for k, v in entry.items()))
     metrics_t = _table(raw, "metrics", required=False)
     if set(metrics_t) - {"report"}:
         _fail("[metrics]", metrics_t, "a table with 'report', a list of metric names")
@@ -260,4 +290,4 @@ def parse_experiment(raw: Mapping[str, Any], *, base_dir: str = ".", default_nam
     if not isinstance(report, list) or any(m not in METRICS for m in report):
         _fail("[metrics].report", report, f"a list of {list(METRICS)}")
     return Experiment(name, {"name": spec, "key": data.get("key")}, family, trainer, model, training, grid,
-                      tuple(report), shard_size)
+                      tuple(report), shard_size, tuple(listed))

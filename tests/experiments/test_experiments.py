@@ -206,3 +206,15 @@ def test_cmaes_runs_are_vmapped_and_agree_with_cmaes_fit_alone_until_the_covaria
     assert res.runs[0]["curve"][0] == pytest.approx(alone.history[0], rel=1e-6)
     assert res.runs[0]["curve"] == res.runs[1]["curve"] and res.runs[0]["final"] == res.runs[1]["final"]
     assert all(r["status"] == "completed" and np.isfinite(r["final"]["kl"]) for r in res.runs)
+
+
+def test_a_list_of_runs_combines_with_the_grid_and_is_validated():
+    e = parse_experiment(_with(grid={"seed": [0, 1]}, runs=[{"chi_max": 2, "lr": 0.1}, {"chi_max": 3, "lr": 0.3}]))
+    assert [(r.seed, r.model_options()["chi_max"], r.trainer_options()["lr"]) for r in e.runs()] == [
+        (0, 2, 0.1), (1, 2, 0.1), (0, 3, 0.3), (1, 3, 0.3)]
+    assert e.varying == ["chi_max", "lr", "seed"] and [s.size for s in plan_shards(e, 1)] == [2, 2]
+    for bad, message in [([{"seed": 1}], "[[runs]] entry 0 key 'seed'"), ([{}], "non-empty tables"),
+                         ([{"chi_max": 0}], "positive integer"), ([{"depth": 1}], "key 'depth'")]:
+        with pytest.raises(ValueError, match="allowed") as err:
+            parse_experiment(_with(grid={"seed": [0, 1]}, runs=bad))
+        assert message in str(err.value)
