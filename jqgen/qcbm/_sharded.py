@@ -4,10 +4,11 @@ With ``D = 2**d`` devices the first ``d`` qubits (the most significant bits) are
 device ``g`` holds the ``2**(n - d)`` amplitudes whose first ``d`` bits spell ``g``; the
 other ``n - d`` qubits are *local*. A fused block (:mod:`jqgen.qcbm._engine`'s plan, CNOTs
 folded into the dense blocks) on local qubits is applied on each device's chunk as on a
-smaller state. A block that touches a global qubit is applied in a swapped frame: the
-``d`` global qubits trade places with ``d`` local qubits ``T`` the block does not touch
-(one ``all_to_all``: device ``g`` sends its slice ``T = t`` to device ``t``), the block
-runs locally, and the same ``all_to_all`` swaps back::
+smaller state. Blocks that touch a global qubit are applied in a swapped frame: the ``d``
+global qubits trade places with ``d`` local qubits ``T`` the blocks do not touch (one
+``all_to_all``: device ``g`` sends its slice ``T = t`` to device ``t``), the blocks run
+locally, and the same ``all_to_all`` swaps back. Consecutive blocks share one frame as long
+as ``d`` local qubits stay untouched by all of them (one swap pair per group, not per block)::
 
     device g: amps[g, t, r]  --all_to_all over T-->  device t: amps[g', t, r] for all g'
               (global bits g, T bits t, rest r)       (now the global bits are local)
@@ -61,69 +62,92 @@ def _dense(gates: list[E.Gate], dtype: Any) -> list[E.Gate]:
     return [E.Gate("u", g.qubits, jnp.asarray(_CNOT, dtype)) if g.kind == "cnot" else g for g in gates]
 
 
-class _Frame:
-    """How one block runs on a device's chunk: its qubits' positions there and the local
-    qubits ``T`` swapped with the global ones first (``None``: the block is local)."""
+class _Group:
+    """Consecutive blocks run in one frame: on the device's chunk as it is (``swap`` None: no
+    block touches a global qubit), or after swapping the global qubits with the local qubits
+    ``swap``, which none of the group's blocks touches (one pair of ``all_to_all`` for the
+    whole group). ``positions[j]``: the qubits of the group's ``j``-th block in that frame."""
 
-    def __init__(self, qubits: tuple[int, ...], n: int, d: int) -> None:
+    def __init__(self, members: list[int], blocks: Any, n: int, d: int) -> None:
         local = n - d
+        self.members = tuple(members)
+        qubits = [blocks[i].qubits for i in members]
         self.swap: tuple[int, ...] | None = None
-        if all(q >= d for q in qubits):
-            self.positions = tuple(q - d for q in qubits)
+        if all(q >= d for qs in qubits for q in qs):
+            self.positions = [tuple(q - d for q in qs) for qs in qubits]
             return
-        free = [i for i in range(local) if i + d not in qubits]
+        touched = {q for qs in qubits for q in qs}
+        free = [i for i in range(local) if i + d not in touched]
         self.swap = tuple(free[-d:])
         rest = [i for i in range(local) if i not in self.swap]
         self.perm = list(self.swap) + rest
-        self.positions = tuple(q if q < d else d + rest.index(q - d) for q in qubits)
+        self.positions = [tuple(q if q < d else d + rest.index(q - d) for q in qs) for qs in qubits]
 
 
-def _swap(x: jax.Array, frame: _Frame, local: int, d: int, axis: str, back: bool) -> jax.Array:
+def _groups(blocks: Any, n: int, d: int) -> list[_Group]:
+    """Greedy: a block joins the open group while ``d`` local qubits stay untouched by it."""
+    runs: list[list[int]] = []
+    touched: set[int] = set()
+    for i, b in enumerate(blocks):
+        both = touched | {q for q in b.qubits if q >= d}
+        if runs and (n - d) - len(both) >= d:
+            runs[-1].append(i)
+            touched = both
+        else:
+            runs.append([i])
+            touched = {q for q in b.qubits if q >= d}
+    return [_Group(r, blocks, n, d) for r in runs]
+
+
+def _swap(x: jax.Array, group: _Group, local: int, d: int, axis: str, back: bool) -> jax.Array:
     shape = (2,) * local
     if not back:
-        x = jnp.transpose(x.reshape(shape), frame.perm).reshape(2**d, -1)
+        x = jnp.transpose(x.reshape(shape), group.perm).reshape(2**d, -1)
         return lax.all_to_all(x, axis, 0, 0, tiled=True).reshape(-1)
     x = lax.all_to_all(x.reshape(2**d, -1), axis, 0, 0, tiled=True).reshape(shape)
-    return jnp.transpose(x, np.argsort(frame.perm)).reshape(-1)
-
-
-def _apply(x: jax.Array, m: jax.Array, frame: _Frame, local: int, d: int, axis: str) -> jax.Array:
-    if frame.swap is None:
-        return E._apply_dense(x, m, frame.positions, local)
-    x = _swap(x, frame, local, d, axis, back=False)
-    x = E._apply_dense(x, m, frame.positions, local)
-    return _swap(x, frame, local, d, axis, back=True)
+    return jnp.transpose(x, np.argsort(group.perm)).reshape(-1)
 
 
 class _Circuit:
-    """The fused plan of a gate list on ``n`` qubits, ``d`` of them global."""
+    """The fused plan of a gate list on ``n`` qubits, ``d`` of them global, in frame groups."""
 
     def __init__(self, gates_of: Any, example: Any, n: int, d: int, dtype: Any, k: int) -> None:
         self.gates_of, self.n, self.d, self.dtype = gates_of, n, d, dtype
         gates = gates_of(example)
         self.blocks = E.plan(tuple((g.kind, tuple(g.qubits)) for g in gates), n, k)
-        self.frames = [_Frame(b.qubits, n, d) for b in self.blocks]
+        self.groups = _groups(self.blocks, n, d)
 
     def values(self, p: Any) -> list[jax.Array]:
         gates = self.gates_of(p)
         return [E._block_value(b, gates, self.dtype) for b in self.blocks]
 
     def forward(self, x: jax.Array, p: Any, axis: str) -> jax.Array:
-        for m, frame in zip(self.values(p), self.frames):
-            x = _apply(x, m, frame, self.n - self.d, self.d, axis)
+        values, local = self.values(p), self.n - self.d
+        for g in self.groups:
+            if g.swap is not None:
+                x = _swap(x, g, local, self.d, axis, back=False)
+            for i, pos in zip(g.members, g.positions):
+                x = E._apply_dense(x, values[i], pos, local)
+            if g.swap is not None:
+                x = _swap(x, g, local, self.d, axis, back=True)
         return x
 
     def backward(self, x: jax.Array, ct: jax.Array, p: Any, axis: str) -> tuple[jax.Array, jax.Array, Any]:
         """From the chunk and cotangent after the layer: those before it and ``p``'s
-        cotangent, block by block (each block's input re-derived by its inverse)."""
+        cotangent, block by block (each block's input re-derived by its inverse). A swap is
+        a permutation, so the cotangent enters and leaves a group's frame as the chunk does."""
         values, pull = jax.vjp(self.values, p)
         bars: list[Any] = [None] * len(values)
         local = self.n - self.d
-        for i in reversed(range(len(values))):
-            frame = self.frames[i]
-            x = _apply(x, jnp.conj(values[i]).T, frame, local, self.d, axis)
-            _, f_vjp = jax.vjp(lambda s, v, frame=frame: _apply(s, v, frame, local, self.d, axis), x, values[i])
-            ct, bars[i] = f_vjp(ct)
+        for g in reversed(self.groups):
+            if g.swap is not None:
+                x, ct = (_swap(a, g, local, self.d, axis, back=False) for a in (x, ct))
+            for i, pos in reversed(list(zip(g.members, g.positions))):
+                x = E._apply_dense(x, jnp.conj(values[i]).T, pos, local)
+                _, f_vjp = jax.vjp(lambda s, v, pos=pos: E._apply_dense(s, v, pos, local), x, values[i])
+                ct, bars[i] = f_vjp(ct)
+            if g.swap is not None:
+                x, ct = (_swap(a, g, local, self.d, axis, back=True) for a in (x, ct))
         (p_bar,) = pull(bars)
         return x, ct, p_bar
 
