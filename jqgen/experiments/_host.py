@@ -10,6 +10,7 @@ import time
 from typing import Any, Callable, Sequence
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from ..training import NonFiniteLossError, sweep_train
@@ -23,8 +24,6 @@ def train_sweep_shard(shard: Any, data: np.ndarray, metrics: Sequence[str], out:
     """Trains the shard's one sweep run; returns the shard record (as the vmapped shards')."""
     (settings,) = shard.runs
     opts, model_opts = settings.trainer_options(), settings.model_options()
-    import jax.numpy as jnp
-
     t0 = time.perf_counter()
     status = "completed"
     try:

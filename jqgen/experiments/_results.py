@@ -5,6 +5,7 @@ gathered from the shard files; written as ``results.json``, ``results.csv`` and
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import os
@@ -14,7 +15,7 @@ import numpy as np
 
 from ._spec import Experiment
 
-__all__ = ["ExperimentResult", "collect_results"]
+__all__ = ["ExperimentResult", "collect_results", "write_atomically"]
 
 
 class ExperimentResult(NamedTuple):
@@ -53,7 +54,7 @@ def collect_results(experiment: Experiment, out: str, shard_ids: Sequence[str], 
     grid = experiment.varying
     payload = {"experiment": experiment.to_dict(), "digest": experiment.digest(), "grid": grid, "info": info,
                "runs": runs}
-    files = [_write(os.path.join(out, "results.json"), json.dumps(payload, indent=1, default=_nan_safe)),
+    files = [write_atomically(os.path.join(out, "results.json"), json.dumps(payload, indent=1, default=_nan_safe)),
              _write_csv(os.path.join(out, "results.csv"), runs, grid)]
     if runs:
         from ..plots import plot_experiment
@@ -71,10 +72,14 @@ def _nan_safe(obj: Any) -> Any:
     return float(obj)
 
 
-def _write(path: str, text: str) -> str:
+def write_atomically(path: str, text: str) -> str:
+    """Writes ``text`` to ``path`` through a temporary file, fsynced and renamed over it (a
+    reader, or a resumed experiment after a kill, never sees a partial file)."""
     tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
+    with open(tmp, "w", newline="") as f:
         f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, path)
     return path
 
@@ -82,13 +87,11 @@ def _write(path: str, text: str) -> str:
 def _write_csv(path: str, runs: list[dict[str, Any]], grid: list[str]) -> str:
     settings = sorted({k for r in runs for k in r["settings"]} - set(grid))
     finals = list(dict.fromkeys(k for r in runs for k in r["final"]))
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["run", "shard", "status", *grid, *settings, *(f"final_{k}" for k in finals), "steps_done"])
-        for r in runs:
-            s = r["settings"]
-            w.writerow([r["run"], r["shard"], r["status"], *(s.get(k) for k in grid), *(s.get(k) for k in settings),
-                        *(r["final"].get(k) for k in finals), len(r["curve"])])
-    os.replace(tmp, path)
-    return path
+    f = io.StringIO()
+    w = csv.writer(f)
+    w.writerow(["run", "shard", "status", *grid, *settings, *(f"final_{k}" for k in finals), "steps_done"])
+    for r in runs:
+        s = r["settings"]
+        w.writerow([r["run"], r["shard"], r["status"], *(s.get(k) for k in grid), *(s.get(k) for k in settings),
+                    *(r["final"].get(k) for k in finals), len(r["curve"])])
+    return write_atomically(path, f.getvalue())

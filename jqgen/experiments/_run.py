@@ -39,12 +39,13 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from .._checks import check_int
 from ..data import load_dataset
 from ..training import ModelBatch, NonFiniteLossError, run
 from ._build import HOST_TRAINERS, build_model, build_strategy, group_key, run_keys
 from ._host import train_sweep_shard
 from ._metrics import check_metrics, final_metrics
-from ._results import ExperimentResult, collect_results
+from ._results import ExperimentResult, collect_results, write_atomically
 from ._spec import Experiment, RunSettings
 
 __all__ = ["Shard", "plan_shards", "run_experiment"]
@@ -70,8 +71,7 @@ def plan_shards(experiment: Experiment, num_devices: int) -> list[Shard]:
         [('g0-s0', 3, 4), ('g1-s0', 3, 4)]
     """
     _check_experiment(experiment)
-    if isinstance(num_devices, bool) or not isinstance(num_devices, (int, np.integer)) or num_devices < 1:
-        raise ValueError(f"num_devices must be an int >= 1, got {num_devices!r}")
+    num_devices = check_int(num_devices, "num_devices", 1)
     groups: dict[str, list[RunSettings]] = {}
     for r in experiment.runs():
         groups.setdefault(group_key(r), []).append(r)
@@ -109,12 +109,7 @@ def _prepare_out(experiment: Experiment, out: str, overwrite: bool) -> None:
 
 
 def _write_json(path: str, obj: Any) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=1)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    write_atomically(path, json.dumps(obj, indent=1))
 
 
 def _placement(devices: Sequence[Any]) -> Callable[[Any], Any]:
@@ -128,7 +123,7 @@ def _train_shard(shard: Shard, data: np.ndarray, metrics: Sequence[str], out: st
     model = build_model(runs[0], data)
     batch = ModelBatch(model, shard.size)
     params = batch.stack([model.init(run_keys(r.seed)[0]) for r in runs])
-    strategy = build_strategy(model, runs, data, batch.unstack(params)[0] if runs[0].trainer == "cmaes" else None)
+    strategy = build_strategy(model, runs, data, jax.tree_util.tree_map(lambda x: x[0], params) if runs[0].trainer == "cmaes" else None)
     steps = runs[0].trainer_options()["steps"]
     t0 = time.perf_counter()
     error = None
@@ -188,11 +183,9 @@ def run_experiment(
         TimeoutError: process 0 waited ``wait_s`` for other processes' shards.
     """
     _check_experiment(experiment)
-    for name, value in (("chunk_size", chunk_size), ("wait_s", wait_s)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-            raise ValueError(f"{name} must be a positive number, got {value!r}")
-    if not isinstance(chunk_size, int):
-        raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
+    chunk_size = check_int(chunk_size, "chunk_size", 1)
+    if isinstance(wait_s, bool) or not isinstance(wait_s, (int, float)) or not wait_s > 0:
+        raise ValueError(f"wait_s must be a positive number of seconds, got {wait_s!r}")
     out = os.fspath(out)
     devices = list(devices) if devices is not None else jax.local_devices()
     if not devices:

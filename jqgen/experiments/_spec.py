@@ -246,8 +246,6 @@ def parse_experiment(raw: Mapping[str, Any], *, base_dir: str = ".", default_nam
     data = _table(raw, "data")
     if set(data) - {"name", "key"} or not isinstance(data.get("name"), str):
         _fail("[data]", data, "a table with a 'name' (a data-set name or a .npy/.npz path) and an optional 'key'")
-    from ..data import load_dataset  # noqa: F401  (the loader this name goes to)
-
     spec = data["name"]
     if not os.path.isabs(spec) and os.path.exists(os.path.join(base_dir, spec)):
         spec = os.path.join(base_dir, spec)

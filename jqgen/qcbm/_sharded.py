@@ -43,6 +43,7 @@ import numpy as np
 from jax import lax
 from jax.sharding import Mesh, PartitionSpec
 
+from .._checks import check_int
 from .._memory import format_bytes
 from . import _engine as E
 from ._gates import complex_dtype
@@ -54,12 +55,9 @@ __all__ = ["SHARDED_COPIES", "devices_needed", "sharded_probs", "sharded_state"]
 #: 8 host devices (2.3-2.5 full states per device), flat in depth.
 SHARDED_COPIES = 24
 
-_CNOT = np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0]])
-
-
 def _dense(gates: list[E.Gate], dtype: Any) -> list[E.Gate]:
     """CNOTs as constant dense 4x4 gates (fused into the blocks; no global gather)."""
-    return [E.Gate("u", g.qubits, jnp.asarray(_CNOT, dtype)) if g.kind == "cnot" else g for g in gates]
+    return [E.Gate("u", g.qubits, jnp.asarray(E._CNOT, dtype)) if g.kind == "cnot" else g for g in gates]
 
 
 class _Group:
@@ -246,8 +244,7 @@ def devices_needed(num_qubits: int, per_device_bytes: int, *, dtype: Any = jnp.f
     """
     from ._model import statevector_bytes
 
-    if isinstance(per_device_bytes, bool) or not isinstance(per_device_bytes, (int, np.integer)) or per_device_bytes < 1:
-        raise ValueError(f"per_device_bytes must be a positive int, got {per_device_bytes!r}")
+    per_device_bytes = check_int(per_device_bytes, "per_device_bytes", 1)
     need = SHARDED_COPIES * statevector_bytes(num_qubits, dtype)
     d = 0
     while need / 2**d > per_device_bytes:

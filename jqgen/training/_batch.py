@@ -39,8 +39,8 @@ from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
+from .._checks import check_int
 from ._state import key_record
 from ._strategy import Strategy
 
@@ -63,8 +63,7 @@ class ModelBatch:
     size: int
 
     def __post_init__(self) -> None:
-        if isinstance(self.size, bool) or not isinstance(self.size, (int, np.integer)) or self.size < 1:
-            raise ValueError(f"ModelBatch size must be an int >= 1, got {self.size!r}")
+        check_int(self.size, "ModelBatch size", 1)
         if not callable(getattr(self.model, "config", None)):
             raise ValueError(f"ModelBatch needs a jqgen model with config(), got {type(self.model).__name__}")
 

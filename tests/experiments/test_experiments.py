@@ -3,7 +3,6 @@ alone, per-run failure isolation, resume of an interrupted experiment, the resul
 
 import csv
 import json
-import os
 
 import jax
 import jax.numpy as jnp
