@@ -172,7 +172,8 @@ class HardwareEfficient(_Base):
             r = p["rot"]
             out = [E.Gate("zz", flat, p["xx"])]
             for q in range(n):  # H RZ RX H in the Hadamard frame
-                out += [E.Gate("u", (q,), h), E.Gate("u", (q,), G.rx(r[q, 0])), E.Gate("u", (q,), G.rz(r[q, 1])),
+                out += [E.Gate("u", (q,), h), E.Gate("u", (q,), E.Rotation("rx", r[q, 0])),
+                        E.Gate("u", (q,), E.Rotation("rz", r[q, 1])),
                         E.Gate("u", (q,), h)]
             return out
 

@@ -17,6 +17,12 @@ is static, so :func:`plan` fuses it once per layer structure, at trace time:
   ``k = 2``, or, when ``k >= 3``, constant 4x4 gates fused into the dense blocks (no gather);
 * ``zz`` phases are one diagonal multiply.
 
+Block matrices are built per group of blocks with the same structure in one ``vmap``
+(:class:`BlockValues`), their rotation angles read from the flat parameters in one slice
+per gate position (:func:`angle_ids`), so the compiled program grows with the state passes
+only, not with the number of gates (compile time at n = 20 fell from 3.8 s to 1.7 s for the
+Liu-Wang layer and from 36 s to 3.1 s for SU(4) staircases, 2-core CPU).
+
 Each block is one pass over the state: contiguous qubits ``q .. q+w-1`` by reshaping the
 state to ``[2**q, 2**w, rest]`` and one fused multiply-and-sum; other qubit sets by one
 ``tensordot`` on the ``[2] * n`` view. ``k`` (:data:`BLOCK_QUBITS`) is chosen per platform
@@ -36,16 +42,17 @@ every block of every layer instead (one state per block and layer).
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, NamedTuple, Sequence
+from typing import Any, Callable, Sequence
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax import lax
 
 from . import _gates as G
+from ._blocks import _ROTATIONS, Block, BlockValues, Gate, Rotation, angle_ids
 
-__all__ = ["BLOCK_QUBITS", "GRADIENTS", "Gate", "adjoint_scan", "block_qubits", "gates_from_ops", "plan", "run_layers"]
+__all__ = ["BLOCK_QUBITS", "GRADIENTS", "BlockValues", "Gate", "Rotation", "adjoint_scan", "angle_ids", "block_qubits",
+           "gates_from_ops", "plan", "run_layers"]
 
 #: Largest fused block (qubits) per JAX platform (measured, see the module docstring).
 BLOCK_QUBITS = {"cpu": 2, "gpu": 4, "cuda": 4, "rocm": 4, "tpu": 4}
@@ -59,45 +66,21 @@ def block_qubits() -> int:
     return BLOCK_QUBITS.get(jax.default_backend(), 2)
 
 
-class Gate(NamedTuple):
-    """One gate of a layer: ``kind`` ``"u"`` (``value`` a ``[2**m, 2**m]`` matrix on
-    ``qubits``, first qubit most significant), ``"cnot"`` (``qubits = (control, target)``,
-    no value) or ``"zz"`` (``qubits`` flat edge list ``(i0, j0, i1, j1, ...)``, ``value`` the
-    angles, ``prod_e exp(-i value[e] Z_i Z_j / 2)``)."""
-
-    kind: str
-    qubits: tuple[int, ...]
-    value: Any = None
-
-
-class Block(NamedTuple):
-    """A step of the fused plan: ``"u"`` (dense on ``qubits``, ascending), ``"perm"``
-    (``cnots``), ``"zz"`` (``edges``); ``members`` are the indices of its gates."""
-
-    kind: str
-    qubits: tuple[int, ...]
-    members: tuple[int, ...]
-
-
-_ROTATIONS = {"rx": G.rx, "ry": G.ry, "rz": G.rz, "rxx": G.rxx, "ryy": G.ryy, "rzz": G.rzz}
-
-
 def gates_from_ops(ops: Sequence[Any]) -> list[Gate]:
     """Engine gates of named ops (:class:`jqgen.qcbm.Op`: the TensorCircuit gate list).
 
-    ``rx ry rz rxx ryy rzz`` become dense gates, ``cnot`` a CNOT."""
+    ``rx ry rz rxx ryy rzz`` become dense gates (their matrices built with their block's),
+    ``cnot`` a CNOT."""
     out = []
     for op in ops:
         if op.name == "cnot":
             out.append(Gate("cnot", tuple(op.qubits)))
         elif op.name in _ROTATIONS:
-            out.append(Gate("u", tuple(op.qubits), _ROTATIONS[op.name](op.angle)))
+            out.append(Gate("u", tuple(op.qubits), Rotation(op.name, op.angle)))
         else:
             raise ValueError(f"the fused engine has no gate {op.name!r}; expected cnot or one of {sorted(_ROTATIONS)}")
     return out
 
-
-_CNOT = np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0]])
 
 
 @functools.lru_cache(maxsize=256)
@@ -149,66 +132,8 @@ def plan(structure: tuple[tuple[str, tuple[int, ...]], ...], n: int, k: int) -> 
     return tuple(out)
 
 
-# ----------------------------------------------------------------- block values
-
-
-def _embed(m: jax.Array, gq: tuple[int, ...], bq: tuple[int, ...]) -> jax.Array:
-    """The ``2**len(bq)`` matrix of gate ``m`` on ``gq`` inside a block on qubits ``bq``."""
-    w, r = len(bq), len(gq)
-    if tuple(gq) == tuple(bq):
-        return m
-    pos = [bq.index(q) for q in gq]
-    t = m.reshape((2,) * (2 * r))
-    eye = jnp.eye(2**w, dtype=m.dtype).reshape((2,) * (2 * w))
-    # out[o, i] = sum_a t[o_gq, a] eye[a (on gq) + o_rest, i]
-    y = jnp.tensordot(t, eye, axes=(list(range(r, 2 * r)), pos))  # gate-out axes, then eye's remaining
-    rest = [a for a in range(2 * w) if a not in pos]  # eye's axes after removing pos, in order
-    order = [0] * (2 * w)
-    for j, a in enumerate(pos):
-        order[a] = j
-    for j, a in enumerate(rest):
-        order[a] = r + j
-    return jnp.transpose(y, order).reshape(2**w, 2**w)
-
-
-def _kron(mats: Sequence[jax.Array]) -> jax.Array:
-    out = mats[0]
-    for m in mats[1:]:
-        out = jnp.einsum("ij,kl->ikjl", out, m).reshape(out.shape[0] * 2, out.shape[1] * 2)
-    return out
-
-
-def _block_value(block: Block, gates: Sequence[Gate], dtype: Any) -> Any:
-    """The block's matrix: single-qubit gates are multiplied per qubit (2x2) and absorbed
-    into the next multi-qubit gate on that qubit (at that gate's size) or into a final
-    Kronecker product, so a block costs a few small products to build."""
-    if block.kind == "perm":
-        return None
-    if block.kind == "zz":
-        return gates[block.members[0]].value
-    pending: dict[int, jax.Array] = {}
-    m = None
-    for g in block.members:
-        gate = gates[g]
-        mat = (jnp.asarray(_CNOT, dtype) if gate.kind == "cnot" else gate.value).astype(dtype)
-        if len(gate.qubits) == 1:
-            q = gate.qubits[0]
-            pending[q] = mat @ pending[q] if q in pending else mat
-            continue
-        if any(q in pending for q in gate.qubits):
-            eye = jnp.eye(2, dtype=dtype)
-            mat = mat @ _kron([pending.pop(q, eye) for q in gate.qubits])
-        e = _embed(mat, gate.qubits, block.qubits)
-        m = e if m is None else e @ m
-    if pending:
-        eye = jnp.eye(2, dtype=dtype)
-        k = _kron([pending.get(q, eye) for q in block.qubits])
-        m = k if m is None else k @ m
-    return m
-
-
-def _perm(n: int, gates: Sequence[Gate], block: Block) -> np.ndarray:
-    return G.cnot_permutation(n, [gates[g].qubits for g in block.members])
+def _perm(n: int, gates: Sequence[Gate], block: Block) -> tuple[tuple[int, int], ...]:
+    return tuple(tuple(gates[g].qubits) for g in block.members)
 
 
 # ----------------------------------------------------------------- block kernels
@@ -231,7 +156,7 @@ def _apply(block: Block, psi: jax.Array, value: Any, perm: Any, n: int, edges: A
     if block.kind == "u":
         return _apply_dense(psi, value, block.qubits, n)
     if block.kind == "perm":
-        return G.apply_permutation(psi, perm)
+        return G.apply_cnots(psi, perm[0], n, perm[1])
     return G.zz_phase(psi, value, edges, n)
 
 
@@ -239,7 +164,7 @@ def _inverse(block: Block, psi: jax.Array, value: Any, perm: Any, n: int, edges:
     if block.kind == "u":
         return _apply_dense(psi, jnp.conj(value).T, block.qubits, n)
     if block.kind == "perm":
-        return psi[np.asarray(perm)]  # P^-1 psi: out[x] = psi[perm[x]]
+        return psi[perm[1][1]]  # P^-1 psi: out[x] = psi[perm[x]]
     return G.zz_phase(psi, -value, edges, n)
 
 
@@ -254,29 +179,41 @@ class _Layer:
         self.perms = [_perm(n, gates, b) if b.kind == "perm" else None for b in self.blocks]
         self.edges = [list(zip(gates[b.members[0]].qubits[0::2], gates[b.members[0]].qubits[1::2]))
                       if b.kind == "zz" else None for b in self.blocks]
+        self.build = BlockValues(self.blocks, gates, dtype, angle_ids(gates_of, example))
+        self.index: list[Any] = [None] * len(self.blocks)
+
+    def with_indices(self) -> "_Layer":
+        """Computes the permutations' gather indices (call outside the layer loop, so the
+        loop reads them instead of recomputing ``3 n`` integer operations per amplitude)."""
+        self.index = [None if c is None else (c, (G.cnot_index(self.n, c[::-1]), G.cnot_index(self.n, c)))
+                      for c in self.perms]
+        return self
+
+    def grouped(self, p: Any) -> list[Any]:
+        return self.build.grouped(self.gates_of(p), p)
 
     def values(self, p: Any) -> list[Any]:
-        gates = self.gates_of(p)
-        return [_block_value(b, gates, self.dtype) for b in self.blocks]
+        return self.build.expand(self.grouped(p))
 
     def forward(self, psi: jax.Array, values: list[Any]) -> jax.Array:
-        for b, v, perm, e in zip(self.blocks, values, self.perms, self.edges):
+        for b, v, perm, e in zip(self.blocks, values, self.index, self.edges):
             psi = _apply(b, psi, v, perm, self.n, e)
         return psi
 
     def backward(self, psi: jax.Array, ct: jax.Array, p: Any) -> tuple[jax.Array, jax.Array, Any]:
         """From the state and cotangent after the layer: those before it and ``p``'s cotangent."""
-        values, pull = jax.vjp(self.values, p)
+        grouped, pull = jax.vjp(self.grouped, p)
+        values = self.build.expand(grouped)
         bars: list[Any] = [None] * len(values)
         for i in reversed(range(len(self.blocks))):
-            b, v, perm, e = self.blocks[i], values[i], self.perms[i], self.edges[i]
+            b, v, perm, e = self.blocks[i], values[i], self.index[i], self.edges[i]
             psi = _inverse(b, psi, v, perm, self.n, e)
             if b.kind == "perm":
-                ct = ct[np.asarray(perm)]  # the gather's transpose is the inverse gather
+                ct = ct[perm[1][1]]  # the gather's transpose is the inverse gather
             else:
                 _, f_vjp = jax.vjp(lambda s, val, b=b, perm=perm, e=e: _apply(b, s, val, perm, self.n, e), psi, v)
                 ct, bars[i] = f_vjp(ct)
-        (p_bar,) = pull(bars)
+        (p_bar,) = pull(self.build.collect(bars))
         return psi, ct, p_bar
 
 
@@ -297,7 +234,7 @@ def run_layers(gates_of: Callable[[Any], list[Gate]], psi0: jax.Array, layer_par
         raise ValueError(f"gradient must be one of {list(GRADIENTS)}, got {gradient!r}")
     k = block_qubits() if k is None else k
     example = jax.tree_util.tree_map(lambda x: x[0], layer_params)
-    layer = _Layer(gates_of, example, n, k, psi0.dtype)
+    layer = _Layer(gates_of, example, n, k, psi0.dtype).with_indices()
 
     def step(psi: jax.Array, p: Any) -> tuple[jax.Array, None]:
         return layer.forward(psi, layer.values(p)), None

@@ -11,8 +11,10 @@ bit, as in TensorCircuit and :mod:`jqgen.bits`). The kernels apply a whole layer
 * :func:`apply_1q_layer`: one 2x2 gate on every qubit, two qubits per pass (a 4x4
   Kronecker factor applied by a broadcast multiply-and-sum, which XLA fuses into one loop);
 * :func:`apply_2q`: a 4x4 gate on adjacent qubits ``(i, i+1)`` in one pass;
-* :func:`apply_permutation`: any CNOT network, which permutes basis states, as one gather
-  (its transpose, the inverse gather, is given as the VJP instead of a scatter);
+* :func:`apply_cnots`: any CNOT network, which permutes basis states, as one gather whose
+  indices are computed in the program (the network is linear over GF(2): ``n`` columns, no
+  ``2**n`` constant); its transpose, the inverse gather, is given as the VJP instead of a
+  scatter;
 * :func:`zz_phase`: commuting ``ZZ`` rotations on any graph as one diagonal multiply (an
   ``RXX`` block is this diagonal between Hadamard layers, see :mod:`._ansatz`).
 """
@@ -30,7 +32,9 @@ from .._checks import check_finite, is_concrete
 __all__ = [
     "apply_1q_layer",
     "apply_2q",
+    "apply_cnots",
     "apply_permutation",
+    "cnot_index",
     "cnot_permutation",
     "hadamard",
     "product_state",
@@ -219,6 +223,59 @@ def cnot_permutation(n: int, cnots: Sequence[tuple[int, int]]) -> np.ndarray:
         control = (out >> (n - 1 - c)) & 1
         out = out ^ (control << (n - 1 - t))
     return out.astype(np.int32)
+
+
+def _cnot_image(x: int, n: int, cnots: Sequence[tuple[int, int]]) -> int:
+    for c, t in cnots:
+        x ^= ((x >> (n - 1 - c)) & 1) << (n - 1 - t)
+    return x
+
+
+def cnot_index(n: int, cnots: Sequence[tuple[int, int]]) -> jax.Array:
+    """:func:`cnot_permutation` computed in the program: ``perm[x]`` is the XOR of the
+    images of ``x``'s set bits (a CNOT network is a linear map over GF(2)), so the program
+    holds ``n`` integers instead of a ``2**n`` constant and builds the indices in one fused
+    pass.
+
+    Examples:
+        >>> import numpy as np
+        >>> from jqgen.qcbm._gates import cnot_index, cnot_permutation
+        >>> bool(np.array_equal(np.asarray(cnot_index(4, [(0, 1), (1, 2)])), cnot_permutation(4, [(0, 1), (1, 2)])))
+        True
+    """
+    idx = jax.lax.iota(jnp.int32, 2**n)
+    out = jnp.zeros_like(idx)
+    for j in range(n):
+        col = _cnot_image(1 << j, n, cnots)
+        out = out ^ (((idx >> j) & 1) * jnp.int32(col))
+    return out
+
+
+def apply_cnots(psi: jax.Array, cnots: Sequence[tuple[int, int]], n: int,
+                indices: tuple[jax.Array, jax.Array] | None = None) -> jax.Array:
+    """``psi`` after the CNOTs ``(control, target)`` applied in order: one gather
+    ``out[y] = psi[P^-1 y]`` (the inverse network is the CNOTs in reverse order); the VJP
+    is the gather by ``P``. ``indices``: ``(cnot_index(n, reversed cnots), cnot_index(n,
+    cnots))`` computed once outside a loop (else here)."""
+    cnots = [tuple(c) for c in cnots]
+    inv, fwd_index = indices if indices is not None else (cnot_index(n, cnots[::-1]), cnot_index(n, cnots))
+    return _gather(psi, inv, fwd_index)
+
+
+@jax.custom_vjp
+def _gather(x: jax.Array, inv: jax.Array, back: jax.Array) -> jax.Array:
+    return x[inv]
+
+
+def _gather_fwd(x: jax.Array, inv: jax.Array, back: jax.Array) -> tuple[jax.Array, jax.Array]:
+    return x[inv], back
+
+
+def _gather_bwd(back: jax.Array, ct: jax.Array) -> tuple[jax.Array, None, None]:
+    return ct[back], None, None
+
+
+_gather.defvjp(_gather_fwd, _gather_bwd)
 
 
 def apply_permutation(psi: jax.Array, perm: np.ndarray) -> jax.Array:

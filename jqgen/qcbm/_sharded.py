@@ -46,6 +46,7 @@ from jax.sharding import Mesh, PartitionSpec
 from .._checks import check_int
 from .._memory import format_bytes
 from . import _engine as E
+from ._blocks import _CNOT
 from ._gates import complex_dtype
 
 __all__ = ["SHARDED_COPIES", "devices_needed", "sharded_probs", "sharded_state"]
@@ -57,7 +58,7 @@ SHARDED_COPIES = 24
 
 def _dense(gates: list[E.Gate], dtype: Any) -> list[E.Gate]:
     """CNOTs as constant dense 4x4 gates (fused into the blocks; no global gather)."""
-    return [E.Gate("u", g.qubits, jnp.asarray(E._CNOT, dtype)) if g.kind == "cnot" else g for g in gates]
+    return [E.Gate("u", g.qubits, jnp.asarray(_CNOT, dtype)) if g.kind == "cnot" else g for g in gates]
 
 
 class _Group:
@@ -114,10 +115,13 @@ class _Circuit:
         gates = gates_of(example)
         self.blocks = E.plan(tuple((g.kind, tuple(g.qubits)) for g in gates), n, k)
         self.groups = _groups(self.blocks, n, d)
+        self.build = E.BlockValues(self.blocks, gates, dtype, E.angle_ids(gates_of, example))
+
+    def grouped(self, p: Any) -> list[jax.Array]:
+        return self.build.grouped(self.gates_of(p), p)
 
     def values(self, p: Any) -> list[jax.Array]:
-        gates = self.gates_of(p)
-        return [E._block_value(b, gates, self.dtype) for b in self.blocks]
+        return self.build.expand(self.grouped(p))
 
     def forward(self, x: jax.Array, p: Any, axis: str) -> jax.Array:
         values, local = self.values(p), self.n - self.d
@@ -134,7 +138,8 @@ class _Circuit:
         """From the chunk and cotangent after the layer: those before it and ``p``'s
         cotangent, block by block (each block's input re-derived by its inverse). A swap is
         a permutation, so the cotangent enters and leaves a group's frame as the chunk does."""
-        values, pull = jax.vjp(self.values, p)
+        grouped, pull = jax.vjp(self.grouped, p)
+        values = self.build.expand(grouped)
         bars: list[Any] = [None] * len(values)
         local = self.n - self.d
         for g in reversed(self.groups):
@@ -146,7 +151,7 @@ class _Circuit:
                 ct, bars[i] = f_vjp(ct)
             if g.swap is not None:
                 x, ct = (_swap(a, g, local, self.d, axis, back=True) for a in (x, ct))
-        (p_bar,) = pull(bars)
+        (p_bar,) = pull(self.build.collect(bars))
         return x, ct, p_bar
 
 
