@@ -21,6 +21,7 @@ from . import _gates as G
 
 __all__ = ["Block", "BlockValues", "Gate", "Rotation", "angle_ids"]
 
+
 class Gate(NamedTuple):
     """One gate of a layer: ``kind`` ``"u"`` (``value`` a ``[2**m, 2**m]`` matrix on
     ``qubits``, first qubit most significant, or a :class:`Rotation` built when the block
@@ -52,10 +53,7 @@ class Block(NamedTuple):
 
 _ROTATIONS = {"rx": G.rx, "ry": G.ry, "rz": G.rz, "rxx": G.rxx, "ryy": G.ryy, "rzz": G.rzz}
 
-
 _CNOT = np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0]])
-
-# ----------------------------------------------------------------- block values
 
 
 def _embed(m: jax.Array, gq: tuple[int, ...], bq: tuple[int, ...]) -> jax.Array:
@@ -84,14 +82,10 @@ def _kron(mats: Sequence[jax.Array]) -> jax.Array:
     return out
 
 
-def _block_value(block: Block, gates: Sequence[Gate], dtype: Any) -> Any:
-    """The block's matrix: single-qubit gates are multiplied per qubit (2x2) and absorbed
+def _block_value(block: Block, gates: Sequence[Gate], dtype: Any) -> jax.Array:
+    """A dense block's matrix: single-qubit gates are multiplied per qubit (2x2) and absorbed
     into the next multi-qubit gate on that qubit (at that gate's size) or into a final
     Kronecker product, so a block costs a few small products to build."""
-    if block.kind == "perm":
-        return None
-    if block.kind == "zz":
-        return gates[block.members[0]].value
     pending: dict[int, jax.Array] = {}
     m = None
     for g in block.members:
@@ -179,8 +173,8 @@ class BlockValues:
             local = Block("u", tuple(range(width)), tuple(range(len(members))))
 
             def build(vals: list[Any], members: Any = members, local: Block = local) -> jax.Array:
-                rel = [Gate(kind, qs, None if what is None else Rotation(what, v) if isinstance(what, str) else v)
-                       for (kind, qs, what), v in zip(members, vals)]
+                rel = [Gate(gk, qs, None if what is None else Rotation(what, v) if isinstance(what, str) else v)
+                       for (gk, qs, what), v in zip(members, vals)]
                 return _block_value(local, rel, self.dtype)
 
             vals = []
@@ -191,7 +185,7 @@ class BlockValues:
                     vals.append(at[j](flat))
                 else:
                     vals.append(jnp.stack([_leaf(gates[self.blocks[i].members[j]].value) for i in idx]))
-            out.append(jax.vmap(build)(vals) if len(idx) > 1 else build([None if v is None else v[0] for v in vals])[None])
+            out.append(jax.vmap(build)(vals))
         return out
 
     def expand(self, grouped: Sequence[Any]) -> list[Any]:

@@ -82,7 +82,6 @@ def gates_from_ops(ops: Sequence[Any]) -> list[Gate]:
     return out
 
 
-
 @functools.lru_cache(maxsize=256)
 def plan(structure: tuple[tuple[str, tuple[int, ...]], ...], n: int, k: int) -> tuple[Block, ...]:
     """The fused blocks of a layer whose gates have ``structure`` (``(kind, qubits)`` each).
@@ -132,7 +131,7 @@ def plan(structure: tuple[tuple[str, tuple[int, ...]], ...], n: int, k: int) -> 
     return tuple(out)
 
 
-def _perm(n: int, gates: Sequence[Gate], block: Block) -> tuple[tuple[int, int], ...]:
+def _perm(gates: Sequence[Gate], block: Block) -> tuple[tuple[int, int], ...]:
     return tuple(tuple(gates[g].qubits) for g in block.members)
 
 
@@ -176,18 +175,13 @@ class _Layer:
         self.gates_of, self.n, self.dtype = gates_of, n, dtype
         self.structure = tuple((g.kind, tuple(g.qubits)) for g in gates)
         self.blocks = plan(self.structure, n, k)
-        self.perms = [_perm(n, gates, b) if b.kind == "perm" else None for b in self.blocks]
+        # a permutation's CNOTs and gather indices (P^-1, P), computed here, outside the layer
+        # loop, so the loop reads them instead of recomputing 3 n integer operations per amplitude
+        cnots = [_perm(gates, b) if b.kind == "perm" else None for b in self.blocks]
+        self.index = [None if c is None else (c, (G.cnot_index(n, c[::-1]), G.cnot_index(n, c))) for c in cnots]
         self.edges = [list(zip(gates[b.members[0]].qubits[0::2], gates[b.members[0]].qubits[1::2]))
                       if b.kind == "zz" else None for b in self.blocks]
         self.build = BlockValues(self.blocks, gates, dtype, angle_ids(gates_of, example))
-        self.index: list[Any] = [None] * len(self.blocks)
-
-    def with_indices(self) -> "_Layer":
-        """Computes the permutations' gather indices (call outside the layer loop, so the
-        loop reads them instead of recomputing ``3 n`` integer operations per amplitude)."""
-        self.index = [None if c is None else (c, (G.cnot_index(self.n, c[::-1]), G.cnot_index(self.n, c)))
-                      for c in self.perms]
-        return self
 
     def grouped(self, p: Any) -> list[Any]:
         return self.build.grouped(self.gates_of(p), p)
@@ -234,7 +228,7 @@ def run_layers(gates_of: Callable[[Any], list[Gate]], psi0: jax.Array, layer_par
         raise ValueError(f"gradient must be one of {list(GRADIENTS)}, got {gradient!r}")
     k = block_qubits() if k is None else k
     example = jax.tree_util.tree_map(lambda x: x[0], layer_params)
-    layer = _Layer(gates_of, example, n, k, psi0.dtype).with_indices()
+    layer = _Layer(gates_of, example, n, k, psi0.dtype)
 
     def step(psi: jax.Array, p: Any) -> tuple[jax.Array, None]:
         return layer.forward(psi, layer.values(p)), None

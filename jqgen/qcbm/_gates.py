@@ -33,7 +33,6 @@ __all__ = [
     "apply_1q_layer",
     "apply_2q",
     "apply_cnots",
-    "apply_permutation",
     "cnot_index",
     "cnot_permutation",
     "hadamard",
@@ -276,29 +275,6 @@ def _gather_bwd(back: jax.Array, ct: jax.Array) -> tuple[jax.Array, None, None]:
 
 
 _gather.defvjp(_gather_fwd, _gather_bwd)
-
-
-def apply_permutation(psi: jax.Array, perm: np.ndarray) -> jax.Array:
-    """``P psi`` for the basis permutation ``P|x> = |perm[x]>`` (a static numpy array).
-
-    One gather forward; the VJP is the inverse gather (a permutation's transpose is its
-    inverse), so no scatter appears in gradients.
-    """
-    perm = np.asarray(perm)
-    inv = np.argsort(perm).astype(np.int32)
-
-    @jax.custom_vjp
-    def f(x: jax.Array) -> jax.Array:
-        return x[inv]
-
-    def fwd(x: jax.Array) -> tuple[jax.Array, None]:
-        return x[inv], None
-
-    def bwd(_: None, ct: jax.Array) -> tuple[jax.Array]:
-        return (ct[perm],)
-
-    f.defvjp(fwd, bwd)
-    return f(psi)
 
 
 def _spins(n: int, dtype: jnp.dtype) -> list[jax.Array]:
